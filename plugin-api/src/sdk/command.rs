@@ -1,0 +1,225 @@
+//! Running commands from a driver: the argv line, `output:` and every output line are logged
+//! through the host under the resource's rid; the call's deadline kills the process group.
+
+use super::{Ctx, Error, Result};
+use crate::abi::level;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Instant;
+
+/// What a finished command produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// Exit code, or 128 + signal number when killed by a signal.
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn success(&self) -> bool {
+        self.code == 0
+    }
+}
+
+/// A command builder bound to a call context.
+pub struct Cmd<'a> {
+    ctx: &'a Ctx,
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    cwd: Option<PathBuf>,
+    uid_gid: Option<(u32, u32)>,
+    quiet: bool,
+    deadline: Option<Instant>,
+}
+
+impl<'a> Cmd<'a> {
+    pub(crate) fn new(ctx: &'a Ctx, argv: Vec<String>) -> Self {
+        let deadline = ctx.deadline();
+        Cmd {
+            ctx,
+            argv,
+            env: Vec::new(),
+            cwd: None,
+            uid_gid: None,
+            quiet: false,
+            deadline,
+        }
+    }
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+    /// Run as this uid/gid.
+    pub fn user(mut self, uid: u32, gid: u32) -> Self {
+        self.uid_gid = Some((uid, gid));
+        self
+    }
+    /// Kill the command after `limit` (or at the call's deadline, whichever comes first).
+    pub fn timeout(mut self, limit: std::time::Duration) -> Self {
+        let own = Instant::now() + limit;
+        self.deadline = Some(self.deadline.map_or(own, |d| d.min(own)));
+        self
+    }
+    /// Do not log the command line nor its output (status probes).
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    fn build(&self) -> Result<Command> {
+        let (prog, args) = self
+            .argv
+            .split_first()
+            .ok_or_else(|| Error::config("empty command line"))?;
+        let mut cmd = Command::new(prog);
+        cmd.args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null());
+        if let Some(dir) = &self.cwd {
+            cmd.current_dir(dir);
+        }
+        if let Some((uid, gid)) = self.uid_gid {
+            cmd.uid(uid).gid(gid);
+        }
+        // Own process group, so a deadline kills the whole tree the command started.
+        cmd.process_group(0);
+        Ok(cmd)
+    }
+
+    /// Run to completion, logging as it goes. A non-zero exit is not an error here: see
+    /// [`Cmd::check`].
+    pub fn run(self) -> Result<Output> {
+        let line = self.argv.join(" ");
+        if !self.quiet {
+            self.ctx.info(&line);
+        }
+        let mut child = self
+            .build()?
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::other(format!("{line}: {e}")))?;
+        let pid = child.id() as i32;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let quiet = self.quiet;
+        let (stdout_text, stderr_text, waited) = std::thread::scope(|scope| {
+            let out = scope.spawn(|| pump(stdout, self.ctx, quiet, "output:"));
+            let err = scope.spawn(|| pump(stderr, self.ctx, quiet, "stderr:"));
+            let waited = wait_until(&mut child, pid, self.deadline);
+            (
+                out.join().unwrap_or_default(),
+                err.join().unwrap_or_default(),
+                waited,
+            )
+        });
+        Ok(Output {
+            code: waited?,
+            stdout: stdout_text,
+            stderr: stderr_text,
+        })
+    }
+
+    /// Run, and turn a non-zero exit into an error naming the command and its exit code.
+    pub fn check(self) -> Result<Output> {
+        let line = self.argv.join(" ");
+        let out = self.run()?;
+        if out.success() {
+            Ok(out)
+        } else {
+            Err(Error::other(format!(
+                "{line} failed with exit code {}",
+                out.code
+            )))
+        }
+    }
+
+    /// Start the command detached (own session, no pipes) and return its pid.
+    pub fn spawn_detached(self, log_file: Option<&std::path::Path>) -> Result<u32> {
+        let line = self.argv.join(" ");
+        if !self.quiet {
+            self.ctx.info(&line);
+        }
+        let mut cmd = self.build()?;
+        let (out, err) = match log_file {
+            Some(path) => {
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?;
+                (Stdio::from(f.try_clone()?), Stdio::from(f))
+            }
+            None => (Stdio::null(), Stdio::null()),
+        };
+        cmd.stdout(out).stderr(err);
+        // SAFETY: setsid is async-signal-safe; it detaches the process from our session.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        // Replace the process_group(0) from build(): setsid makes its own group.
+        let child = cmd
+            .process_group(0)
+            .spawn()
+            .map_err(|e| Error::other(format!("{line}: {e}")))?;
+        Ok(child.id())
+    }
+}
+
+/// Read a stream line by line, logging each line (with a header before the first one).
+fn pump(stream: impl Read, ctx: &Ctx, quiet: bool, header: &str) -> String {
+    let mut text = String::new();
+    let mut first = true;
+    for line in BufReader::new(stream).lines() {
+        let Ok(line) = line else { break };
+        if !quiet {
+            if first {
+                ctx.log(level::INFO, header);
+                first = false;
+            }
+            ctx.log(level::INFO, &line);
+        }
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text
+}
+
+/// Wait for the child; past the deadline kill its process group and report a timeout.
+fn wait_until(child: &mut std::process::Child, pid: i32, deadline: Option<Instant>) -> Result<i32> {
+    let Some(deadline) = deadline else {
+        return Ok(code_of(child.wait()?));
+    };
+    // A waiter thread lets us block with a precise timeout instead of polling.
+    let (tx, rx) = mpsc::channel();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let _ = tx.send(child.wait());
+        });
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(status) => Ok(code_of(status?)),
+            Err(_) => {
+                // SAFETY: plain kill(2) on the group we created.
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+                let _ = rx.recv();
+                Err(Error::timeout("command killed at the call's deadline"))
+            }
+        }
+    })
+}
+
+fn code_of(status: std::process::ExitStatus) -> i32 {
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}

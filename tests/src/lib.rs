@@ -1,0 +1,193 @@
+//! Helpers for the end-to-end tests: each test gets its own `SVCMGR_ROOT` in a temp dir and
+//! runs the real `svcmgr` binary with the workspace's driver libraries.
+//!
+//! The binaries come from the workspace's target dir (`cargo build --workspace` first; the
+//! README's test command does it).
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The target dir holding `svcmgr` and the driver `.so` files (target/debug or target/release).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test>-<hash>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf();
+    assert!(
+        dir.join("svcmgr").is_file(),
+        "{} has no svcmgr binary: run `cargo build --workspace` before the tests",
+        dir.display()
+    );
+    dir
+}
+
+/// One isolated svcmgr installation.
+pub struct Env {
+    pub root: tempfile::TempDir,
+    pub drivers: PathBuf,
+    pub nodename: String,
+    extra_env: Vec<(String, String)>,
+}
+
+impl Env {
+    /// A new root whose driver dir links the given libraries of the target dir
+    /// (`"app"` → `libsvcmgr_driver_app.so`, `"fixture"` → `libsvcmgr_test_fixture.so`).
+    pub fn new(libs: &[&str]) -> Env {
+        let root = tempfile::Builder::new()
+            .prefix("svcmgr-e2e-")
+            .tempdir()
+            .expect("temp root");
+        let drivers = root.path().join("drivers");
+        std::fs::create_dir(&drivers).unwrap();
+        let target = target_dir();
+        for lib in libs {
+            let file = match *lib {
+                "fixture" => "libsvcmgr_test_fixture.so".to_string(),
+                name => format!("libsvcmgr_driver_{name}.so"),
+            };
+            let src = target.join(&file);
+            assert!(
+                src.is_file(),
+                "{} missing: run `cargo build --workspace`",
+                src.display()
+            );
+            std::os::unix::fs::symlink(&src, drivers.join(&file)).unwrap();
+        }
+        Env {
+            root,
+            drivers,
+            nodename: "node1".into(),
+            extra_env: Vec::new(),
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    /// Set an environment variable for every later command.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.extra_env.push((key.into(), value.into()));
+    }
+
+    /// A `svcmgr` command with this root's environment.
+    pub fn cmd<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = Command::new(target_dir().join("svcmgr"));
+        cmd.args(args)
+            .env("SVCMGR_ROOT", self.root.path())
+            .env("SVCMGR_DRIVER_PATH", &self.drivers)
+            .env("SVCMGR_NODENAME", &self.nodename)
+            .env_remove("SVCMGR_LOG_FORMAT")
+            .env("COLUMNS", "200")
+            .stdin(Stdio::null());
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Run `svcmgr <args>` (split on whitespace) and capture its output.
+    pub fn run(&self, args: &str) -> Run {
+        Run::from(
+            self.cmd(args.split_whitespace())
+                .output()
+                .expect("run svcmgr"),
+        )
+    }
+
+    /// Run with explicit arguments (for values containing spaces).
+    pub fn run_args(&self, args: &[&str]) -> Run {
+        Run::from(self.cmd(args).output().expect("run svcmgr"))
+    }
+
+    /// Run with `input` on stdin.
+    pub fn run_stdin(&self, args: &str, input: &str) -> Run {
+        use std::io::Write;
+        let mut child = self
+            .cmd(args.split_whitespace())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn svcmgr");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    }
+
+    /// Write `<root>/etc/opensvc/<name>.conf`.
+    pub fn write_conf(&self, name: &str, text: &str) {
+        let dir = self.path("etc/opensvc");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.conf")), text).unwrap();
+    }
+
+    pub fn read_conf(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(&format!("etc/opensvc/{name}.conf"))).unwrap()
+    }
+}
+
+/// A finished command: exit code and both streams as text.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Assert a zero exit, showing both streams otherwise.
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+    /// Assert this exit code.
+    #[track_caller]
+    pub fn code(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+    /// Both streams, for searching log lines.
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+    /// The log lines (stderr) that contain `needle`, in order.
+    pub fn lines_with(&self, needle: &str) -> Vec<String> {
+        self.stderr
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(String::from)
+            .collect()
+    }
+}
