@@ -611,3 +611,14 @@ fn standby_resources_stop_only_with_force() {
     assert!(run.lines_with("standby").is_empty(), "{}", run.stderr);
     assert!(!is_up(&env, "container#1"));
 }
+
+#[test]
+fn each_call_gets_its_full_timeout() {
+    // Two 1s commands in one sequential stage, each allowed 1.5s: the second one's deadline
+    // must count from its own start, not from the start of the stage.
+    let env = env();
+    let app = "start = sleep 1\nstart_timeout = 1500ms\n";
+    env.write_conf(SVC, &format!("[DEFAULT]\n[app#1]\n{app}[app#2]\n{app}"));
+    let run = env.run(&format!("-s {SVC} start")).ok();
+    assert!(run.lines_with("timed out").is_empty(), "{}", run.stderr);
+}
