@@ -64,7 +64,6 @@ impl Step {
             optional: p.optional,
             skip_standby: p.standby && !verb.ascending() && !opts.force,
             args: CallArgs {
-                // Set when the call begins: steps are built a whole stage ahead.
                 deadline_unix_ms: None,
                 timeout_ms: timeout.map(|t| t.as_millis() as u64),
                 force: opts.force,
@@ -81,6 +80,7 @@ impl Step {
         }
         let handle = self.handle.clone().ok_or("no driver object")?;
         let verb = self.verb;
+        // The deadline starts when the call does, not when its stage was prepared.
         let mut args = self.args.clone();
         args.deadline_unix_ms = self.timeout.map(|t| {
             (SystemTime::now()
