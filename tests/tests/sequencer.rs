@@ -277,6 +277,25 @@ fn links_pull_dependencies_and_order_linked_resources() {
     assert!(is_up(&env, "container#1"));
 }
 
+#[test]
+fn rollback_stops_linked_resources_right_before_their_target() {
+    let env = env();
+    let conf = linked_conf(&env).replace("[container#2]\n", "[container#2]\nfail = start\n");
+    env.write_conf(SVC, &conf);
+    let run = env.run(&format!("-s {SVC} start")).code(1);
+    assert_eq!(
+        logged(&run, "trying to rollback"),
+        [format!(
+            "node1.{SVC} trying to rollback start on container#1, ip#1"
+        )]
+    );
+    assert_eq!(
+        rids(&of_verb(&calls(&env), "stop")),
+        ["ip#1", "container#1"]
+    );
+    assert!(!is_up(&env, "container#3"));
+}
+
 /// ip#1, disk#1, fs#1 and container#1 (whose start may be told to fail), container#2.
 fn failing_conf(env: &Env, default_extra: &str, container1_extra: &str) -> String {
     let mut conf = format!("[DEFAULT]\n{default_extra}\n");
