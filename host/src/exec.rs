@@ -192,11 +192,18 @@ pub fn run(svc: &Service, plan: &Plan, opts: &Options) -> Outcome {
             rt.block_on(async {
                 let tasks: Vec<_> = units
                     .into_iter()
-                    .map(|u| tokio::spawn(run_unit(u)))
+                    .map(|u| (u[0].rid.clone(), tokio::spawn(run_unit(u))))
                     .collect();
                 let mut outs = Vec::new();
-                for t in tasks {
-                    outs.push(t.await.unwrap_or_default());
+                for (rid, t) in tasks {
+                    // A unit whose task died (a host bug) failed; it must not pass for a success.
+                    outs.push(t.await.unwrap_or_else(|e| {
+                        log::error(&rid, &format!("{} aborted: {e}", plan.verb.as_str()));
+                        Outcome {
+                            changed: Vec::new(),
+                            failed: vec![rid],
+                        }
+                    }));
                 }
                 outs
             })
