@@ -1,7 +1,7 @@
 //! Live status evaluation: every resource's driver `status`, concurrently, then aggregation.
 
 use super::monitor::{frozen_since, Monitor};
-use super::state::{aggregate, Contribution, State};
+use super::state::State;
 use super::{InstanceView, ResourceStatus};
 use crate::service::{Resource, Service};
 use abi_stable::std_types::{RResult, RStr};
@@ -23,13 +23,7 @@ pub fn resource_status(res: &Resource) -> ResourceStatus {
         label: res.label.clone(),
         log: Vec::new(),
         info: Default::default(),
-        disable: p.disable,
-        optional: p.optional,
-        standby: p.standby,
-        monitor: p.monitor,
-        restart: p.restart,
-        tags: p.tags.clone(),
-        subset: p.subset.clone(),
+        props: p.clone(),
     };
     if p.disable {
         st.status = State::NA;
@@ -94,13 +88,7 @@ pub fn statuses<'a>(resources: impl IntoIterator<Item = &'a Resource>) -> Vec<Re
 /// The whole instance, live.
 pub fn instance(svc: &Service) -> InstanceView {
     let resources = statuses(&svc.resources);
-    let agg = aggregate(resources.iter().map(|r| Contribution {
-        group: &r.group,
-        status: r.status,
-        optional: r.optional,
-        disabled: r.disable,
-        has_alert: r.has_alert(),
-    }));
+    let agg = super::aggregate_statuses(&resources);
     let var = svc.var_dir();
     InstanceView {
         svcname: svc.name.clone(),

@@ -21,13 +21,13 @@ pub fn document(view: &InstanceView) -> Value {
                 "flags": r.flags(),
                 "log": r.log.iter().map(|l| format!("{}: {}", l.level, l.message)).collect::<Vec<_>>(),
                 "info": r.info,
-                "disable": r.disable,
-                "optional": r.optional,
-                "standby": r.standby,
-                "monitor": r.monitor,
-                "restart": r.restart,
-                "tags": r.tags,
-                "subset": r.subset,
+                "disable": r.props.disable,
+                "optional": r.props.optional,
+                "standby": r.props.standby,
+                "monitor": r.props.monitor,
+                "restart": r.props.restart,
+                "tags": r.props.tags,
+                "subset": r.props.subset,
             });
             (r.rid.clone(), doc)
         })

@@ -8,8 +8,9 @@ pub mod monitor;
 pub mod render;
 pub mod state;
 
+use crate::config::resolve::Props;
 use serde_json::{Map, Value};
-use state::{Aggregate, State};
+use state::{aggregate, Aggregate, Contribution, State};
 use std::collections::BTreeMap;
 use svcmgr_plugin_api::types::LogEntry;
 
@@ -24,13 +25,8 @@ pub struct ResourceStatus {
     pub label: String,
     pub log: Vec<LogEntry>,
     pub info: Map<String, Value>,
-    pub disable: bool,
-    pub optional: bool,
-    pub standby: bool,
-    pub monitor: bool,
-    pub restart: i64,
-    pub tags: Vec<String>,
-    pub subset: Option<String>,
+    /// The generic keywords, as configured.
+    pub props: Props,
 }
 
 impl ResourceStatus {
@@ -43,24 +39,36 @@ impl ResourceStatus {
     /// The 8 flag characters: running, monitor, disabled, optional, encap, provisioned,
     /// standby, restart.
     pub fn flags(&self) -> String {
-        let restart = match self.restart {
+        let p = &self.props;
+        let restart = match p.restart {
             n if n < 1 => '.',
             n if n >= 10 => '+',
             n => char::from_digit(n as u32, 10).unwrap_or('+'),
         };
         [
             '.',
-            if self.monitor { 'M' } else { '.' },
-            if self.disable { 'D' } else { '.' },
-            if self.optional { 'O' } else { '.' },
+            if p.monitor { 'M' } else { '.' },
+            if p.disable { 'D' } else { '.' },
+            if p.optional { 'O' } else { '.' },
             '.',
             '.',
-            if self.standby { 'S' } else { '.' },
+            if p.standby { 'S' } else { '.' },
             restart,
         ]
         .iter()
         .collect()
     }
+}
+
+/// The instance aggregate of evaluated resources.
+pub fn aggregate_statuses(resources: &[ResourceStatus]) -> Aggregate {
+    aggregate(resources.iter().map(|r| Contribution {
+        group: &r.group,
+        status: r.status,
+        optional: r.props.optional,
+        disabled: r.props.disable,
+        has_alert: r.has_alert(),
+    }))
 }
 
 /// Everything `print status` shows of one instance.

@@ -56,15 +56,15 @@ pub fn render(view: &InstanceView, color: bool) -> String {
 fn resource_nodes(view: &InstanceView) -> Vec<Node> {
     let mut sorted: Vec<&ResourceStatus> = view.resources.iter().collect();
     sorted.sort_by(|a, b| {
-        (group_rank(&a.group), &a.group, &a.subset)
-            .cmp(&(group_rank(&b.group), &b.group, &b.subset))
+        (group_rank(&a.group), &a.group, &a.props.subset)
+            .cmp(&(group_rank(&b.group), &b.group, &b.props.subset))
             .then_with(|| natural_cmp(&a.rid, &b.rid))
     });
     let mut out: Vec<Node> = Vec::new();
     let mut current_subset: Option<String> = None;
     for r in sorted {
         let leaf = resource_node(r);
-        match &r.subset {
+        match &r.props.subset {
             None => {
                 current_subset = None;
                 out.push(leaf);
@@ -178,8 +178,8 @@ fn paint(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::resolve::Props;
     use crate::status::monitor::Monitor;
-    use crate::status::state::{aggregate, Contribution};
     use svcmgr_plugin_api::types::LogEntry;
 
     fn res(
@@ -197,24 +197,15 @@ mod tests {
             label: label.into(),
             log: Vec::new(),
             info: Default::default(),
-            disable: false,
-            optional: false,
-            standby: false,
-            monitor: false,
-            restart: 0,
-            tags: Vec::new(),
-            subset: subset.map(String::from),
+            props: Props {
+                subset: subset.map(String::from),
+                ..Default::default()
+            },
         }
     }
 
     fn view(resources: Vec<ResourceStatus>) -> InstanceView {
-        let agg = aggregate(resources.iter().map(|r| Contribution {
-            group: &r.group,
-            status: r.status,
-            optional: r.optional,
-            disabled: r.disable,
-            has_alert: r.has_alert(),
-        }));
+        let agg = crate::status::aggregate_statuses(&resources);
         InstanceView {
             svcname: "svc2".into(),
             nodename: "deb1.opensvc.com".into(),
