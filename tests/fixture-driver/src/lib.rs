@@ -1,1 +1,165 @@
+//! A test-only driver (not installed, not a product driver): resources that may declare a
+//! link to another rid, record every call with timestamps, sleep, fail or panic on demand.
+//! It serves one id per sequencer group so tests can build services of any shape.
 
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use svcmgr_plugin_api::{
+    export_plugin, ActionReport, Ctx, DriverDecl, Error, Kw, Plugin, ResourceImpl, ResourceSpec,
+    Result, StatusReport,
+};
+
+export_plugin!(plugin);
+
+fn plugin() -> Plugin {
+    let drivers = ["ip", "disk", "fs", "container", "app"]
+        .iter()
+        .map(|group| {
+            DriverDecl::new(&format!("{group}.fixture"), env!("CARGO_PKG_VERSION"), new)
+                .help("Test fixture resource.")
+                .keyword(Kw::string("link").help("Rid this resource is linked to."))
+                .keyword(Kw::string("record").help("File every call is appended to."))
+                .keyword(Kw::duration("sleep").help("Time a start takes."))
+                .keyword(Kw::list("fail").help("Verbs that fail."))
+                .keyword(Kw::list("panic").help("Verbs that panic."))
+                .keyword(Kw::string("mnt").help("Sort key, like a mount point."))
+        })
+        .collect();
+    Plugin {
+        name: "fixture",
+        version: env!("CARGO_PKG_VERSION"),
+        drivers,
+    }
+}
+
+struct Fixture {
+    rid: String,
+    link: Option<String>,
+    record: Option<PathBuf>,
+    sleep: Duration,
+    fail: Vec<String>,
+    panic: Vec<String>,
+    mnt: Option<String>,
+    state: PathBuf,
+}
+
+fn new(spec: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> {
+    Ok(Box::new(Fixture {
+        rid: spec.rid.clone(),
+        link: spec.str("link").map(String::from),
+        record: spec.str("record").map(PathBuf::from),
+        sleep: spec.duration("sleep").unwrap_or_default(),
+        fail: spec.words("fail"),
+        panic: spec.words("panic"),
+        mnt: spec.str("mnt").map(String::from),
+        state: PathBuf::from(&spec.context.var_dir).join(format!("{}.up", spec.rid)),
+    }))
+}
+
+fn now_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+}
+
+impl Fixture {
+    fn up(&self) -> bool {
+        self.state.exists()
+    }
+
+    /// Run a state change, recording `<rid> <verb> <start ms> <end ms> <ok|fail>`.
+    fn act(&self, ctx: &Ctx, verb: &str, want_up: bool) -> Result<ActionReport> {
+        if self.up() == want_up {
+            ctx.info(&format!(
+                "{} already {}",
+                self.rid,
+                if want_up { "up" } else { "down" }
+            ));
+            return Ok(ActionReport::unchanged());
+        }
+        let begin = now_ms();
+        if want_up && !self.sleep.is_zero() {
+            // Sleep in slices so a deadline ends the call early, as a real driver should.
+            let end = std::time::Instant::now() + self.sleep;
+            while std::time::Instant::now() < end && !ctx.timed_out() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        if self.panic.iter().any(|v| v == verb) {
+            panic!("fixture {} told to panic on {verb}", self.rid);
+        }
+        let failed = self.fail.iter().any(|v| v == verb);
+        if !failed {
+            if want_up {
+                std::fs::create_dir_all(self.state.parent().expect("var dir"))?;
+                std::fs::write(&self.state, "")?;
+            } else {
+                let _ = std::fs::remove_file(&self.state);
+            }
+        }
+        if let Some(path) = &self.record {
+            let line = format!(
+                "{} {verb} {begin} {} {}\n",
+                self.rid,
+                now_ms(),
+                if failed { "fail" } else { "ok" }
+            );
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            f.write_all(line.as_bytes())?;
+        }
+        ctx.info(&format!("fixture {verb}"));
+        if failed {
+            return Err(Error::other(format!(
+                "fixture {} told to fail on {verb}",
+                self.rid
+            )));
+        }
+        Ok(ActionReport::changed())
+    }
+}
+
+impl ResourceImpl for Fixture {
+    fn label(&self) -> String {
+        format!("fixture {}", self.rid)
+    }
+    fn links(&self) -> Vec<String> {
+        self.link.iter().cloned().collect()
+    }
+    fn sort_key(&self) -> Option<String> {
+        self.mnt.clone()
+    }
+    fn status(&self, _ctx: &Ctx) -> Result<StatusReport> {
+        if self.panic.iter().any(|v| v == "status") {
+            panic!("fixture {} told to panic on status", self.rid);
+        }
+        Ok(if self.up() {
+            StatusReport::up()
+        } else {
+            StatusReport::down()
+        })
+    }
+    fn start(&self, ctx: &Ctx) -> Result<ActionReport> {
+        self.act(ctx, "start", true)
+    }
+    fn stop(&self, ctx: &Ctx) -> Result<ActionReport> {
+        self.act(ctx, "stop", false)
+    }
+    fn call(
+        &self,
+        verb: &str,
+        _payload: &serde_json::Value,
+        _ctx: &Ctx,
+    ) -> Result<serde_json::Value> {
+        match verb {
+            "name" => Ok(serde_json::json!({ "name": self.rid })),
+            other => Err(Error::unsupported(format!(
+                "verb '{other}' is not supported"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! State-changing actions: start, stop, restart, provision, unprovision (and the legacy
+//! `start<group>` verbs), with selection, dependency expansion, planning, execution,
+//! rollback, locking, and the status refresh afterwards. Also the driver passthrough.
+
+use super::Ctx;
+use crate::exec::{self, Outcome};
+use crate::plan::{self, Plan, PlanRes, Verb};
+use crate::rid::natural_cmp;
+use crate::select::{self, Candidate, Filters};
+use crate::service::Service;
+use crate::status::{eval, monitor::Monitor, state::State};
+use crate::{lock, log};
+use abi_stable::std_types::{RResult, RStr};
+use anyhow::{anyhow, bail, Context, Result};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use svcmgr_plugin_api::types::{parse_duration, CallArgs};
+
+/// Load the service and refuse to act on a config with errors.
+pub fn load_for_action(ctx: &Ctx, name: &str) -> Result<Service> {
+    let svc = Service::build(&ctx.paths, name, &ctx.registry)?;
+    let errors: Vec<String> = svc.errors().map(|d| d.render(&svc.cfg.path)).collect();
+    if !errors.is_empty() {
+        bail!(
+            "{}\nthe configuration has errors: nothing was done (see 'validate config')",
+            errors.join("\n")
+        );
+    }
+    Ok(svc)
+}
+
+fn plan_resources(svc: &Service) -> Vec<PlanRes> {
+    svc.resources
+        .iter()
+        .map(|r| PlanRes {
+            rid: r.def.rid.clone(),
+            group: r.def.group.clone(),
+            subset: r.def.props.subset.clone(),
+            sort_key: r.sort_key.clone(),
+            links: r.links.clone(),
+            disabled: r.def.props.disable,
+        })
+        .collect()
+}
+
+/// The rids chosen by --rid/--tags/--subsets (and a legacy verb's groups); None = all.
+pub fn selection(
+    svc: &Service,
+    ctx: &Ctx,
+    groups: Option<&[&str]>,
+) -> Result<Option<BTreeSet<String>>> {
+    let candidates: Vec<Candidate<'_>> = svc
+        .resources
+        .iter()
+        .map(|r| Candidate {
+            rid: &r.def.rid,
+            group: &r.def.group,
+            driver: r.def.driver.as_deref().unwrap_or(""),
+            tags: &r.def.props.tags,
+            subset: r.def.props.subset.as_deref(),
+        })
+        .collect();
+    let filters = Filters {
+        rid: ctx.args.rid.clone(),
+        tags: ctx.args.tags.clone(),
+        subsets: ctx.args.subsets.clone(),
+        groups: groups.map(|g| g.iter().map(|s| s.to_string()).collect()),
+    };
+    Ok(select::select(&candidates, &filters)?)
+}
+
+fn joined(rids: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    let mut v: Vec<String> = rids.into_iter().map(|r| r.as_ref().to_string()).collect();
+    v.sort_by(|a, b| natural_cmp(a, b));
+    v.join(", ")
+}
+
+/// Everything one action run needs.
+struct Run<'a> {
+    ctx: &'a Ctx,
+    svc: &'a Service,
+    all: Vec<PlanRes>,
+    action: &'a str,
+}
+
+impl Run<'_> {
+    fn plan(
+        &self,
+        verb: Verb,
+        selected: Option<&BTreeSet<String>>,
+        barrier: Option<&str>,
+    ) -> Result<Plan> {
+        let mut chosen = selected.cloned();
+        let added = match &mut chosen {
+            Some(set) => plan::expand(verb, set, &self.all),
+            None => Vec::new(),
+        };
+        let parallel = |g: &str, s: &str| self.svc.subset_parallel(g, s);
+        let mut p = plan::build(verb, chosen.as_ref(), &self.all, &parallel, barrier)?;
+        p.added = added;
+        Ok(p)
+    }
+
+    /// Plan and run one phase; Ok(true) if it succeeded (or was only printed).
+    fn phase(&self, verb: Verb, selected: Option<&BTreeSet<String>>) -> Result<bool> {
+        let barrier = if verb.ascending() {
+            self.ctx.args.upto.as_deref()
+        } else {
+            self.ctx.args.downto.as_deref()
+        };
+        let p = self.plan(verb, selected, barrier)?;
+        if !p.added.is_empty() {
+            log::info(
+                "",
+                &format!("add rid {} to satisfy dependencies", p.added.join(", ")),
+            );
+        }
+        if self.ctx.args.dry_run {
+            self.print_plan(&p);
+            return Ok(true);
+        }
+        let opts = exec::Options {
+            action: self.action.to_string(),
+            force: self.ctx.args.force,
+        };
+        let outcome = exec::run(self.svc, &p, &opts);
+        if outcome.failed.is_empty() {
+            return Ok(true);
+        }
+        if verb.ascending() {
+            self.rollback(verb, &outcome);
+        }
+        Ok(false)
+    }
+
+    fn rollback_refusal(&self) -> Option<&'static str> {
+        if self.ctx.args.disable_rollback {
+            Some("--disable-rollback")
+        } else if !self.svc.def.rollback {
+            Some("DEFAULT.rollback=false")
+        } else {
+            None
+        }
+    }
+
+    /// Stop, in stop order, what this action brought up.
+    fn rollback(&self, verb: Verb, outcome: &Outcome) {
+        let what = verb.as_str();
+        if let Some(why) = self.rollback_refusal() {
+            log::info("", &format!("skip rollback {what}: as instructed by {why}"));
+            return;
+        }
+        if outcome.changed.is_empty() {
+            log::info("", &format!("skip rollback {what}: no resource activated"));
+            return;
+        }
+        log::info(
+            "",
+            &format!("trying to rollback {what} on {}", joined(&outcome.changed)),
+        );
+        let set: BTreeSet<String> = outcome.changed.iter().cloned().collect();
+        let parallel = |g: &str, s: &str| self.svc.subset_parallel(g, s);
+        let result = plan::build(Verb::Stop, Some(&set), &self.all, &parallel, None).map(|p| {
+            exec::run(
+                self.svc,
+                &p,
+                &exec::Options {
+                    action: "rollback".into(),
+                    force: false,
+                },
+            )
+        });
+        if !matches!(result, Ok(ref o) if o.failed.is_empty()) {
+            log::error("", &format!("rollback {what} failed"));
+        }
+    }
+
+    fn print_plan(&self, p: &Plan) {
+        if self.ctx.args.format == Some(super::args::OutputFormat::Json) {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&plan_json(p, self.rollback_refusal()))
+                    .unwrap_or_default()
+            );
+        } else {
+            print!("{}", plan_text(p, self.action, self.rollback_refusal()));
+        }
+    }
+}
+
+/// Human form of a plan (dry run).
+pub fn plan_text(p: &Plan, action: &str, no_rollback: Option<&str>) -> String {
+    let mut out = format!(
+        "{action}: {} plan (dry run, nothing is changed)\n",
+        p.verb.as_str()
+    );
+    if !p.added.is_empty() {
+        out += &format!("  add rid {} to satisfy dependencies\n", p.added.join(", "));
+    }
+    let mut n = 0;
+    for st in &p.stages {
+        out += &format!(
+            "  stage {}{}\n",
+            st.name,
+            if st.parallel { " (parallel)" } else { "" }
+        );
+        // In a parallel stage, siblings may have completed before the failure.
+        let stage_last = n + st.units.iter().map(Vec::len).sum::<usize>();
+        for rid in st.units.iter().flatten() {
+            n += 1;
+            let upto = if st.parallel { stage_last } else { n - 1 };
+            let rollback = match (p.verb.ascending(), no_rollback) {
+                (false, _) => String::new(),
+                (true, Some(why)) => format!("  [no rollback: {why}]"),
+                (true, None) if upto == 0 => "  [on failure: nothing to roll back]".to_string(),
+                (true, None) => format!("  [on failure: stop what steps 1-{upto} changed]"),
+            };
+            out += &format!("    {n:>3}. {} {rid}{rollback}\n", p.verb.as_str());
+        }
+    }
+    if let Some(b) = &p.barrier {
+        out += &format!("  then stop at the '{b}' barrier\n");
+    }
+    out
+}
+
+/// JSON form of a plan (dry run with --format json).
+pub fn plan_json(p: &Plan, no_rollback: Option<&str>) -> serde_json::Value {
+    serde_json::json!({
+        "verb": p.verb,
+        "added": p.added,
+        "barrier": p.barrier,
+        "rollback": if p.verb.ascending() { no_rollback.map_or("stop what the action changed, in stop order".to_string(), |w| format!("disabled by {w}")) } else { "none".to_string() },
+        "stages": p.stages,
+    })
+}
+
+fn waitlock(ctx: &Ctx, svc: &Service) -> Result<Duration> {
+    match &ctx.args.waitlock {
+        Some(text) => parse_duration(text).map_err(|e| anyhow!("--waitlock: {e}")),
+        None => Ok(svc.def.lock_timeout.unwrap_or(Duration::from_secs(60))),
+    }
+}
+
+/// Run a state-changing action; the exit code.
+pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
+    let name = ctx.service_name()?;
+    let svc = load_for_action(ctx, name)?;
+    ctx.init_log(&svc);
+    let selected = match selection(&svc, ctx, groups) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error("", &e.to_string());
+            return Ok(1);
+        }
+    };
+    let _lock = if ctx.args.dry_run {
+        None
+    } else {
+        match lock::acquire(&svc.var_dir(), action, waitlock(ctx, &svc)?) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                log::error("", &e.to_string());
+                return Ok(1);
+            }
+        }
+    };
+    let r = Run {
+        ctx,
+        svc: &svc,
+        all: plan_resources(&svc),
+        action,
+    };
+    let sel = selected.as_ref();
+    let ok = match action {
+        "start" => r.phase(Verb::Start, sel)?,
+        "provision" => r.phase(Verb::Provision, sel)?,
+        "stop" => r.phase(Verb::Stop, sel)?,
+        "unprovision" => r.phase(Verb::Unprovision, sel)?,
+        "restart" => {
+            let stopped = r.phase(Verb::Stop, sel)?;
+            if stopped {
+                log::info("", "instance stopped, ready for restart.");
+            }
+            stopped && r.phase(Verb::Start, sel)?
+        }
+        other => bail!("not a state-changing action: {other}"),
+    };
+    if ctx.args.dry_run {
+        return Ok(0);
+    }
+    let full = selected.is_none() && ctx.args.upto.is_none() && ctx.args.downto.is_none();
+    let var = svc.var_dir();
+    let mut mon = Monitor::load(&var);
+    mon.record(action, ok, full);
+    mon.save(&var)
+        .with_context(|| format!("saving {}", var.display()))?;
+    let view = eval::refresh(&svc);
+    if !ok {
+        return Ok(1);
+    }
+    if action == "start"
+        && full
+        && !matches!(
+            view.agg.avail,
+            State::Up | State::NA | State::StdbyUp | State::StdbyUpWithUp
+        )
+    {
+        log::error(
+            "",
+            &format!(
+                "start action returned 0 but instance avail status is {}",
+                view.agg.avail.as_str()
+            ),
+        );
+        return Ok(1);
+    }
+    Ok(0)
+}
+
+/// `svcmgr -s NAME <word> args…`: the driver declaring `word` builds the command line, which
+/// runs with the operator's terminal; its exit code is ours.
+pub fn passthrough(ctx: &Ctx, word: &str, rest: &[String]) -> Result<i32> {
+    let name = ctx.service_name()?;
+    let svc = Service::build(&ctx.paths, name, &ctx.registry)?;
+    let mut candidates: Vec<_> = svc
+        .resources
+        .iter()
+        .filter(|r| !r.def.props.disable && r.handle.is_some())
+        .filter(|r| {
+            r.def
+                .driver
+                .as_ref()
+                .and_then(|d| ctx.registry.drivers.get(d))
+                .and_then(|d| d.manifest.passthrough.as_deref())
+                == Some(word)
+        })
+        .collect();
+    candidates.sort_by(|a, b| natural_cmp(a.rid(), b.rid()));
+    let Some(res) = candidates.first() else {
+        bail!("this service has no {word} resource");
+    };
+    let args = CallArgs {
+        action: word.to_string(),
+        payload: serde_json::json!({ "args": rest }),
+        ..Default::default()
+    };
+    let encoded = serde_json::to_string(&args)?;
+    let handle = res.handle.as_ref().expect("filtered on handle");
+    let answer = match handle.call(RStr::from("passthrough"), RStr::from(encoded.as_str())) {
+        RResult::ROk(s) => s.into_string(),
+        RResult::RErr(e) => bail!("{}: {e}", res.rid()),
+    };
+    let doc: serde_json::Value =
+        serde_json::from_str(&answer).context("invalid passthrough answer")?;
+    let argv: Vec<String> =
+        serde_json::from_value(doc["argv"].clone()).context("passthrough answer lacks argv")?;
+    let (prog, args) = argv
+        .split_first()
+        .ok_or_else(|| anyhow!("{}: empty passthrough command", res.rid()))?;
+    let status = std::process::Command::new(prog)
+        .args(args)
+        .status()
+        .with_context(|| format!("running {prog}"))?;
+    Ok(status.code().unwrap_or(1))
+}

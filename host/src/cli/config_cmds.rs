@@ -1,0 +1,463 @@
+//! Commands on the configuration and the service's files: create, delete, print config,
+//! set/get/unset, validate config, edit config, freeze/thaw, enable/disable, ls.
+//! Every rewrite is validated first; a change that brings new errors writes nothing.
+
+use super::args::OutputFormat;
+use super::Ctx;
+use crate::config::ini::Document;
+use crate::config::resolve::Diag;
+use crate::config::{refs, ServiceConfig};
+use crate::service::Service;
+use crate::status::monitor::frozen_flag;
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+pub fn run(ctx: &Ctx, action: &str) -> Result<i32> {
+    if action == "ls" {
+        return ls(ctx);
+    }
+    let name = ctx.service_name()?;
+    match action {
+        "create" => create(ctx, name),
+        "delete" => delete(ctx, name),
+        "print config" => print_config(ctx, name),
+        "validate config" => validate(ctx, name),
+        "edit config" => edit(ctx, name),
+        "set" => edit_keywords(ctx, name, true),
+        "unset" => edit_keywords(ctx, name, false),
+        "get" => get(ctx, name),
+        "freeze" => freeze(ctx, name, true),
+        "thaw" => freeze(ctx, name, false),
+        "enable" => enable(ctx, name, true),
+        "disable" => enable(ctx, name, false),
+        other => bail!("unknown action '{other}'"),
+    }
+}
+
+/// `[section.]keyword[=value]`: the section defaults to DEFAULT.
+fn parse_kw(expr: &str, with_value: bool) -> Result<(String, String, Option<String>)> {
+    let (lhs, value) = match (expr.split_once('='), with_value) {
+        (Some((l, v)), true) => (l, Some(v.to_string())),
+        (None, true) => bail!("--kw '{expr}': expected section.keyword=value"),
+        (_, false) => (expr, None),
+    };
+    let (section, key) = lhs.rsplit_once('.').unwrap_or(("DEFAULT", lhs));
+    if key.is_empty() || section.is_empty() {
+        bail!(
+            "--kw '{expr}': expected section.keyword{}",
+            if with_value { "=value" } else { "" }
+        );
+    }
+    Ok((section.to_string(), key.to_string(), value))
+}
+
+/// The sections a `--kw` section part designates: itself, or every `<group>#…` section for
+/// a bare group word (`container.rm=true`).
+fn target_sections(doc: &Document, section: &str) -> Vec<String> {
+    let is_group_word = !section.contains(['#', ':']) && section != "DEFAULT" && section != "env";
+    let matching: Vec<String> = doc
+        .sections
+        .iter()
+        .filter(|s| is_group_word && crate::rid::prefix(&s.name) == section && s.name.contains('#'))
+        .map(|s| s.name.clone())
+        .collect();
+    if matching.is_empty() {
+        vec![section.to_string()]
+    } else {
+        matching
+    }
+}
+
+fn render_diags(diags: &[&Diag], cfg: &ServiceConfig) -> String {
+    diags
+        .iter()
+        .map(|d| d.render(&cfg.path))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Write `new` unless it has errors that `old` did not have.
+fn save_checked(ctx: &Ctx, old: &ServiceConfig, new: ServiceConfig) -> Result<()> {
+    let before = Service::from_config(&ctx.paths, old.clone(), &ctx.registry);
+    let after = Service::from_config(&ctx.paths, new.clone(), &ctx.registry);
+    let known: BTreeSet<String> = before.errors().map(|d| d.render(&old.path)).collect();
+    let fresh: Vec<&Diag> = after
+        .errors()
+        .filter(|d| !known.contains(&d.render(&new.path)))
+        .collect();
+    if !fresh.is_empty() {
+        bail!("{}\nthe change was not written", render_diags(&fresh, &new));
+    }
+    new.save()?;
+    Ok(())
+}
+
+fn edit_keywords(ctx: &Ctx, name: &str, set: bool) -> Result<i32> {
+    if ctx.args.kw.is_empty() {
+        bail!(
+            "{} needs at least one --kw",
+            if set { "set" } else { "unset" }
+        );
+    }
+    let old = ServiceConfig::load(name, &ctx.paths.conf(name))?;
+    let mut new = old.clone();
+    let mut changed = false;
+    for expr in &ctx.args.kw {
+        let (section, key, value) = parse_kw(expr, set)?;
+        for target in target_sections(&new.doc, &section) {
+            changed |= match &value {
+                Some(v) => new.doc.set(&target, &key, v),
+                None => new.doc.unset(&target, &key),
+            };
+        }
+    }
+    if changed {
+        save_checked(ctx, &old, new)?;
+    }
+    Ok(0)
+}
+
+fn get(ctx: &Ctx, name: &str) -> Result<i32> {
+    let cfg = ServiceConfig::load(name, &ctx.paths.conf(name))?;
+    if ctx.args.kw.is_empty() {
+        bail!("get needs --kw section.keyword");
+    }
+    for expr in &ctx.args.kw {
+        let (section, key, _) = parse_kw(expr, false)?;
+        let raw = if ctx.args.eval {
+            cfg.raw_scoped(&section, &key, &ctx.paths.nodename)
+        } else {
+            cfg.doc.get(&section, &key)
+        };
+        let Some(raw) = raw else {
+            println!(
+                "{}",
+                default_of(ctx, &cfg, &section, &key).unwrap_or_else(|| "None".into())
+            );
+            continue;
+        };
+        if ctx.args.eval {
+            let var = ctx.paths.var(name);
+            let b = refs::Builtins {
+                svcname: name,
+                nodename: &ctx.paths.nodename,
+                var: &var.to_string_lossy(),
+                id: cfg.id(),
+            };
+            println!(
+                "{}",
+                refs::expand(&cfg, &b, &section, raw)
+                    .map_err(|e| anyhow!("[{section}] {key}: {e}"))?
+            );
+        } else {
+            println!("{raw}");
+        }
+    }
+    Ok(0)
+}
+
+/// The driver default of an unset resource keyword, as written in a config.
+fn default_of(ctx: &Ctx, cfg: &ServiceConfig, section: &str, key: &str) -> Option<String> {
+    let type_name = cfg.doc.get(section, "type");
+    let entry = ctx
+        .registry
+        .resolve(crate::rid::prefix(section), type_name)
+        .ok()?;
+    let spec = entry.manifest.keywords.iter().find(|k| k.name == key)?;
+    spec.default.as_ref().map(|d| {
+        d.as_str()
+            .map(String::from)
+            .unwrap_or_else(|| d.to_string())
+    })
+}
+
+fn print_config(ctx: &Ctx, name: &str) -> Result<i32> {
+    let cfg = ServiceConfig::load(name, &ctx.paths.conf(name))?;
+    if ctx.args.format != Some(OutputFormat::Json) {
+        print!("{}", std::fs::read_to_string(&cfg.path)?);
+        return Ok(0);
+    }
+    let mut doc = Map::new();
+    for s in &cfg.doc.sections {
+        let kws: Map<String, Value> = s
+            .entries()
+            .map(|(k, v)| (k.to_string(), Value::from(v)))
+            .collect();
+        doc.insert(s.name.clone(), Value::Object(kws));
+    }
+    doc.insert(
+        "metadata".into(),
+        serde_json::json!({ "name": name, "kind": "svc", "namespace": "root" }),
+    );
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(0)
+}
+
+fn validate(ctx: &Ctx, name: &str) -> Result<i32> {
+    let svc = Service::build(&ctx.paths, name, &ctx.registry)?;
+    for d in &svc.diags {
+        println!("{}", d.render(&svc.cfg.path));
+    }
+    Ok(svc.errors().count() as i32)
+}
+
+/// A config text from `create --config`: JSON (`{"DEFAULT": {...}, "app#1": {...}}`) or INI.
+fn parse_feed(text: &str, origin: &str) -> Result<Document> {
+    if text.trim().is_empty() {
+        bail!("{origin}: empty configuration");
+    }
+    let Ok(json) = serde_json::from_str::<Value>(text) else {
+        return Document::parse(text).map_err(|e| anyhow!("{origin}: neither JSON nor INI: {e}"));
+    };
+    let sections = json
+        .as_object()
+        .ok_or_else(|| anyhow!("{origin}: JSON config must be an object of sections"))?;
+    let mut doc = Document::new();
+    for (section, kws) in sections {
+        let kws = kws.as_object().ok_or_else(|| {
+            anyhow!("{origin}: section '{section}' must be an object of keywords")
+        })?;
+        for (key, value) in kws {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                Value::Bool(_) | Value::Number(_) => value.to_string(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| i.to_string())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                Value::Null => continue,
+                Value::Object(_) => {
+                    bail!("{origin}: [{section}] {key}: a value cannot be an object")
+                }
+            };
+            doc.set(section, key, &text);
+        }
+    }
+    Ok(doc)
+}
+
+fn new_uuid() -> Result<String> {
+    Ok(std::fs::read_to_string("/proc/sys/kernel/random/uuid")
+        .context("generating DEFAULT.id")?
+        .trim()
+        .to_string())
+}
+
+fn create(ctx: &Ctx, name: &str) -> Result<i32> {
+    let path = ctx.paths.conf(name);
+    if path.exists() {
+        bail!("service {name} already exists ({})", path.display());
+    }
+    let mut doc = match ctx.args.config.as_deref() {
+        Some("-") | Some("/dev/stdin") | Some("stdin") => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("reading stdin")?;
+            parse_feed(&text, "stdin")?
+        }
+        Some(file) => parse_feed(
+            &std::fs::read_to_string(file).with_context(|| format!("--config {file}"))?,
+            file,
+        )?,
+        None => Document::new(),
+    };
+    for expr in &ctx.args.kw {
+        let (section, key, value) = parse_kw(expr, true)?;
+        doc.set(&section, &key, &value.unwrap_or_default());
+    }
+    if doc.get("DEFAULT", "id").is_none() {
+        doc.set("DEFAULT", "id", &new_uuid()?);
+    }
+    let cfg = ServiceConfig {
+        name: name.to_string(),
+        path: path.clone(),
+        doc,
+    };
+    let svc = Service::from_config(&ctx.paths, cfg.clone(), &ctx.registry);
+    let errors: Vec<&Diag> = svc.errors().collect();
+    if !errors.is_empty() {
+        bail!(
+            "{}\nservice {name} was not created",
+            render_diags(&errors, &cfg)
+        );
+    }
+    cfg.save()?;
+    let var = ctx.paths.var(name);
+    std::fs::create_dir_all(&var).with_context(|| var.display().to_string())?;
+    // New services start frozen: the flag only shows in status; actions still run.
+    std::fs::write(frozen_flag(&var), "").with_context(|| var.display().to_string())?;
+    let link = ctx.paths.link(name);
+    let exe = std::env::current_exe().context("locating the svcmgr binary")?;
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&exe, &link).with_context(|| link.display().to_string())?;
+    if ctx.args.provision {
+        return super::actions::run(ctx, "provision", None);
+    }
+    Ok(0)
+}
+
+fn delete(ctx: &Ctx, name: &str) -> Result<i32> {
+    let path = ctx.paths.conf(name);
+    let mut cfg = ServiceConfig::load(name, &path)?;
+    if let Some(rids) = &ctx.args.rid {
+        let mut removed = false;
+        for rid in rids.split(',') {
+            removed |= cfg.doc.remove_section(rid.trim());
+        }
+        if !removed {
+            bail!("--rid {rids}: no such section in {}", path.display());
+        }
+        cfg.save()?;
+        return Ok(0);
+    }
+    std::fs::remove_file(&path).with_context(|| path.display().to_string())?;
+    let _ = std::fs::remove_file(ctx.paths.link(name));
+    let var = ctx.paths.var(name);
+    if var.exists() {
+        std::fs::remove_dir_all(&var).with_context(|| var.display().to_string())?;
+    }
+    Ok(0)
+}
+
+fn edit(ctx: &Ctx, name: &str) -> Result<i32> {
+    let old = ServiceConfig::load(name, &ctx.paths.conf(name))?;
+    let tmp = ctx.paths.var(name).join(format!("{name}.conf.tmp"));
+    std::fs::create_dir_all(tmp.parent().expect("var dir"))?;
+    std::fs::copy(&old.path, &tmp)?;
+    let editor = std::env::var("EDITOR").unwrap_or_else(|_| "vi".into());
+    let mut argv = shell_words::split(&editor).map_err(|e| anyhow!("$EDITOR: {e}"))?;
+    argv.push(tmp.to_string_lossy().into_owned());
+    let status = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .status()
+        .with_context(|| format!("running {editor}"))?;
+    if !status.success() {
+        bail!(
+            "{editor} failed; your changes are kept in {}",
+            tmp.display()
+        );
+    }
+    let text = std::fs::read_to_string(&tmp)?;
+    let mut new = ServiceConfig::from_text(name, &old.path, &text)
+        .map_err(|e| anyhow!("{e}\nyour changes are kept in {}", tmp.display()))?;
+    new.path = old.path.clone();
+    save_checked(ctx, &old, new)
+        .map_err(|e| anyhow!("{e}; your changes are kept in {}", tmp.display()))?;
+    std::fs::remove_file(&tmp)?;
+    Ok(0)
+}
+
+fn freeze(ctx: &Ctx, name: &str, on: bool) -> Result<i32> {
+    ServiceConfig::load(name, &ctx.paths.conf(name))?;
+    let var = ctx.paths.var(name);
+    let flag = frozen_flag(&var);
+    if on {
+        std::fs::create_dir_all(&var)?;
+        std::fs::write(&flag, "")?;
+    } else if flag.exists() {
+        std::fs::remove_file(&flag)?;
+    }
+    Ok(0)
+}
+
+fn enable(ctx: &Ctx, name: &str, on: bool) -> Result<i32> {
+    let old = ServiceConfig::load(name, &ctx.paths.conf(name))?;
+    let svc = Service::from_config(&ctx.paths, old.clone(), &ctx.registry);
+    let sections: Vec<String> = match super::actions::selection(&svc, ctx, None)? {
+        Some(rids) => rids.into_iter().collect(),
+        None => vec!["DEFAULT".into()],
+    };
+    let mut new = old.clone();
+    for s in &sections {
+        if on {
+            new.doc.unset(s, "disable");
+        } else {
+            new.doc.set(s, "disable", "true");
+        }
+    }
+    save_checked(ctx, &old, new)?;
+    Ok(0)
+}
+
+fn ls(ctx: &Ctx) -> Result<i32> {
+    let mut names = BTreeSet::new();
+    if let Ok(entries) = std::fs::read_dir(ctx.paths.etc()) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "conf" || x == "env") {
+                if let Some(stem) = p.file_stem() {
+                    names.insert(stem.to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    if ctx.args.format == Some(OutputFormat::Json) {
+        println!("{}", serde_json::to_string(&names)?);
+    } else {
+        for n in names {
+            println!("{n}");
+        }
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kw_expressions() {
+        assert_eq!(
+            parse_kw("container#3.image=redis:3.0", true).unwrap(),
+            (
+                "container#3".into(),
+                "image".into(),
+                Some("redis:3.0".into())
+            )
+        );
+        assert_eq!(
+            parse_kw("comment=a=b", true).unwrap(),
+            ("DEFAULT".into(), "comment".into(), Some("a=b".into()))
+        );
+        assert_eq!(
+            parse_kw("subset#container:01.parallel", false).unwrap().0,
+            "subset#container:01"
+        );
+        assert!(parse_kw("container#3.image", true).is_err());
+    }
+
+    #[test]
+    fn json_and_ini_feeds() {
+        let doc = parse_feed(r#"{"DEFAULT": {"id": "x"}, "app#1": {"start": "true", "optional": true, "tags": ["a", "b"]}}"#, "stdin").unwrap();
+        assert_eq!(
+            doc.render(),
+            "[DEFAULT]\nid = x\n\n[app#1]\nstart = true\noptional = true\ntags = a b\n"
+        );
+        assert!(parse_feed("[app#1]\nstart = true\n", "f").is_ok());
+        assert!(parse_feed("", "stdin")
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
+        assert!(parse_feed("{\"app#1\": 3}", "stdin")
+            .unwrap_err()
+            .to_string()
+            .contains("app#1"));
+    }
+
+    #[test]
+    fn group_words_target_every_section_of_the_group() {
+        let doc = Document::parse("[container#1]\n[container#2]\n[ip#1]\n").unwrap();
+        assert_eq!(
+            target_sections(&doc, "container"),
+            ["container#1", "container#2"]
+        );
+        assert_eq!(target_sections(&doc, "ip#1"), ["ip#1"]);
+        assert_eq!(target_sections(&doc, "DEFAULT"), ["DEFAULT"]);
+    }
+}

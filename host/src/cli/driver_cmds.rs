@@ -1,0 +1,114 @@
+//! `driver list` and `driver info`: what the loaded libraries provide.
+
+use super::args::OutputFormat;
+use super::Ctx;
+use anyhow::{anyhow, Result};
+use serde_json::json;
+
+pub fn list(ctx: &Ctx) -> Result<i32> {
+    let reg = &ctx.registry;
+    let installed = ctx.paths.installed_drivers();
+    let rows: Vec<serde_json::Value> = reg
+        .drivers
+        .values()
+        .map(|d| {
+            let path = reg.path_of(d);
+            let api = reg.manifest_of(d).api;
+            json!({
+                "id": d.manifest.id,
+                "version": d.manifest.version,
+                "api": format!("{}-{}", api.min, api.max),
+                "source": if path.starts_with(&installed) { "installed" } else { "path" },
+                "path": path,
+            })
+        })
+        .collect();
+    if ctx.args.format == Some(OutputFormat::Json) {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    let cell = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or_default().to_string();
+    let header = ["ID", "VERSION", "API", "SOURCE", "PATH"];
+    let keys = ["id", "version", "api", "source", "path"];
+    let widths: Vec<usize> = keys
+        .iter()
+        .zip(header)
+        .map(|(k, h)| {
+            rows.iter()
+                .map(|r| cell(r, k).len())
+                .max()
+                .unwrap_or(0)
+                .max(h.len())
+        })
+        .collect();
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    println!("{}", line(header.iter().map(|h| h.to_string()).collect()));
+    for r in &rows {
+        println!("{}", line(keys.iter().map(|k| cell(r, k)).collect()));
+    }
+    Ok(0)
+}
+
+pub fn info(ctx: &Ctx, rest: &[String]) -> Result<i32> {
+    let [id] = rest else {
+        return Err(anyhow!("usage: svcmgr driver info <driver id>"));
+    };
+    let d = ctx
+        .registry
+        .drivers
+        .get(id)
+        .ok_or_else(|| anyhow!("unknown driver {id}"))?;
+    if ctx.args.format == Some(OutputFormat::Json) {
+        println!("{}", serde_json::to_string_pretty(&d.manifest)?);
+        return Ok(0);
+    }
+    println!(
+        "{} {} ({})",
+        d.manifest.id,
+        d.manifest.version,
+        ctx.registry.path_of(d).display()
+    );
+    if !d.manifest.help.is_empty() {
+        println!("{}", d.manifest.help);
+    }
+    for (title, kws) in [
+        ("keywords", &d.manifest.keywords),
+        ("[DEFAULT] keywords", &d.manifest.service_keywords),
+    ] {
+        if kws.is_empty() {
+            continue;
+        }
+        println!("\n{title}:");
+        for k in kws {
+            let mut notes = vec![serde_json::to_value(k.kind)?
+                .as_str()
+                .unwrap_or_default()
+                .to_string()];
+            if k.required {
+                notes.push("required".into());
+            }
+            if let Some(d) = &k.default {
+                notes.push(format!(
+                    "default {}",
+                    d.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| d.to_string())
+                ));
+            }
+            if !k.aliases.is_empty() {
+                notes.push(format!("alias {}", k.aliases.join(", ")));
+            }
+            println!("  {:<20} {} ({})", k.name, k.help, notes.join(", "));
+        }
+    }
+    Ok(0)
+}

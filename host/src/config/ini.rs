@@ -1,0 +1,312 @@
+//! A line-based INI document that keeps comments, blank lines, key order and the exact text of
+//! untouched lines across `set`/`unset` rewrites (rust-ini drops comments).
+
+use std::fmt::Write as _;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// Lines before the first section header (comments, blanks).
+    pub preamble: Vec<String>,
+    pub sections: Vec<Section>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Section {
+    pub name: String,
+    pub lines: Vec<Line>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Line {
+    /// `key = value`; `raw` is the original text while the entry is untouched.
+    Entry {
+        key: String,
+        value: String,
+        raw: Option<String>,
+    },
+    /// A comment or blank line, verbatim.
+    Other(String),
+}
+
+/// A syntax error with its 1-based line number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct ParseError {
+    pub line: usize,
+    pub message: String,
+}
+
+fn is_comment_or_blank(line: &str) -> bool {
+    let t = line.trim_start();
+    t.is_empty() || t.starts_with('#') || t.starts_with(';')
+}
+
+impl Document {
+    pub fn new() -> Self {
+        Document {
+            preamble: Vec::new(),
+            sections: Vec::new(),
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        let mut doc = Document::new();
+        for (n, line) in text.lines().enumerate() {
+            let err = |message: String| ParseError {
+                line: n + 1,
+                message,
+            };
+            let trimmed = line.trim();
+            // A continuation line (leading whitespace) extends the previous value.
+            if line.starts_with([' ', '\t']) && !trimmed.is_empty() && !is_comment_or_blank(line) {
+                match doc.sections.last_mut().and_then(|s| s.lines.last_mut()) {
+                    Some(Line::Entry { value, raw, .. }) => {
+                        value.push('\n');
+                        value.push_str(trimmed);
+                        if let Some(r) = raw {
+                            r.push('\n');
+                            r.push_str(line);
+                        }
+                        continue;
+                    }
+                    _ => return Err(err("continuation line without a keyword before it".into())),
+                }
+            }
+            if is_comment_or_blank(line) {
+                match doc.sections.last_mut() {
+                    Some(s) => s.lines.push(Line::Other(line.to_string())),
+                    None => doc.preamble.push(line.to_string()),
+                }
+            } else if let Some(inner) = trimmed.strip_prefix('[') {
+                let name = inner
+                    .strip_suffix(']')
+                    .ok_or_else(|| {
+                        err(format!("section header '{trimmed}' lacks its closing ']'"))
+                    })?
+                    .trim();
+                if name.is_empty() {
+                    return Err(err("empty section name".into()));
+                }
+                if doc.section(name).is_some() {
+                    return Err(err(format!("section [{name}] appears twice")));
+                }
+                doc.sections.push(Section {
+                    name: name.to_string(),
+                    lines: Vec::new(),
+                });
+            } else if let Some((k, v)) = line.split_once('=') {
+                let key = k.trim();
+                if key.is_empty() {
+                    return Err(err(format!("'{trimmed}' has no keyword before '='")));
+                }
+                let section = doc
+                    .sections
+                    .last_mut()
+                    .ok_or_else(|| err(format!("keyword '{key}' outside any section")))?;
+                section.lines.push(Line::Entry {
+                    key: key.to_string(),
+                    value: v.trim().to_string(),
+                    raw: Some(line.to_string()),
+                });
+            } else {
+                return Err(err(format!(
+                    "'{trimmed}' is neither a section, a 'keyword = value' nor a comment"
+                )));
+            }
+        }
+        Ok(doc)
+    }
+
+    pub fn section(&self, name: &str) -> Option<&Section> {
+        self.sections.iter().find(|s| s.name == name)
+    }
+
+    fn section_mut_or_new(&mut self, name: &str) -> &mut Section {
+        if let Some(i) = self.sections.iter().position(|s| s.name == name) {
+            return &mut self.sections[i];
+        }
+        let section = Section {
+            name: name.to_string(),
+            lines: Vec::new(),
+        };
+        // DEFAULT leads the file; other new sections go last.
+        let at = if name == "DEFAULT" {
+            0
+        } else {
+            self.sections.len()
+        };
+        self.sections.insert(at, section);
+        &mut self.sections[at]
+    }
+
+    pub fn get(&self, section: &str, key: &str) -> Option<&str> {
+        self.section(section)?.get(key)
+    }
+
+    /// Set a value; returns whether anything changed.
+    pub fn set(&mut self, section: &str, key: &str, value: &str) -> bool {
+        let s = self.section_mut_or_new(section);
+        for line in &mut s.lines {
+            if let Line::Entry {
+                key: k,
+                value: v,
+                raw,
+            } = line
+            {
+                if k == key {
+                    if v == value {
+                        return false;
+                    }
+                    *v = value.to_string();
+                    *raw = None;
+                    return true;
+                }
+            }
+        }
+        // After the last entry, so comments and blank lines closing the section stay last.
+        let at = s
+            .lines
+            .iter()
+            .rposition(|l| matches!(l, Line::Entry { .. }))
+            .map_or(0, |i| i + 1);
+        s.lines.insert(
+            at,
+            Line::Entry {
+                key: key.to_string(),
+                value: value.to_string(),
+                raw: None,
+            },
+        );
+        true
+    }
+
+    /// Remove a keyword; returns whether it was there.
+    pub fn unset(&mut self, section: &str, key: &str) -> bool {
+        let Some(s) = self.sections.iter_mut().find(|s| s.name == section) else {
+            return false;
+        };
+        let before = s.lines.len();
+        s.lines
+            .retain(|l| !matches!(l, Line::Entry { key: k, .. } if k == key));
+        before != s.lines.len()
+    }
+
+    pub fn remove_section(&mut self, name: &str) -> bool {
+        let before = self.sections.len();
+        self.sections.retain(|s| s.name != name);
+        before != self.sections.len()
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for line in &self.preamble {
+            let _ = writeln!(out, "{line}");
+        }
+        for (i, s) in self.sections.iter().enumerate() {
+            // Keep sections apart when a rewrite created one after a section without a trailing blank.
+            let prev_ends_blank = out.is_empty() || out.ends_with("\n\n");
+            if i > 0 && !prev_ends_blank {
+                out.push('\n');
+            }
+            let _ = writeln!(out, "[{}]", s.name);
+            for line in &s.lines {
+                match line {
+                    Line::Other(text)
+                    | Line::Entry {
+                        raw: Some(text), ..
+                    } => {
+                        let _ = writeln!(out, "{text}");
+                    }
+                    Line::Entry {
+                        key,
+                        value,
+                        raw: None,
+                    } => {
+                        let _ = writeln!(out, "{key} = {}", value.replace('\n', "\n\t"));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Default for Document {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Section {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// The `(key, value)` pairs in file order.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.lines.iter().filter_map(|l| match l {
+            Line::Entry { key, value, .. } => Some((key.as_str(), value.as_str())),
+            Line::Other(_) => None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "# service header\n[DEFAULT]\nid = 42\n\n[app#1]\n# keep me\nstart=touch /tmp/a\ncheck = test -f\n\tcontinued\n\n";
+
+    #[test]
+    fn untouched_round_trip_is_byte_identical() {
+        let doc = Document::parse(TEXT).unwrap();
+        assert_eq!(doc.render(), TEXT);
+        assert_eq!(doc.get("app#1", "check"), Some("test -f\ncontinued"));
+    }
+
+    #[test]
+    fn set_and_unset_keep_comments_and_order() {
+        let mut doc = Document::parse(TEXT).unwrap();
+        assert!(doc.set("app#1", "stop", "false"));
+        assert!(doc.set("app#1", "start", "true"));
+        assert!(!doc.set("app#1", "start", "true"));
+        assert!(doc.set("DEFAULT", "comment", "x"));
+        let text = doc.render();
+        assert!(
+            text.contains(
+                "# keep me\nstart = true\ncheck = test -f\n\tcontinued\nstop = false\n\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("id = 42\ncomment = x\n"), "{text}");
+        assert!(doc.unset("app#1", "stop"));
+        assert!(!doc.unset("app#1", "stop"));
+        assert!(doc.render().contains("# keep me"));
+    }
+
+    #[test]
+    fn new_sections() {
+        let mut doc = Document::new();
+        doc.set("app#1", "start", "a");
+        doc.set("DEFAULT", "id", "1");
+        doc.set("app#2", "start", "b");
+        assert_eq!(
+            doc.render(),
+            "[DEFAULT]\nid = 1\n\n[app#1]\nstart = a\n\n[app#2]\nstart = b\n"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = Document::parse("[a]\nk = v\nbogus line\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(Document::parse("k = v\n")
+            .unwrap_err()
+            .message
+            .contains("outside any section"));
+        assert!(Document::parse("[a]\n[a]\n")
+            .unwrap_err()
+            .message
+            .contains("twice"));
+    }
+}

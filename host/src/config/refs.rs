@@ -1,0 +1,162 @@
+//! References inside values (decisions §4): `{name}`, `{svcname}`, `{nodename}`,
+//! `{short_nodename}`, `{rid}`, `{rindex}`, `{var}`, `{id}`, `{env.<key>}`,
+//! `{<section>.<keyword>}` and `{<keyword>}` (same section, then DEFAULT). Unknown references
+//! stay verbatim; a loop is an error naming it.
+
+use super::ServiceConfig;
+
+/// What builtin references expand to.
+pub struct Builtins<'a> {
+    pub svcname: &'a str,
+    pub nodename: &'a str,
+    pub var: &'a str,
+    pub id: &'a str,
+}
+
+pub fn expand(
+    cfg: &ServiceConfig,
+    b: &Builtins<'_>,
+    section: &str,
+    value: &str,
+) -> Result<String, String> {
+    let mut stack = Vec::new();
+    expand_in(cfg, b, section, value, &mut stack)
+}
+
+fn expand_in(
+    cfg: &ServiceConfig,
+    b: &Builtins<'_>,
+    section: &str,
+    value: &str,
+    stack: &mut Vec<String>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let token_len = after.find(|c: char| !is_ref_char(c)).unwrap_or(after.len());
+        if token_len == 0 || !after[token_len..].starts_with('}') {
+            out.push('{');
+            rest = after;
+            continue;
+        }
+        let token = &after[..token_len];
+        match resolve(cfg, b, section, token, stack)? {
+            Some(v) => out.push_str(&v),
+            None => {
+                out.push('{');
+                out.push_str(token);
+                out.push('}');
+            }
+        }
+        rest = &after[token_len + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn is_ref_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '#' | '.' | ':' | '/' | '-' | '@')
+}
+
+fn resolve(
+    cfg: &ServiceConfig,
+    b: &Builtins<'_>,
+    section: &str,
+    token: &str,
+    stack: &mut Vec<String>,
+) -> Result<Option<String>, String> {
+    let builtin = match token {
+        "name" | "svcname" | "path" | "svcpath" => Some(b.svcname.to_string()),
+        "nodename" => Some(b.nodename.to_string()),
+        "short_nodename" => Some(b.nodename.split('.').next().unwrap_or("").to_string()),
+        "rid" => Some(section.to_string()),
+        "rindex" => Some(crate::rid::index(section).to_string()),
+        "var" | "private_var" => Some(b.var.to_string()),
+        "id" => Some(b.id.to_string()),
+        "namespace" => Some("root".to_string()),
+        "kind" => Some("svc".to_string()),
+        _ => None,
+    };
+    if builtin.is_some() {
+        return Ok(builtin);
+    }
+    if let Some(key) = token.strip_prefix("env.") {
+        if let Ok(v) = std::env::var(key.to_uppercase()) {
+            return Ok(Some(v));
+        }
+        return follow(cfg, b, "env", key, stack);
+    }
+    match token.rsplit_once('.') {
+        Some((sect, key)) => follow(cfg, b, sect, key, stack),
+        None => match follow(cfg, b, section, token, stack)? {
+            Some(v) => Ok(Some(v)),
+            None if section != "DEFAULT" => follow(cfg, b, "DEFAULT", token, stack),
+            None => Ok(None),
+        },
+    }
+}
+
+/// Expand the value of `sect.key`, tracking the chain to detect loops.
+fn follow(
+    cfg: &ServiceConfig,
+    b: &Builtins<'_>,
+    sect: &str,
+    key: &str,
+    stack: &mut Vec<String>,
+) -> Result<Option<String>, String> {
+    let Some(raw) = cfg.raw_scoped(sect, key, b.nodename) else {
+        return Ok(None);
+    };
+    let here = format!("{sect}.{key}");
+    if stack.contains(&here) {
+        let mut chain = stack.clone();
+        chain.push(here);
+        return Err(format!("reference loop: {}", chain.join(" -> ")));
+    }
+    stack.push(here);
+    let expanded = expand_in(cfg, b, sect, raw, stack);
+    stack.pop();
+    expanded.map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(text: &str) -> ServiceConfig {
+        ServiceConfig::from_text("svc", "/x/svc.conf", text).unwrap()
+    }
+    const B: Builtins<'static> = Builtins {
+        svcname: "svc",
+        nodename: "n1.example",
+        var: "/var/svc",
+        id: "ID",
+    };
+
+    #[test]
+    fn builtins_sections_and_fallbacks() {
+        let c = cfg("[DEFAULT]\nbase = /srv\n[env]\nport = 80\n[app#1]\nstart = x\n");
+        let e = |v: &str| expand(&c, &B, "app#1", v).unwrap();
+        assert_eq!(e("{name}.{rindex}@{short_nodename}"), "svc.1@n1");
+        assert_eq!(e("{base}/{app#1.start}/{env.port}"), "/srv/x/80");
+        assert_eq!(
+            e("{unknown} {DEFAULT.nope} {\"json\": 1}"),
+            "{unknown} {DEFAULT.nope} {\"json\": 1}"
+        );
+    }
+
+    #[test]
+    fn loops_are_named() {
+        let c = cfg("[DEFAULT]\na = {b}\nb = {DEFAULT.a}\n");
+        let err = expand(&c, &B, "DEFAULT", "{a}").unwrap_err();
+        assert_eq!(err, "reference loop: DEFAULT.a -> DEFAULT.b -> DEFAULT.a");
+    }
+
+    #[test]
+    fn node_scoping() {
+        let c = cfg("[DEFAULT]\nx = generic\nx@n1.example = specific\n");
+        assert_eq!(expand(&c, &B, "DEFAULT", "{x}").unwrap(), "specific");
+    }
+}

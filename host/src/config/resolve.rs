@@ -1,0 +1,514 @@
+//! From a config and the loaded drivers to typed definitions: which driver serves each
+//! section, the converted keyword values a driver receives, the generic properties the host
+//! acts on, and every problem found (`validate config` prints them; actions refuse on errors).
+
+use super::keywords::{self, HostKw};
+use super::refs::{self, Builtins};
+use super::ServiceConfig;
+use crate::drivers::{Registry, ResolveError};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+use svcmgr_plugin_api::types::{KeywordSpec, KwType};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// One finding, naming the section and (when there is one) the keyword.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diag {
+    pub severity: Severity,
+    pub section: String,
+    pub keyword: Option<String>,
+    pub message: String,
+}
+
+impl Diag {
+    /// `error: <file>: [<section>] <keyword>: <message>`
+    pub fn render(&self, file: &Path) -> String {
+        let level = self.severity;
+        match &self.keyword {
+            Some(k) => format!(
+                "{level}: {}: [{}] {k}: {}",
+                file.display(),
+                self.section,
+                self.message
+            ),
+            None => format!(
+                "{level}: {}: [{}] {}",
+                file.display(),
+                self.section,
+                self.message
+            ),
+        }
+    }
+}
+
+/// Per-verb timeouts; unset ones fall back to `timeout`, then to the `[DEFAULT]` ones.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Timeouts {
+    pub by_verb: BTreeMap<String, Duration>,
+    pub any: Option<Duration>,
+}
+
+impl Timeouts {
+    pub fn for_verb(&self, verb: &str) -> Option<Duration> {
+        self.by_verb.get(verb).copied().or(self.any)
+    }
+
+    fn or(mut self, fallback: &Timeouts) -> Timeouts {
+        for (verb, d) in &fallback.by_verb {
+            self.by_verb.entry(verb.clone()).or_insert(*d);
+        }
+        if self.any.is_none() {
+            self.any = fallback.any;
+        }
+        self
+    }
+}
+
+/// Generic properties of a resource, handled by the host for every driver.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Props {
+    pub disable: bool,
+    pub optional: bool,
+    pub standby: bool,
+    pub monitor: bool,
+    pub restart: i64,
+    pub tags: Vec<String>,
+    pub subset: Option<String>,
+    pub timeouts: Timeouts,
+    pub provision: bool,
+    pub unprovision: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceDef {
+    pub rid: String,
+    /// The driver group (`disk` for `[vg#1]`).
+    pub group: String,
+    /// The driver id, when one serves the section.
+    pub driver: Option<String>,
+    /// Why the resource cannot be acted on (unknown driver, invalid values).
+    pub problem: Option<String>,
+    /// Driver keywords, converted, defaults filled in.
+    pub keywords: Map<String, Value>,
+    /// The `[DEFAULT]` keywords the driver declared, converted.
+    pub service_keywords: Map<String, Value>,
+    pub props: Props,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceDef {
+    pub id: String,
+    pub rollback: bool,
+    pub disable: bool,
+    pub lock_timeout: Option<Duration>,
+    pub resources: Vec<ResourceDef>,
+    /// `<group>:<subset>` → parallel.
+    pub subsets: BTreeMap<String, bool>,
+}
+
+/// Resolve a whole config. Diagnostics come in file order.
+pub fn resolve(
+    cfg: &ServiceConfig,
+    reg: &Registry,
+    node: &str,
+    var: &str,
+) -> (ServiceDef, Vec<Diag>) {
+    let builtins = Builtins {
+        svcname: &cfg.name,
+        nodename: node,
+        var,
+        id: cfg.id(),
+    };
+    let mut r = Reader {
+        cfg,
+        b: builtins,
+        diags: Vec::new(),
+    };
+    let mut def = ServiceDef {
+        id: cfg.id().to_string(),
+        rollback: true,
+        ..Default::default()
+    };
+    let default_timeouts = r.service(reg, &mut def);
+    for section in &cfg.doc.sections {
+        let name = section.name.as_str();
+        if name == "DEFAULT" || name == "env" || name == "labels" || name == "data" {
+            continue;
+        }
+        if let Some(spec) = name.strip_prefix("subset#") {
+            r.subset(name, spec, &mut def);
+        } else if name.contains('#') {
+            if let Some(mut res) = r.resource(reg, name, &default_timeouts) {
+                // DEFAULT.disable disables the whole service.
+                res.props.disable |= def.disable;
+                def.resources.push(res);
+            }
+        } else {
+            r.diag(
+                Severity::Error,
+                name,
+                None,
+                "unknown section (expected DEFAULT, env, subset#<group>:<name> or <group>#<index>)"
+                    .into(),
+            );
+        }
+    }
+    (def, r.diags)
+}
+
+struct Reader<'a> {
+    cfg: &'a ServiceConfig,
+    b: Builtins<'a>,
+    diags: Vec<Diag>,
+}
+
+impl Reader<'_> {
+    fn diag(&mut self, severity: Severity, section: &str, keyword: Option<&str>, message: String) {
+        self.diags.push(Diag {
+            severity,
+            section: section.into(),
+            keyword: keyword.map(String::from),
+            message,
+        });
+    }
+
+    /// The expanded, scoped raw text of the first of `names` that is set.
+    fn raw(&mut self, section: &str, names: &[&str]) -> Option<(String, String)> {
+        let (key, raw) = names.iter().find_map(|n| {
+            self.cfg
+                .raw_scoped(section, n, self.b.nodename)
+                .map(|v| (n.to_string(), v))
+        })?;
+        match refs::expand(self.cfg, &self.b, section, raw) {
+            Ok(v) => Some((key, v)),
+            Err(loop_msg) => {
+                self.diag(Severity::Error, section, Some(&key), loop_msg);
+                None
+            }
+        }
+    }
+
+    /// A converted value, reporting conversion errors against the keyword.
+    fn typed(&mut self, section: &str, names: &[&str], kind: KwType) -> Option<Value> {
+        let (key, text) = self.raw(section, names)?;
+        match kind.convert(&text) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.diag(Severity::Error, section, Some(&key), e);
+                None
+            }
+        }
+    }
+
+    fn host_value(&mut self, section: &str, table: &[HostKw], name: &str) -> Option<Value> {
+        let k = table.iter().find(|k| k.name == name)?;
+        let mut names = vec![k.name];
+        names.extend(k.aliases);
+        self.typed(section, &names, k.kind)
+    }
+
+    fn host_bool(&mut self, section: &str, table: &[HostKw], name: &str, default: bool) -> bool {
+        self.host_value(section, table, name)
+            .and_then(|v| v.as_bool())
+            .unwrap_or(default)
+    }
+
+    fn timeouts(&mut self, section: &str, table: &[HostKw]) -> Timeouts {
+        let mut t = Timeouts::default();
+        for verb in ["start", "stop", "provision", "unprovision"] {
+            if let Some(ms) = self
+                .host_value(section, table, &format!("{verb}_timeout"))
+                .and_then(|v| v.as_u64())
+            {
+                t.by_verb.insert(verb.into(), Duration::from_millis(ms));
+            }
+        }
+        t.any = self
+            .host_value(section, table, "timeout")
+            .and_then(|v| v.as_u64())
+            .map(Duration::from_millis);
+        t
+    }
+
+    /// Check every key of a section against the keywords it may hold.
+    fn check_keys(&mut self, section: &str, known: &dyn Fn(&str) -> KeyClass, what: &str) {
+        let keys: Vec<String> = match self.cfg.doc.section(section) {
+            Some(s) => s.entries().map(|(k, _)| k.to_string()).collect(),
+            None => return,
+        };
+        for key in keys {
+            let base = key.split_once('@').map(|(b, _)| b).unwrap_or(&key);
+            match known(base) {
+                KeyClass::Known => {}
+                KeyClass::Legacy(modern) => self.diag(
+                    Severity::Warning,
+                    section,
+                    Some(&key),
+                    format!("legacy keyword, use '{modern}'"),
+                ),
+                KeyClass::Ignored => self.diag(
+                    Severity::Warning,
+                    section,
+                    Some(&key),
+                    "accepted for compatibility, has no effect".into(),
+                ),
+                KeyClass::Unknown => self.diag(
+                    Severity::Error,
+                    section,
+                    Some(&key),
+                    format!("unknown keyword{what}"),
+                ),
+            }
+        }
+    }
+
+    fn service(&mut self, reg: &Registry, def: &mut ServiceDef) -> Timeouts {
+        let driver_kws: Vec<KeywordSpec> = reg
+            .drivers
+            .values()
+            .flat_map(|d| d.manifest.service_keywords.clone())
+            .collect();
+        self.check_keys(
+            "DEFAULT",
+            &|key| match keywords::find(keywords::SERVICE, key) {
+                Some((k, _)) if k.ignored => KeyClass::Ignored,
+                Some((k, true)) => KeyClass::Legacy(k.name.to_string()),
+                Some((_, false)) => KeyClass::Known,
+                None => classify_spec(&driver_kws, key),
+            },
+            "",
+        );
+        def.rollback = self.host_bool("DEFAULT", keywords::SERVICE, "rollback", true);
+        def.disable = self.host_bool("DEFAULT", keywords::SERVICE, "disable", false);
+        def.lock_timeout = self
+            .host_value("DEFAULT", keywords::SERVICE, "lock_timeout")
+            .and_then(|v| v.as_u64())
+            .map(Duration::from_millis);
+        self.timeouts("DEFAULT", keywords::SERVICE)
+    }
+
+    fn subset(&mut self, section: &str, spec: &str, def: &mut ServiceDef) {
+        let Some((group_type, name)) = spec.split_once(':') else {
+            self.diag(
+                Severity::Error,
+                section,
+                None,
+                "subset sections are named subset#<group>:<subset>".into(),
+            );
+            return;
+        };
+        let group = match group_type.split_once('.') {
+            Some((g, _)) => {
+                self.diag(
+                    Severity::Warning,
+                    section,
+                    None,
+                    format!("legacy section name, use [subset#{g}:{name}]"),
+                );
+                g
+            }
+            None => group_type,
+        };
+        self.check_keys(
+            section,
+            &|key| {
+                if keywords::find(keywords::SUBSET, key).is_some() {
+                    KeyClass::Known
+                } else {
+                    KeyClass::Unknown
+                }
+            },
+            " (subset sections take 'parallel')",
+        );
+        let parallel = self.host_bool(section, keywords::SUBSET, "parallel", false);
+        def.subsets.insert(format!("{group}:{name}"), parallel);
+    }
+
+    fn resource(&mut self, reg: &Registry, rid: &str, defaults: &Timeouts) -> Option<ResourceDef> {
+        let prefix = crate::rid::prefix(rid);
+        let type_name = self.raw(rid, &["type"]).map(|(_, v)| v);
+        let (entry, unresolved) = match reg.resolve(prefix, type_name.as_deref()) {
+            Ok(e) => (Some(e), None),
+            Err(e @ ResolveError::UnknownGroup(_)) => {
+                self.diag(Severity::Error, rid, None, e.to_string());
+                return None;
+            }
+            Err(e) => {
+                self.diag(
+                    Severity::Error,
+                    rid,
+                    type_name.as_ref().map(|_| "type"),
+                    e.to_string(),
+                );
+                (None, Some(e.to_string()))
+            }
+        };
+        if let Some(e) = entry.filter(|e| e.manifest.group() != prefix) {
+            self.diag(
+                Severity::Warning,
+                rid,
+                None,
+                format!(
+                    "legacy section name, use [{}#{}] with type = {}",
+                    e.manifest.group(),
+                    crate::rid::index(rid),
+                    e.manifest.type_name()
+                ),
+            );
+        }
+        let driver_kws: Vec<KeywordSpec> = entry
+            .map(|e| e.manifest.keywords.clone())
+            .unwrap_or_default();
+        let what = entry
+            .map(|e| format!(" (driver {})", e.manifest.id))
+            .unwrap_or_default();
+        // Without a driver, only generic keywords can be judged.
+        let has_driver = entry.is_some();
+        self.check_keys(
+            rid,
+            &|key| match keywords::find(keywords::RESOURCE, key) {
+                Some(_) => KeyClass::Known,
+                None if !has_driver => KeyClass::Known,
+                None => classify_spec(&driver_kws, key),
+            },
+            &what,
+        );
+        let errors_before = self.error_count();
+        let props = self.props(rid, defaults);
+        let mut keywords = Map::new();
+        for spec in &driver_kws {
+            if keywords::find(keywords::RESOURCE, &spec.name).is_some() {
+                continue;
+            }
+            if let Some(v) = self.driver_value(rid, spec) {
+                keywords.insert(spec.name.clone(), v);
+            }
+        }
+        let mut service_keywords = Map::new();
+        for spec in entry
+            .map(|e| e.manifest.service_keywords.as_slice())
+            .unwrap_or_default()
+        {
+            if let Some(v) = self.driver_value("DEFAULT", spec) {
+                service_keywords.insert(spec.name.clone(), v);
+            }
+        }
+        let problem = unresolved.or_else(|| {
+            (self.error_count() > errors_before)
+                .then(|| "invalid configuration (see validate config)".to_string())
+        });
+        Some(ResourceDef {
+            rid: rid.to_string(),
+            group: entry
+                .map(|e| e.manifest.group().to_string())
+                .unwrap_or_else(|| prefix.to_string()),
+            driver: entry.map(|e| e.manifest.id.clone()),
+            problem,
+            keywords,
+            service_keywords,
+            props,
+        })
+    }
+
+    fn error_count(&self) -> usize {
+        self.diags
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+
+    fn props(&mut self, rid: &str, defaults: &Timeouts) -> Props {
+        let t = keywords::RESOURCE;
+        let words = |v: Option<Value>| -> Vec<String> {
+            v.and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default()
+        };
+        Props {
+            disable: self.host_bool(rid, t, "disable", false),
+            optional: self.host_bool(rid, t, "optional", false),
+            standby: self.host_bool(rid, t, "standby", false),
+            monitor: self.host_bool(rid, t, "monitor", false),
+            restart: self
+                .host_value(rid, t, "restart")
+                .and_then(|v| v.as_i64())
+                .unwrap_or(0),
+            tags: words(self.host_value(rid, t, "tags")),
+            subset: self
+                .host_value(rid, t, "subset")
+                .and_then(|v| v.as_str().map(String::from)),
+            timeouts: self.timeouts(rid, t).or(defaults),
+            provision: self.host_bool(rid, t, "provision", true),
+            unprovision: self.host_bool(rid, t, "unprovision", true),
+        }
+    }
+
+    fn driver_value(&mut self, section: &str, spec: &KeywordSpec) -> Option<Value> {
+        let mut names = vec![spec.name.as_str()];
+        names.extend(spec.aliases.iter().map(String::as_str));
+        let value = match self.typed(section, &names, spec.kind) {
+            Some(v) => v,
+            None if self.raw(section, &names).is_some() => return None, // conversion error, reported
+            None => {
+                if spec.required {
+                    self.diag(
+                        Severity::Error,
+                        section,
+                        Some(&spec.name),
+                        "missing required keyword".into(),
+                    );
+                }
+                return match &spec.default {
+                    Some(Value::String(raw)) => spec.kind.convert(raw).ok(),
+                    other => other.clone(),
+                };
+            }
+        };
+        if let (Some(cands), Some(text)) = (&spec.candidates, value.as_str()) {
+            if !cands.iter().any(|c| c == text) {
+                self.diag(
+                    Severity::Error,
+                    section,
+                    Some(&spec.name),
+                    format!("value '{text}' is not one of: {}", cands.join(", ")),
+                );
+            }
+        }
+        Some(value)
+    }
+}
+
+enum KeyClass {
+    Known,
+    Legacy(String),
+    Ignored,
+    Unknown,
+}
+
+fn classify_spec(specs: &[KeywordSpec], key: &str) -> KeyClass {
+    for s in specs {
+        if s.name == key {
+            return KeyClass::Known;
+        }
+        if s.aliases.iter().any(|a| a == key) {
+            return KeyClass::Legacy(s.name.clone());
+        }
+    }
+    KeyClass::Unknown
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}

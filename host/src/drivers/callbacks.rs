@@ -1,0 +1,63 @@
+//! The host side of driver callbacks: log lines go to the host logger, queries are routed to
+//! the named resource's `call`.
+
+use abi_stable::prefix_type::PrefixTypeTrait;
+use abi_stable::std_types::{RResult, RStr, RString};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use svcmgr_plugin_api::abi::{
+    error_kind, DriverError, HostCallbacks, HostCallbacksRef, ResourceBox,
+};
+use svcmgr_plugin_api::types::CallArgs;
+
+/// The resources of one service instance, by rid.
+pub type ResourceTable = HashMap<String, Arc<ResourceBox>>;
+
+fn routes() -> &'static Mutex<HashMap<u64, Arc<ResourceTable>>> {
+    static ROUTES: OnceLock<Mutex<HashMap<u64, Arc<ResourceTable>>>> = OnceLock::new();
+    ROUTES.get_or_init(Default::default)
+}
+
+/// Make the resources of the service identified by `token` reachable by queries.
+pub fn register(token: u64, table: Arc<ResourceTable>) {
+    routes()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(token, table);
+}
+
+pub fn host_callbacks() -> HostCallbacksRef {
+    static CALLBACKS: OnceLock<HostCallbacksRef> = OnceLock::new();
+    *CALLBACKS.get_or_init(|| HostCallbacks { log, query }.leak_into_prefix())
+}
+
+extern "C" fn log(_token: u64, rid: RStr<'_>, level: u8, msg: RStr<'_>) {
+    crate::log::driver_line(rid.as_str(), level, msg.as_str());
+}
+
+extern "C" fn query(
+    token: u64,
+    rid: RStr<'_>,
+    verb: RStr<'_>,
+    args: RStr<'_>,
+) -> RResult<RString, DriverError> {
+    let target = routes()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&token)
+        .and_then(|t| t.get(rid.as_str()).cloned());
+    let Some(resource) = target else {
+        return RResult::RErr(DriverError::new(
+            error_kind::NOT_FOUND,
+            format!("resource {} does not exist in this service", rid.as_str()),
+        ));
+    };
+    let payload = serde_json::from_str(args.as_str()).unwrap_or(serde_json::Value::Null);
+    let call_args = CallArgs {
+        action: "query".into(),
+        payload,
+        ..Default::default()
+    };
+    let encoded = serde_json::to_string(&call_args).unwrap_or_default();
+    resource.call(verb, RStr::from(encoded.as_str()))
+}

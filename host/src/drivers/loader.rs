@@ -1,0 +1,175 @@
+//! Finding and loading driver libraries. Each file is loaded once by canonical path with
+//! `lib_header_from_path(..).init_root_module()` (the `RootModule::load_from_*` helpers cache
+//! one module per type per process, so a second library would silently alias the first),
+//! and never unloaded.
+
+use super::callbacks;
+use std::collections::HashSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use svcmgr_plugin_api::abi::{DriverModRef, API_VERSION};
+use svcmgr_plugin_api::types::Manifest;
+
+/// A library that loaded and initialised.
+pub struct Library {
+    pub path: PathBuf,
+    pub module: DriverModRef,
+    pub manifest: Manifest,
+}
+
+/// Why a file was refused (one line each, naming the file).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: refused: {what} is writable by group or others")]
+    Writable { path: PathBuf, what: String },
+    #[error("{path}: refused: {what} is owned by uid {uid}, neither root nor the invoking user")]
+    Owner {
+        path: PathBuf,
+        what: String,
+        uid: u32,
+    },
+    #[error("{path}: not a svcmgr driver library: {reason}")]
+    NotADriver { path: PathBuf, reason: String },
+    #[error("{path}: incompatible driver ABI: {reason}")]
+    Abi { path: PathBuf, reason: String },
+    #[error("{path}: driver speaks api versions {min}..={max}, this svcmgr speaks api {host}")]
+    Api {
+        path: PathBuf,
+        min: u32,
+        max: u32,
+        host: u32,
+    },
+    #[error("{path}: driver init failed: {reason}")]
+    Init { path: PathBuf, reason: String },
+    #[error("{path}: invalid manifest: {reason}")]
+    Manifest { path: PathBuf, reason: String },
+}
+
+/// The `.so` files under `installed` (recursively: `<id>/<version>/*.so`) and directly in each
+/// of `extra`, in a stable order.
+pub fn discover(installed: &Path, extra: &[PathBuf]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for p in paths {
+            if p.is_dir() && recursive {
+                walk(&p, true, out);
+            } else if p.extension().is_some_and(|e| e == "so") && p.is_file() {
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(installed, true, &mut out);
+    for dir in extra {
+        walk(dir, false, &mut out);
+    }
+    out
+}
+
+/// Refuse files or folders others could have written (loading runs their code as root).
+fn check_permissions(path: &Path, canonical: &Path) -> Result<(), LoadError> {
+    let euid = nix::unistd::geteuid().as_raw();
+    let dir = canonical.parent().unwrap_or(Path::new("/"));
+    for (what, p) in [("the file", canonical), ("its folder", dir)] {
+        let meta = std::fs::metadata(p).map_err(|e| LoadError::NotADriver {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let what = format!("{what} {}", p.display());
+        if meta.mode() & 0o022 != 0 {
+            return Err(LoadError::Writable {
+                path: path.to_path_buf(),
+                what,
+            });
+        }
+        if meta.uid() != 0 && meta.uid() != euid {
+            return Err(LoadError::Owner {
+                path: path.to_path_buf(),
+                what,
+                uid: meta.uid(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Load one file. `seen` holds canonical paths already loaded (a second link to the same
+/// library is skipped silently: it is the same library).
+pub fn load(path: &Path, seen: &mut HashSet<PathBuf>) -> Result<Option<Library>, LoadError> {
+    let canonical = std::fs::canonicalize(path).map_err(|e| LoadError::NotADriver {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    if !seen.insert(canonical.clone()) {
+        return Ok(None);
+    }
+    check_permissions(path, &canonical)?;
+    let header = abi_stable::library::lib_header_from_path(&canonical).map_err(|e| {
+        LoadError::NotADriver {
+            path: path.to_path_buf(),
+            reason: first_line(&e.to_string()),
+        }
+    })?;
+    let module = header
+        .init_root_module::<DriverModRef>()
+        .map_err(|e| LoadError::Abi {
+            path: path.to_path_buf(),
+            reason: squash(&e.to_string()),
+        })?;
+    let api = (module.api_version())();
+    if !api.contains(API_VERSION) {
+        return Err(LoadError::Api {
+            path: path.to_path_buf(),
+            min: api.min,
+            max: api.max,
+            host: API_VERSION,
+        });
+    }
+    if let abi_stable::std_types::RResult::RErr(e) =
+        (module.init())(callbacks::host_callbacks(), API_VERSION)
+    {
+        return Err(LoadError::Init {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        });
+    }
+    let manifest: Manifest =
+        serde_json::from_str((module.manifest())().as_str()).map_err(|e| LoadError::Manifest {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    for d in &manifest.drivers {
+        semver::Version::parse(&d.version).map_err(|e| LoadError::Manifest {
+            path: path.to_path_buf(),
+            reason: format!("driver {} version '{}': {e}", d.id, d.version),
+        })?;
+        if !d.id.contains('.') {
+            return Err(LoadError::Manifest {
+                path: path.to_path_buf(),
+                reason: format!("driver id '{}' is not <group>.<type>", d.id),
+            });
+        }
+    }
+    Ok(Some(Library {
+        path: path.to_path_buf(),
+        module,
+        manifest,
+    }))
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(s)
+        .trim()
+        .to_string()
+}
+
+/// abi_stable's layout errors span many lines; keep them on one.
+fn squash(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

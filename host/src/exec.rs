@@ -1,0 +1,234 @@
+//! The executor: runs a plan's stages, one resource after another or (parallel stages)
+//! concurrently, each driver call on a blocking thread under its deadline, so the async
+//! runtime never blocks. It reports what changed (for rollback) and what failed.
+
+use crate::log;
+use crate::plan::{Plan, Verb};
+use crate::service::Service;
+use abi_stable::std_types::{RResult, RStr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use svcmgr_plugin_api::abi::{error_kind, ResourceBox};
+use svcmgr_plugin_api::types::{format_duration, ActionReport, CallArgs};
+
+/// How the action runs.
+pub struct Options {
+    /// The service action (`start`, `restart`, `rollback`, …), passed to drivers.
+    pub action: String,
+    pub force: bool,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Rids whose call changed their state, in completion order.
+    pub changed: Vec<String>,
+    /// Rids whose non-optional call failed.
+    pub failed: Vec<String>,
+}
+
+/// One driver call, owning what it needs so it can run on any thread.
+struct Step {
+    rid: String,
+    handle: Option<Arc<ResourceBox>>,
+    problem: Option<String>,
+    /// The driver verb called (provision falls back to start when `provision = false`).
+    verb: &'static str,
+    timeout: Option<Duration>,
+    optional: bool,
+    skip_standby: bool,
+    args: CallArgs,
+}
+
+enum StepResult {
+    Changed(bool),
+    Failed,
+    Ignored,
+}
+
+impl Step {
+    fn new(svc: &Service, rid: &str, verb: Verb, opts: &Options) -> Step {
+        let res = svc.resource(rid).expect("planned rids exist");
+        let p = &res.def.props;
+        let verb_name = match verb {
+            Verb::Provision if !p.provision => "start",
+            Verb::Unprovision if !p.unprovision => "stop",
+            v => v.as_str(),
+        };
+        let timeout = p.timeouts.for_verb(verb_name);
+        let deadline_unix_ms = timeout.map(|t| {
+            (SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                + t)
+                .as_millis() as u64
+        });
+        Step {
+            rid: rid.to_string(),
+            handle: res.handle.clone(),
+            problem: res.problem.clone(),
+            verb: verb_name,
+            timeout,
+            optional: p.optional,
+            skip_standby: p.standby && !verb.ascending() && !opts.force,
+            args: CallArgs {
+                deadline_unix_ms,
+                timeout_ms: timeout.map(|t| t.as_millis() as u64),
+                force: opts.force,
+                action: opts.action.clone(),
+                payload: serde_json::Value::Null,
+            },
+        }
+    }
+
+    /// Call the driver; Ok(changed) or the error text.
+    async fn call(&self) -> Result<bool, String> {
+        if let Some(p) = &self.problem {
+            return Err(p.clone());
+        }
+        let handle = self.handle.clone().ok_or("no driver object")?;
+        let verb = self.verb;
+        let args = serde_json::to_string(&self.args).unwrap_or_default();
+        let timed_out = |t: Duration| format!("{verb} timed out after {}", format_duration(t));
+        let task = tokio::task::spawn_blocking(move || {
+            let a = RStr::from(args.as_str());
+            match verb {
+                "start" => handle.start(a),
+                "stop" => handle.stop(a),
+                "provision" => handle.provision(a),
+                _ => handle.unprovision(a),
+            }
+        });
+        let joined = match self.timeout {
+            Some(t) => tokio::time::timeout(t, task)
+                .await
+                .map_err(|_| timed_out(t))?,
+            None => task.await,
+        };
+        match joined.map_err(|e| format!("{verb} aborted: {e}"))? {
+            RResult::ROk(doc) => Ok(serde_json::from_str::<ActionReport>(doc.as_str())
+                .map(|r| r.changed)
+                .unwrap_or(true)),
+            RResult::RErr(e) if e.kind == error_kind::TIMEOUT => {
+                Err(timed_out(self.timeout.unwrap_or_default()))
+            }
+            RResult::RErr(e) => Err(e.to_string()),
+        }
+    }
+
+    async fn run(&self) -> StepResult {
+        if self.skip_standby {
+            log::info(
+                &self.rid,
+                &format!(
+                    "skip '{}' on standby resource (--force to override)",
+                    self.verb
+                ),
+            );
+            return StepResult::Changed(false);
+        }
+        match self.call().await {
+            Ok(changed) => StepResult::Changed(changed),
+            Err(msg) => {
+                log::error(&self.rid, &msg);
+                if self.optional {
+                    log::warn(
+                        &self.rid,
+                        &format!("ignore {} error on optional resource", self.verb),
+                    );
+                    StepResult::Ignored
+                } else {
+                    StepResult::Failed
+                }
+            }
+        }
+    }
+}
+
+/// Run one unit (a target and its linked resources) in order, stopping at a failure.
+async fn run_unit(steps: Vec<Step>) -> Outcome {
+    let mut out = Outcome::default();
+    for step in &steps {
+        match step.run().await {
+            StepResult::Changed(true) => out.changed.push(step.rid.clone()),
+            StepResult::Changed(false) | StepResult::Ignored => {}
+            StepResult::Failed => {
+                out.failed.push(step.rid.clone());
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Run a plan. Stops after the first stage with a non-optional failure (a parallel stage
+/// finishes first).
+pub fn run(svc: &Service, plan: &Plan, opts: &Options) -> Outcome {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(1024)
+        .enable_time()
+        .build()
+        .expect("tokio runtime");
+    let mut total = Outcome::default();
+    for stage in &plan.stages {
+        let units: Vec<Vec<Step>> = stage
+            .units
+            .iter()
+            .map(|u| {
+                u.iter()
+                    .map(|rid| Step::new(svc, rid, plan.verb, opts))
+                    .collect()
+            })
+            .collect();
+        let results: Vec<Outcome> = if stage.parallel {
+            for unit in &units {
+                log::info(
+                    &unit[0].rid,
+                    &format!("action {} started in parallel", plan.verb.as_str()),
+                );
+            }
+            rt.block_on(async {
+                let tasks: Vec<_> = units
+                    .into_iter()
+                    .map(|u| tokio::spawn(run_unit(u)))
+                    .collect();
+                let mut outs = Vec::new();
+                for t in tasks {
+                    outs.push(t.await.unwrap_or_default());
+                }
+                outs
+            })
+        } else {
+            let mut outs = Vec::new();
+            for unit in units {
+                let out = rt.block_on(run_unit(unit));
+                let failed = !out.failed.is_empty();
+                outs.push(out);
+                if failed {
+                    break;
+                }
+            }
+            outs
+        };
+        for r in results {
+            total.changed.extend(r.changed);
+            total.failed.extend(r.failed);
+        }
+        if !total.failed.is_empty() {
+            break;
+        }
+    }
+    if let Some(b) = &plan.barrier {
+        if total.failed.is_empty() {
+            let word = if plan.verb.ascending() {
+                "up to"
+            } else {
+                "down to"
+            };
+            log::info("", &format!("reached '{word} {b}' barrier"));
+        }
+    }
+    // Calls that outlived their deadline keep their thread; do not wait for them.
+    rt.shutdown_background();
+    total
+}

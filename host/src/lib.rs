@@ -1,0 +1,15 @@
+//! The svcmgr host as a library: the `svcmgr` binary is a thin wrapper around [`cli::run`];
+//! benchmarks and tests reach the pure parts (planner, selection, status) directly.
+
+pub mod cli;
+pub mod config;
+pub mod drivers;
+pub mod exec;
+pub mod lock;
+pub mod log;
+pub mod paths;
+pub mod plan;
+pub mod rid;
+pub mod select;
+pub mod service;
+pub mod status;

@@ -1,0 +1,181 @@
+//! Console and file logging of actions (decisions §9).
+//!
+//! Default layout: `<node>.<svc>[.<rid>]` padded to a common width, one level character
+//! (space for info, `W`, `E`, `D`), the message. `classic`: `HH:MM:SS LEVEL   NAME   message`.
+//! Lines go to stderr whole (one write each) and, timestamped, to the service's log file.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+use svcmgr_plugin_api::abi::level;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Default,
+    Classic,
+}
+
+struct Logger {
+    node: String,
+    svc: String,
+    width: usize,
+    format: Format,
+    debug: bool,
+    color: bool,
+    file: Option<Mutex<File>>,
+}
+
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+
+/// Options of the logger, from the CLI and the environment.
+pub struct Setup<'a> {
+    pub node: &'a str,
+    pub svc: &'a str,
+    pub rids: &'a [String],
+    pub format: Format,
+    pub debug: bool,
+    pub color: bool,
+    pub file: Option<&'a Path>,
+}
+
+/// Install the logger for the service this process acts on (first call wins).
+pub fn init(s: Setup<'_>) {
+    let longest_rid = s.rids.iter().map(|r| r.len() + 1).max().unwrap_or(0);
+    let width = match s.format {
+        Format::Default => s.node.len() + 1 + s.svc.len() + longest_rid,
+        Format::Classic => s.svc.len() + 8,
+    };
+    let file = s.file.and_then(|p| {
+        let _ = std::fs::create_dir_all(p.parent()?);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+            .map(Mutex::new)
+    });
+    let _ = LOGGER.set(Logger {
+        node: s.node.to_string(),
+        svc: s.svc.to_string(),
+        width,
+        format: s.format,
+        debug: s.debug,
+        color: s.color,
+        file,
+    });
+}
+
+fn level_char(lvl: u8) -> char {
+    match lvl {
+        level::WARN => 'W',
+        level::ERROR => 'E',
+        level::DEBUG => 'D',
+        _ => ' ',
+    }
+}
+
+fn level_word(lvl: u8) -> &'static str {
+    match lvl {
+        level::WARN => "WARNING",
+        level::ERROR => "ERROR",
+        level::DEBUG => "DEBUG",
+        _ => "INFO",
+    }
+}
+
+/// Local time as (`YYYY-MM-DD`, `HH:MM:SS`, milliseconds).
+fn now_local() -> (String, String, u32) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs() as libc::time_t;
+    // SAFETY: localtime_r writes into the tm we own.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&secs, &mut tm);
+        tm
+    };
+    (
+        format!(
+            "{:04}-{:02}-{:02}",
+            tm.tm_year + 1900,
+            tm.tm_mon + 1,
+            tm.tm_mday
+        ),
+        format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec),
+        now.subsec_millis(),
+    )
+}
+
+impl Logger {
+    fn name(&self, rid: &str) -> String {
+        match (self.format, rid.is_empty()) {
+            (Format::Default, true) => format!("{}.{}", self.node, self.svc),
+            (Format::Default, false) => format!("{}.{}.{}", self.node, self.svc, rid),
+            (Format::Classic, true) => self.svc.to_uppercase(),
+            (Format::Classic, false) => format!("{}.{}", self.svc, rid).to_uppercase(),
+        }
+    }
+
+    fn write(&self, rid: &str, lvl: u8, msg: &str) {
+        let name = self.name(rid);
+        let w = self.width;
+        let (date, time, ms) = now_local();
+        let plain = format!("{name:<w$} {} {msg}", level_char(lvl));
+        if let Some(f) = &self.file {
+            let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
+            let _ = writeln!(f, "{date} {time}.{ms:03} {plain}");
+        }
+        if lvl == level::DEBUG && !self.debug {
+            return;
+        }
+        let line = match self.format {
+            Format::Classic => format!("{time} {:<7} {name:<w$} {msg}", level_word(lvl)),
+            Format::Default if self.color => {
+                let code = match lvl {
+                    level::WARN => "33",
+                    level::ERROR => "31",
+                    _ => "0",
+                };
+                format!(
+                    "\x1b[1m{name:<w$}\x1b[0m \x1b[{code}m{}\x1b[0m {msg}",
+                    level_char(lvl)
+                )
+            }
+            Format::Default => plain,
+        };
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+}
+
+/// Log a line under `rid` (empty: the service itself).
+pub fn log(rid: &str, lvl: u8, msg: &str) {
+    match LOGGER.get() {
+        Some(l) => {
+            for part in msg.lines() {
+                l.write(rid, lvl, part);
+            }
+        }
+        // Before a service is chosen (driver management, early errors): plain stderr.
+        None if lvl != level::DEBUG => {
+            eprintln!("{}{msg}", if lvl == level::WARN { "warning: " } else { "" })
+        }
+        None => {}
+    }
+}
+
+pub fn info(rid: &str, msg: &str) {
+    log(rid, level::INFO, msg)
+}
+pub fn warn(rid: &str, msg: &str) {
+    log(rid, level::WARN, msg)
+}
+pub fn error(rid: &str, msg: &str) {
+    log(rid, level::ERROR, msg)
+}
+
+/// Lines from drivers (host callback).
+pub fn driver_line(rid: &str, lvl: u8, msg: &str) {
+    log(rid, lvl, msg)
+}

@@ -1,0 +1,77 @@
+//! Where things live (decisions §2): everything under `SVCMGR_ROOT` (default `/`).
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub root: PathBuf,
+    pub nodename: String,
+    /// `SVCMGR_DRIVER_PATH` folders (plain `.so` files).
+    pub driver_path: Vec<PathBuf>,
+}
+
+impl Paths {
+    pub fn from_env() -> Paths {
+        let root = std::env::var_os("SVCMGR_ROOT")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| "/".into());
+        let nodename = std::env::var("SVCMGR_NODENAME")
+            .ok()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| {
+                nix::unistd::gethostname()
+                    .ok()
+                    .and_then(|h| h.into_string().ok())
+                    .unwrap_or_else(|| "localhost".into())
+            });
+        let driver_path = std::env::var("SVCMGR_DRIVER_PATH")
+            .map(|v| {
+                v.split(':')
+                    .filter(|s| !s.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Paths {
+            root,
+            nodename,
+            driver_path,
+        }
+    }
+
+    /// `<root>/etc/opensvc`: service configs, and the argv[0] links.
+    pub fn etc(&self) -> PathBuf {
+        self.root.join("etc/opensvc")
+    }
+
+    /// The config file: `<name>.conf`, or the legacy `<name>.env` when only it exists.
+    pub fn conf(&self, name: &str) -> PathBuf {
+        let conf = self.etc().join(format!("{name}.conf"));
+        let legacy = self.etc().join(format!("{name}.env"));
+        if !conf.exists() && legacy.exists() {
+            legacy
+        } else {
+            conf
+        }
+    }
+
+    /// The argv[0] dispatch link `<root>/etc/opensvc/<name>`.
+    pub fn link(&self, name: &str) -> PathBuf {
+        self.etc().join(name)
+    }
+
+    /// The service var dir: lock, status.json, frozen flag, per-resource state.
+    pub fn var(&self, name: &str) -> PathBuf {
+        self.root.join("var/lib/opensvc").join(name)
+    }
+
+    pub fn log_file(&self, name: &str) -> PathBuf {
+        self.root
+            .join("var/log/opensvc")
+            .join(format!("{name}.log"))
+    }
+
+    pub fn installed_drivers(&self) -> PathBuf {
+        self.root.join("usr/lib/svcmgr/drivers")
+    }
+}

@@ -1,0 +1,413 @@
+//! The planner (decisions §6): from the resources, their links, the selection and the verb,
+//! the ordered stages of an action. Pure: it calls no driver.
+//!
+//! Order on start/provision: groups in `GROUP_ORDER`; within a group the set without subset,
+//! then subsets in alphanumeric order; within a set, driver sort key then natural rid order.
+//! A resource linked to a selected target runs right after it (start) inside the target's
+//! unit. Stop/unprovision/rollback walk the exact reverse.
+
+use crate::drivers::group_rank;
+use crate::rid::natural_cmp;
+use serde::Serialize;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verb {
+    Start,
+    Stop,
+    Provision,
+    Unprovision,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Start => "start",
+            Verb::Stop => "stop",
+            Verb::Provision => "provision",
+            Verb::Unprovision => "unprovision",
+        }
+    }
+    /// Start-like verbs walk the start order.
+    pub fn ascending(self) -> bool {
+        matches!(self, Verb::Start | Verb::Provision)
+    }
+}
+
+/// What the planner needs to know of one resource.
+#[derive(Debug, Clone, Default)]
+pub struct PlanRes {
+    pub rid: String,
+    pub group: String,
+    pub subset: Option<String>,
+    pub sort_key: Option<String>,
+    pub links: Vec<String>,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stage {
+    /// `<group>` or `<group>:<subset>`.
+    pub name: String,
+    pub parallel: bool,
+    /// Each unit runs sequentially (a target and its linked resources); units of a parallel
+    /// stage run concurrently.
+    pub units: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub verb: Verb,
+    pub stages: Vec<Stage>,
+    /// Rids added by dependency expansion.
+    pub added: Vec<String>,
+    /// The barrier that cut the plan, if any.
+    pub barrier: Option<String>,
+}
+
+#[cfg(test)]
+impl Plan {
+    /// Every step in execution order (parallel stages listed in unit order).
+    pub fn rids(&self) -> impl Iterator<Item = &String> {
+        self.stages.iter().flat_map(|s| s.units.iter().flatten())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("barrier '{0}' does not match any resource")]
+pub struct UnknownBarrier(pub String);
+
+fn index(all: &[PlanRes]) -> BTreeMap<&str, &PlanRes> {
+    all.iter().map(|r| (r.rid.as_str(), r)).collect()
+}
+
+/// Dependency expansion: start-like verbs pull in the targets of selected resources and the
+/// resources linked to selected ones; stop-like verbs pull in only the resources linked to
+/// selected ones. Repeated until nothing is added. Returns the added rids, natural order.
+pub fn expand(verb: Verb, selected: &mut BTreeSet<String>, all: &[PlanRes]) -> Vec<String> {
+    let by = index(all);
+    let mut added = BTreeSet::new();
+    loop {
+        let mut new = BTreeSet::new();
+        for r in all.iter().filter(|r| !r.disabled) {
+            let links_to_selected = r.links.iter().any(|t| selected.contains(t));
+            if links_to_selected && !selected.contains(&r.rid) {
+                new.insert(r.rid.clone());
+            }
+            if verb.ascending() && selected.contains(&r.rid) {
+                for t in &r.links {
+                    if !selected.contains(t) && by.get(t.as_str()).is_some_and(|x| !x.disabled) {
+                        new.insert(t.clone());
+                    }
+                }
+            }
+        }
+        if new.is_empty() {
+            break;
+        }
+        selected.extend(new.iter().cloned());
+        added.extend(new);
+    }
+    let mut added: Vec<String> = added.into_iter().collect();
+    added.sort_by(|a, b| natural_cmp(a, b));
+    added
+}
+
+/// The resource `r` runs right after, if it is linked to a member of the plan (first link
+/// that is; a link cycle leaves the resource in its own group).
+fn leader_of<'a>(r: &'a PlanRes, members: &BTreeMap<&str, &'a PlanRes>) -> Option<&'a str> {
+    let target = r.links.iter().find(|t| members.contains_key(t.as_str()))?;
+    // Walk up the chain; meeting `r` again means a cycle.
+    let mut seen = BTreeSet::from([r.rid.as_str()]);
+    let mut cur = members[target.as_str()];
+    loop {
+        if !seen.insert(cur.rid.as_str()) {
+            return None;
+        }
+        match cur.links.iter().find(|t| members.contains_key(t.as_str())) {
+            Some(next) => cur = members[next.as_str()],
+            None => return Some(target),
+        }
+    }
+}
+
+fn set_order(a: &PlanRes, b: &PlanRes) -> Ordering {
+    (group_rank(&a.group), &a.group, &a.subset).cmp(&(group_rank(&b.group), &b.group, &b.subset))
+}
+
+fn member_order(a: &PlanRes, b: &PlanRes) -> Ordering {
+    a.sort_key
+        .cmp(&b.sort_key)
+        .then_with(|| natural_cmp(&a.rid, &b.rid))
+}
+
+/// Build the plan of `verb` over `selected` (None: every resource). Disabled resources are
+/// left out. `parallel(group, subset)` says whether a subset runs concurrently.
+pub fn build(
+    verb: Verb,
+    selected: Option<&BTreeSet<String>>,
+    all: &[PlanRes],
+    parallel: &dyn Fn(&str, &str) -> bool,
+    barrier: Option<&str>,
+) -> Result<Plan, UnknownBarrier> {
+    let members: BTreeMap<&str, &PlanRes> = all
+        .iter()
+        .filter(|r| !r.disabled && selected.is_none_or(|s| s.contains(&r.rid)))
+        .map(|r| (r.rid.as_str(), r))
+        .collect();
+    let mut followers: BTreeMap<&str, Vec<&PlanRes>> = BTreeMap::new();
+    let mut leaders: Vec<&PlanRes> = Vec::new();
+    for r in members.values() {
+        match leader_of(r, &members) {
+            Some(t) => followers.entry(t).or_default().push(r),
+            None => leaders.push(r),
+        }
+    }
+    for list in followers.values_mut() {
+        list.sort_by(|a, b| member_order(a, b));
+    }
+    fn chain(r: &PlanRes, followers: &BTreeMap<&str, Vec<&PlanRes>>, out: &mut Vec<String>) {
+        out.push(r.rid.clone());
+        for f in followers.get(r.rid.as_str()).into_iter().flatten() {
+            chain(f, followers, out);
+        }
+    }
+    leaders.sort_by(|a, b| set_order(a, b).then_with(|| member_order(a, b)));
+    let mut stages: Vec<Stage> = Vec::new();
+    for r in leaders {
+        let name = match &r.subset {
+            Some(s) => format!("{}:{s}", r.group),
+            None => r.group.clone(),
+        };
+        let mut unit = Vec::new();
+        chain(r, &followers, &mut unit);
+        match stages.last_mut() {
+            Some(st) if st.name == name => st.units.push(unit),
+            _ => stages.push(Stage {
+                parallel: r.subset.as_deref().is_some_and(|s| parallel(&r.group, s)),
+                name,
+                units: vec![unit],
+            }),
+        }
+    }
+    if !verb.ascending() {
+        stages.reverse();
+        for st in &mut stages {
+            st.units.reverse();
+            for u in &mut st.units {
+                u.reverse();
+            }
+        }
+    }
+    for st in &mut stages {
+        st.parallel &= st.units.len() > 1;
+    }
+    let mut plan = Plan {
+        verb,
+        stages,
+        added: Vec::new(),
+        barrier: None,
+    };
+    if let Some(b) = barrier {
+        cut_at_barrier(&mut plan, b, all)?;
+    }
+    Ok(plan)
+}
+
+/// Stop the sequence after rid `b`, or after the last resource of group `b`.
+fn cut_at_barrier(plan: &mut Plan, b: &str, all: &[PlanRes]) -> Result<(), UnknownBarrier> {
+    let by = index(all);
+    let hits = |rid: &str| rid == b || by.get(rid).is_some_and(|r| r.group == b);
+    let mut last = None;
+    for (si, st) in plan.stages.iter().enumerate() {
+        for (ui, unit) in st.units.iter().enumerate() {
+            if let Some(pos) = unit.iter().rposition(|rid| hits(rid)) {
+                last = Some((si, ui, pos));
+            }
+        }
+    }
+    let (si, ui, pos) = last.ok_or_else(|| UnknownBarrier(b.to_string()))?;
+    plan.stages.truncate(si + 1);
+    let st = &mut plan.stages[si];
+    if !st.parallel {
+        st.units.truncate(ui + 1);
+        st.units[ui].truncate(pos + 1);
+    }
+    plan.barrier = Some(b.to_string());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(rid: &str, group: &str, subset: Option<&str>) -> PlanRes {
+        PlanRes {
+            rid: rid.into(),
+            group: group.into(),
+            subset: subset.map(String::from),
+            ..Default::default()
+        }
+    }
+
+    fn tutorial() -> Vec<PlanRes> {
+        let mut v = vec![
+            res("container#1", "container", Some("00database")),
+            res("container#6", "container", Some("02webservers")),
+            res("container#7", "container", Some("02webservers")),
+            res("ip#1", "ip", None),
+            res("vg#1", "disk", None),
+            res("fs#2", "fs", None),
+            res("fs#1", "fs", None),
+        ];
+        for n in 2..=5 {
+            v.push(res(
+                &format!("container#{n}"),
+                "container",
+                Some("01appservers"),
+            ));
+        }
+        v[5].sort_key = Some("/opt/busybox/appdata".into());
+        v[6].sort_key = Some("/opt/busybox".into());
+        v
+    }
+
+    fn par(_: &str, s: &str) -> bool {
+        s == "01appservers"
+    }
+
+    fn names(p: &Plan) -> Vec<(String, bool, Vec<Vec<String>>)> {
+        p.stages
+            .iter()
+            .map(|s| (s.name.clone(), s.parallel, s.units.clone()))
+            .collect()
+    }
+
+    fn units(items: &[&[&str]]) -> Vec<Vec<String>> {
+        items
+            .iter()
+            .map(|u| u.iter().map(|s| s.to_string()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn start_and_stop_orders() {
+        let all = tutorial();
+        let p = build(Verb::Start, None, &all, &par, None).unwrap();
+        assert_eq!(
+            names(&p),
+            vec![
+                ("ip".into(), false, units(&[&["ip#1"]])),
+                ("disk".into(), false, units(&[&["vg#1"]])),
+                ("fs".into(), false, units(&[&["fs#1"], &["fs#2"]])),
+                (
+                    "container:00database".into(),
+                    false,
+                    units(&[&["container#1"]])
+                ),
+                (
+                    "container:01appservers".into(),
+                    true,
+                    units(&[
+                        &["container#2"],
+                        &["container#3"],
+                        &["container#4"],
+                        &["container#5"]
+                    ])
+                ),
+                (
+                    "container:02webservers".into(),
+                    false,
+                    units(&[&["container#6"], &["container#7"]])
+                ),
+            ]
+        );
+        let s = build(Verb::Stop, None, &all, &par, None).unwrap();
+        let start: Vec<&String> = p.rids().collect();
+        let mut stop: Vec<&String> = s.rids().collect();
+        stop.reverse();
+        assert_eq!(start, stop, "stop is the exact reverse");
+    }
+
+    #[test]
+    fn natural_order_and_plain_set_first() {
+        let all = vec![
+            res("container#10", "container", None),
+            res("container#2", "container", None),
+            res("container#1", "container", Some("a")),
+        ];
+        let p = build(Verb::Start, None, &all, &par, None).unwrap();
+        assert_eq!(
+            p.rids().collect::<Vec<_>>(),
+            ["container#2", "container#10", "container#1"]
+        );
+    }
+
+    fn linked() -> Vec<PlanRes> {
+        let mut ip = res("ip#1", "ip", None);
+        ip.links = vec!["container#1".into()];
+        vec![
+            ip,
+            res("container#1", "container", None),
+            res("container#2", "container", None),
+            res("container#3", "container", None),
+        ]
+    }
+
+    #[test]
+    fn links_and_expansion() {
+        let all = linked();
+        let mut sel: BTreeSet<String> = ["container#1", "container#2", "container#3"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(expand(Verb::Stop, &mut sel, &all), ["ip#1"]);
+        let stop = build(Verb::Stop, Some(&sel), &all, &par, None).unwrap();
+        assert_eq!(
+            stop.rids().collect::<Vec<_>>(),
+            ["container#3", "container#2", "ip#1", "container#1"]
+        );
+        let start = build(Verb::Start, Some(&sel), &all, &par, None).unwrap();
+        assert_eq!(
+            start.rids().collect::<Vec<_>>(),
+            ["container#1", "ip#1", "container#2", "container#3"]
+        );
+
+        let mut only_ip: BTreeSet<String> = ["ip#1".to_string()].into();
+        assert!(
+            expand(Verb::Stop, &mut only_ip, &all).is_empty(),
+            "stopping a linked resource pulls nothing"
+        );
+        assert_eq!(expand(Verb::Start, &mut only_ip, &all), ["container#1"]);
+        let alone: BTreeSet<String> = ["ip#1".to_string()].into();
+        let p = build(Verb::Stop, Some(&alone), &all, &par, None).unwrap();
+        assert_eq!(names(&p), vec![("ip".into(), false, units(&[&["ip#1"]]))]);
+    }
+
+    #[test]
+    fn link_cycles_do_not_hang() {
+        let mut a = res("app#1", "app", None);
+        a.links = vec!["app#2".into()];
+        let mut b = res("app#2", "app", None);
+        b.links = vec!["app#1".into()];
+        let p = build(Verb::Start, None, &[a, b], &par, None).unwrap();
+        assert_eq!(p.rids().count(), 2);
+    }
+
+    #[test]
+    fn barriers_and_disabled() {
+        let mut all = tutorial();
+        all[3].disabled = true; // ip#1
+        let p = build(Verb::Start, None, &all, &par, Some("fs#2")).unwrap();
+        assert_eq!(p.rids().collect::<Vec<_>>(), ["vg#1", "fs#1", "fs#2"]);
+        assert_eq!(p.barrier.as_deref(), Some("fs#2"));
+        let p = build(Verb::Stop, None, &all, &par, Some("container")).unwrap();
+        assert_eq!(p.rids().last().unwrap(), "container#1");
+        assert_eq!(
+            build(Verb::Start, None, &all, &par, Some("nope")),
+            Err(UnknownBarrier("nope".into()))
+        );
+    }
+}

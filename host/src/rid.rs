@@ -1,0 +1,102 @@
+//! Resource ids (`container#1`, `vg#2`, `app#web`) and their natural order.
+
+use std::cmp::Ordering;
+
+/// The text before `#` (`container` in `container#1`).
+pub fn prefix(rid: &str) -> &str {
+    rid.split_once('#').map(|(p, _)| p).unwrap_or(rid)
+}
+
+/// The text after `#` (`1` in `container#1`).
+pub fn index(rid: &str) -> &str {
+    rid.split_once('#').map(|(_, i)| i).unwrap_or("")
+}
+
+/// Natural order: digit runs compare by value, so `container#2` < `container#10`.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (a.first(), b.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
+                let da = a.iter().take_while(|c| c.is_ascii_digit()).count();
+                let db = b.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (na, nb) = (trim_zeros(&a[..da]), trim_zeros(&b[..db]));
+                let ord = na
+                    .len()
+                    .cmp(&nb.len())
+                    .then_with(|| na.cmp(nb))
+                    .then(da.cmp(&db));
+                if ord != Ordering::Equal {
+                    return ord;
+                }
+                a = &a[da..];
+                b = &b[db..];
+            }
+            (Some(x), Some(y)) => {
+                if x != y {
+                    return x.cmp(y);
+                }
+                a = &a[1..];
+                b = &b[1..];
+            }
+        }
+    }
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let nz = digits.iter().take_while(|&&c| c == b'0').count();
+    &digits[nz.min(digits.len().saturating_sub(1))..]
+}
+
+/// Shell-style glob match with `*` and `?` (for `--rid container#*`).
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match p.first() {
+            None => t.is_empty(),
+            Some(b'*') => (0..=t.len()).any(|i| go(&p[1..], &t[i..])),
+            Some(b'?') => !t.is_empty() && go(&p[1..], &t[1..]),
+            Some(c) => t.first() == Some(c) && go(&p[1..], &t[1..]),
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn natural_order() {
+        let mut v = vec![
+            "container#10",
+            "container#2",
+            "container#1",
+            "app#web",
+            "app#02",
+            "app#1",
+        ];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            [
+                "app#1",
+                "app#02",
+                "app#web",
+                "container#1",
+                "container#2",
+                "container#10"
+            ]
+        );
+    }
+
+    #[test]
+    fn globs_and_parts() {
+        assert!(glob_match("container#*", "container#12"));
+        assert!(!glob_match("container#?", "container#12"));
+        assert_eq!(prefix("vg#1"), "vg");
+        assert_eq!(index("app#web"), "web");
+    }
+}

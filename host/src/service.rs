@@ -1,0 +1,156 @@
+//! A service ready to act on: its config, resolved definitions, and driver resource objects.
+
+use crate::config::resolve::{self, Diag, ResourceDef, ServiceDef, Severity};
+use crate::config::{ConfigError, ServiceConfig};
+use crate::drivers::callbacks::{self, ResourceTable};
+use crate::drivers::Registry;
+use crate::paths::Paths;
+use abi_stable::std_types::{RResult, RStr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use svcmgr_plugin_api::abi::ResourceBox;
+use svcmgr_plugin_api::types::ResourceContext;
+
+/// One resource: its definition and, when its driver could create it, the driver object.
+pub struct Resource {
+    pub def: ResourceDef,
+    pub handle: Option<Arc<ResourceBox>>,
+    /// Why there is no handle (shown as `undef` with this reason).
+    pub problem: Option<String>,
+    pub label: String,
+    pub links: Vec<String>,
+    /// Driver-provided ordering key within a set (e.g. a mount point).
+    pub sort_key: Option<String>,
+}
+
+impl Resource {
+    pub fn rid(&self) -> &str {
+        &self.def.rid
+    }
+}
+
+pub struct Service {
+    pub name: String,
+    pub paths: Paths,
+    pub cfg: ServiceConfig,
+    pub def: ServiceDef,
+    pub resources: Vec<Resource>,
+    pub diags: Vec<Diag>,
+}
+
+impl Service {
+    /// Read the config and create every resource it declares.
+    pub fn build(paths: &Paths, name: &str, reg: &Registry) -> Result<Service, ConfigError> {
+        let cfg = ServiceConfig::load(name, &paths.conf(name))?;
+        Ok(Self::from_config(paths, cfg, reg))
+    }
+
+    pub fn from_config(paths: &Paths, cfg: ServiceConfig, reg: &Registry) -> Service {
+        static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+        let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+        let var = paths.var(&cfg.name);
+        let (def, mut diags) = resolve::resolve(&cfg, reg, &paths.nodename, &var.to_string_lossy());
+        let mut resources = Vec::with_capacity(def.resources.len());
+        for rdef in &def.resources {
+            let mut res = Resource {
+                def: rdef.clone(),
+                handle: None,
+                problem: rdef.problem.clone(),
+                label: String::new(),
+                links: Vec::new(),
+                sort_key: None,
+            };
+            if let (None, Some(driver)) = (&res.problem, &rdef.driver) {
+                let context = ResourceContext {
+                    svcname: cfg.name.clone(),
+                    nodename: paths.nodename.clone(),
+                    svc_id: def.id.clone(),
+                    var_dir: var.to_string_lossy().into_owned(),
+                    token,
+                    service: rdef.service_keywords.clone(),
+                };
+                let kw = serde_json::Value::Object(rdef.keywords.clone()).to_string();
+                let ctx = serde_json::to_string(&context).unwrap_or_default();
+                match reg.new_resource(&reg.drivers[driver], &rdef.rid, &kw, &ctx) {
+                    Ok(h) => {
+                        res.label = h.label().into_string();
+                        res.links = h.links().into_iter().map(|s| s.into_string()).collect();
+                        res.sort_key = describe_sort_key(&h);
+                        res.handle = Some(Arc::new(h));
+                    }
+                    Err(e) => {
+                        diags.push(Diag {
+                            severity: Severity::Error,
+                            section: rdef.rid.clone(),
+                            keyword: None,
+                            message: e.to_string(),
+                        });
+                        res.problem = Some(e.to_string());
+                    }
+                }
+            }
+            resources.push(res);
+        }
+        for res in &resources {
+            for link in &res.links {
+                if !resources.iter().any(|r| r.rid() == link) {
+                    diags.push(Diag {
+                        severity: Severity::Error,
+                        section: res.rid().to_string(),
+                        keyword: None,
+                        message: format!(
+                            "linked to {link}, which is not a resource of this service"
+                        ),
+                    });
+                }
+            }
+        }
+        let table: ResourceTable = resources
+            .iter()
+            .filter_map(|r| r.handle.clone().map(|h| (r.rid().to_string(), h)))
+            .collect();
+        callbacks::register(token, Arc::new(table));
+        Service {
+            name: cfg.name.clone(),
+            paths: paths.clone(),
+            cfg,
+            def,
+            resources,
+            diags,
+        }
+    }
+
+    pub fn resource(&self, rid: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.rid() == rid)
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Diag> {
+        self.diags.iter().filter(|d| d.severity == Severity::Error)
+    }
+
+    pub fn var_dir(&self) -> PathBuf {
+        self.paths.var(&self.name)
+    }
+
+    /// Whether `[subset#<group>:<subset>]` says parallel.
+    pub fn subset_parallel(&self, group: &str, subset: &str) -> bool {
+        self.def
+            .subsets
+            .get(&format!("{group}:{subset}"))
+            .copied()
+            .unwrap_or(false)
+    }
+}
+
+/// The SDK answers `describe` with static facts; an older or foreign driver may not.
+fn describe_sort_key(h: &ResourceBox) -> Option<String> {
+    match h.call(RStr::from("describe"), RStr::from("{}")) {
+        RResult::ROk(s) => serde_json::from_str::<serde_json::Value>(s.as_str())
+            .ok()?
+            .get("sort_key")?
+            .as_str()
+            .map(String::from),
+        RResult::RErr(_) => None,
+    }
+}

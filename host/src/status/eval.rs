@@ -1,0 +1,132 @@
+//! Live status evaluation: every resource's driver `status`, concurrently, then aggregation.
+
+use super::monitor::{frozen_since, Monitor};
+use super::state::{aggregate, Contribution, State};
+use super::{InstanceView, ResourceStatus};
+use crate::service::{Resource, Service};
+use abi_stable::std_types::{RResult, RStr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use svcmgr_plugin_api::types::{CallArgs, LogEntry, StatusReport};
+
+/// At most this many status calls at once (each may run a command).
+const WORKERS: usize = 16;
+
+/// Ask one resource's driver for its status.
+pub fn resource_status(res: &Resource) -> ResourceStatus {
+    let p = &res.def.props;
+    let mut st = ResourceStatus {
+        rid: res.def.rid.clone(),
+        group: res.def.group.clone(),
+        driver: res.def.driver.clone().unwrap_or_default(),
+        status: State::Undef,
+        label: res.label.clone(),
+        log: Vec::new(),
+        info: Default::default(),
+        disable: p.disable,
+        optional: p.optional,
+        standby: p.standby,
+        monitor: p.monitor,
+        restart: p.restart,
+        tags: p.tags.clone(),
+        subset: p.subset.clone(),
+    };
+    if p.disable {
+        st.status = State::NA;
+        return st;
+    }
+    let error = |msg: String| LogEntry {
+        level: "error".into(),
+        message: msg,
+    };
+    match (&res.handle, &res.problem) {
+        (_, Some(problem)) => st.log.push(error(problem.clone())),
+        (None, None) => st.log.push(error("no driver object".into())),
+        (Some(h), None) => {
+            let args = serde_json::to_string(&CallArgs {
+                action: "status".into(),
+                ..Default::default()
+            })
+            .unwrap_or_default();
+            match h.status(RStr::from(args.as_str())) {
+                RResult::ROk(doc) => match serde_json::from_str::<StatusReport>(doc.as_str()) {
+                    Ok(report) => {
+                        st.status = State::parse(&report.status).unwrap_or(State::Undef);
+                        if let Some(label) = report.label {
+                            st.label = label;
+                        }
+                        st.log = report.log;
+                        st.info = report.info;
+                    }
+                    Err(e) => st.log.push(error(format!("invalid status document: {e}"))),
+                },
+                RResult::RErr(e) => st.log.push(error(format!("status failed: {e}"))),
+            }
+            if p.standby {
+                st.status = st.status.as_standby();
+            }
+        }
+    }
+    st
+}
+
+/// Evaluate the statuses of `resources` concurrently, keeping their order.
+pub fn statuses<'a>(resources: impl IntoIterator<Item = &'a Resource>) -> Vec<ResourceStatus> {
+    let list: Vec<&Resource> = resources.into_iter().collect();
+    let results: Vec<Mutex<Option<ResourceStatus>>> =
+        list.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..WORKERS.min(list.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(res) = list.get(i) else { break };
+                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(resource_status(res));
+            });
+        }
+    });
+    results
+        .into_iter()
+        .filter_map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
+        .collect()
+}
+
+/// The whole instance, live.
+pub fn instance(svc: &Service) -> InstanceView {
+    let resources = statuses(&svc.resources);
+    let agg = aggregate(resources.iter().map(|r| Contribution {
+        group: &r.group,
+        status: r.status,
+        optional: r.optional,
+        disabled: r.disable,
+        has_alert: r.has_alert(),
+    }));
+    let var = svc.var_dir();
+    InstanceView {
+        svcname: svc.name.clone(),
+        nodename: svc.paths.nodename.clone(),
+        agg,
+        frozen: frozen_since(&var),
+        monitor: Monitor::load(&var),
+        resources,
+        subsets: svc.def.subsets.clone(),
+        updated: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0),
+    }
+}
+
+/// Evaluate, and cache the JSON document as `status.json` in the var dir.
+pub fn refresh(svc: &Service) -> InstanceView {
+    let view = instance(svc);
+    let var = svc.var_dir();
+    let doc = super::json::document(&view);
+    if std::fs::create_dir_all(&var).is_ok() {
+        let _ = std::fs::write(
+            var.join("status.json"),
+            serde_json::to_string_pretty(&doc).unwrap_or_default(),
+        );
+    }
+    view
+}

@@ -1,0 +1,89 @@
+//! The record of the last action, kept in the var dir (there is no daemon to remember it):
+//! `idle` after a success, `<action> failed` after a failure, and the local expectation
+//! `started` after a successful full start, cleared by a full stop.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Monitor {
+    pub status: String,
+    pub local_expect: String,
+    pub last_action: String,
+}
+
+const FILE: &str = "monitor.json";
+
+impl Monitor {
+    pub fn load(var: &Path) -> Monitor {
+        std::fs::read_to_string(var.join(FILE))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn save(&self, var: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(var)?;
+        std::fs::write(
+            var.join(FILE),
+            serde_json::to_string_pretty(self).unwrap_or_default(),
+        )
+    }
+
+    /// Record how an action ended. `full` means no resource selection narrowed it.
+    pub fn record(&mut self, action: &str, ok: bool, full: bool) {
+        self.last_action = action.to_string();
+        self.status = if ok {
+            "idle".into()
+        } else {
+            format!("{action} failed")
+        };
+        if ok && full {
+            match action {
+                "start" | "restart" | "provision" => self.local_expect = "started".into(),
+                "stop" | "unprovision" => self.local_expect.clear(),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The frozen flag file of a service.
+pub fn frozen_flag(var: &Path) -> std::path::PathBuf {
+    var.join("frozen")
+}
+
+/// When the service was frozen (unix time), if it is.
+pub fn frozen_since(var: &Path) -> Option<f64> {
+    let meta = std::fs::metadata(frozen_flag(var)).ok()?;
+    let mtime = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(mtime.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes() {
+        let mut m = Monitor::default();
+        m.record("start", true, true);
+        assert_eq!(
+            (m.status.as_str(), m.local_expect.as_str()),
+            ("idle", "started")
+        );
+        m.record("stop", true, false);
+        assert_eq!(
+            m.local_expect, "started",
+            "a scoped stop keeps the expectation"
+        );
+        m.record("start", false, true);
+        assert_eq!(m.status, "start failed");
+        m.record("stop", true, true);
+        assert_eq!((m.status.as_str(), m.local_expect.as_str()), ("idle", ""));
+    }
+}
