@@ -70,6 +70,11 @@ impl Container {
         })
     }
 
+    /// `<name>@<image>`.
+    fn instance_label(&self) -> String {
+        format!("{}@{}", self.identity.name, self.settings.image)
+    }
+
     fn socket(&self) -> String {
         match &self.daemon {
             Some(d) => d.socket_str(),
@@ -242,7 +247,10 @@ impl Container {
     /// Stop the instance (and remove it when asked). Leaves the private daemon alone.
     fn stop_instance(&self, ctx: &Ctx, engine: &Engine, remove: bool) -> Result<ActionReport> {
         let Some(found) = self.instance(engine)? else {
-            ctx.info(&format!("container {} already stopped", self.label()));
+            ctx.info(&format!(
+                "container {} already stopped",
+                self.instance_label()
+            ));
             return Ok(ActionReport::unchanged());
         };
         let id = found.id.clone().unwrap_or_default();
@@ -260,7 +268,10 @@ impl Container {
             Self::log_output(ctx, &id);
             report = ActionReport::changed();
         } else {
-            ctx.info(&format!("container {} already stopped", self.label()));
+            ctx.info(&format!(
+                "container {} already stopped",
+                self.instance_label()
+            ));
         }
         if remove {
             let line = self.cli(&["rm", &self.identity.name]);
@@ -287,7 +298,10 @@ impl Container {
             Ok(e) => e,
             // No engine, no running container: nothing to stop.
             Err(EngineError::Unreachable(_)) => {
-                ctx.info(&format!("container {} already stopped", self.label()));
+                ctx.info(&format!(
+                    "container {} already stopped",
+                    self.instance_label()
+                ));
                 return Ok(ActionReport::unchanged());
             }
             Err(e) => return Err(engine_error("docker", e)),
@@ -350,10 +364,7 @@ impl Container {
 
 impl ResourceImpl for Container {
     fn label(&self) -> String {
-        format!(
-            "docker container {}@{}",
-            self.identity.name, self.settings.image
-        )
+        format!("docker container {}", self.instance_label())
     }
 
     fn status(&self, _ctx: &Ctx) -> Result<StatusReport> {
@@ -400,7 +411,10 @@ impl ResourceImpl for Container {
         let engine = self.connect().map_err(|e| engine_error("docker", e))?;
         let found = self.instance(&engine)?;
         if found.as_ref().is_some_and(engine::is_running) {
-            ctx.info(&format!("container {} already started", self.label()));
+            ctx.info(&format!(
+                "container {} already started",
+                self.instance_label()
+            ));
             return Ok(ActionReport::unchanged());
         }
         let id = match found.and_then(|c| c.id) {
