@@ -618,4 +618,12 @@ fn private_daemon_runs_the_containers_and_stops_with_them() {
     assert!(again.lines_with("docker run").is_empty());
     svc.run("stop").ok();
     assert!(svc.daemon_pid().is_none());
+
+    // Unprovision removes the instances, which needs the daemon for a while.
+    let unprov = svc.run("unprovision").ok();
+    for n in 1..=2 {
+        line_index(&unprov, &[&format!("docker.sock rm {}", svc.container(n))]);
+    }
+    line_index(&unprov, &["no more container handled by docker daemon"]);
+    assert!(svc.daemon_pid().is_none());
 }

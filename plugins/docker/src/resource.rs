@@ -447,6 +447,10 @@ impl ResourceImpl for Container {
     }
 
     fn unprovision(&self, ctx: &Ctx) -> Result<ActionReport> {
+        // The instance lives in the private daemon's data dir: removing it needs the daemon.
+        if let Some(d) = &self.daemon {
+            d.ensure_started(ctx, bound(ctx, DEFAULT_DAEMON_WAIT))?;
+        }
         self.stop_with(ctx, true)
     }
 
@@ -460,5 +464,69 @@ impl ResourceImpl for Container {
                 self.rid
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! On the real engine, with the test images (`tests/setup/docker.sh`).
+    use super::*;
+    use std::process::Command;
+    use svcmgr_plugin_api::types::ResourceContext;
+
+    fn docker(args: &[&str]) -> String {
+        let out = Command::new("docker").args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    struct Removed(String);
+
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            docker(&["rm", "-f", &self.0]);
+        }
+    }
+
+    #[test]
+    fn netns_answer_follows_the_running_instance() {
+        let svcname = format!("dkunit{}", std::process::id());
+        let spec = ResourceSpec {
+            driver_id: "container.docker".into(),
+            rid: "container#1".into(),
+            keywords: json!({"image": "svcmgr-test/busybox:1"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            context: ResourceContext {
+                svcname: svcname.clone(),
+                svc_id: format!("id-{svcname}"),
+                ..Default::default()
+            },
+        };
+        let c = Container::new(&spec).unwrap();
+        let not_running = |c: &Container| c.call_netns().unwrap_err().message;
+        assert!(not_running(&c).ends_with("is not running"));
+
+        // Found by its label even under another name.
+        let name = format!("{svcname}-renamed");
+        let _guard = Removed(name.clone());
+        let label = format!("com.opensvc.id=id-{svcname}.container#1");
+        docker(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--label",
+            &label,
+            "svcmgr-test/busybox:1",
+        ]);
+        let pid = docker(&["inspect", "-f", "{{.State.Pid}}", &name]);
+        let answer = c.call_netns().unwrap();
+        assert_eq!(answer["pid"].to_string(), pid);
+        assert_eq!(answer["netns"], format!("/proc/{pid}/ns/net"));
+        assert!(answer["sandbox_key"].as_str().unwrap().contains("netns"));
+
+        docker(&["stop", "-t", "1", &name]);
+        assert!(not_running(&c).ends_with("is not running"));
     }
 }
