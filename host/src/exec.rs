@@ -55,13 +55,6 @@ impl Step {
             v => v.as_str(),
         };
         let timeout = p.timeouts.for_verb(verb_name);
-        let deadline_unix_ms = timeout.map(|t| {
-            (SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                + t)
-                .as_millis() as u64
-        });
         Step {
             rid: rid.to_string(),
             handle: res.handle.clone(),
@@ -71,7 +64,7 @@ impl Step {
             optional: p.optional,
             skip_standby: p.standby && !verb.ascending() && !opts.force,
             args: CallArgs {
-                deadline_unix_ms,
+                deadline_unix_ms: None,
                 timeout_ms: timeout.map(|t| t.as_millis() as u64),
                 force: opts.force,
                 action: opts.action.clone(),
@@ -87,7 +80,16 @@ impl Step {
         }
         let handle = self.handle.clone().ok_or("no driver object")?;
         let verb = self.verb;
-        let args = serde_json::to_string(&self.args).unwrap_or_default();
+        // The deadline starts when the call does, not when its stage was prepared.
+        let mut args = self.args.clone();
+        args.deadline_unix_ms = self.timeout.map(|t| {
+            (SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                + t)
+                .as_millis() as u64
+        });
+        let args = serde_json::to_string(&args).unwrap_or_default();
         let timed_out = |t: Duration| format!("{verb} timed out after {}", format_duration(t));
         let task = tokio::task::spawn_blocking(move || {
             let a = RStr::from(args.as_str());
@@ -190,11 +192,18 @@ pub fn run(svc: &Service, plan: &Plan, opts: &Options) -> Outcome {
             rt.block_on(async {
                 let tasks: Vec<_> = units
                     .into_iter()
-                    .map(|u| tokio::spawn(run_unit(u)))
+                    .map(|u| (u[0].rid.clone(), tokio::spawn(run_unit(u))))
                     .collect();
                 let mut outs = Vec::new();
-                for t in tasks {
-                    outs.push(t.await.unwrap_or_default());
+                for (rid, t) in tasks {
+                    // A unit whose task died (a host bug) failed; it must not pass for a success.
+                    outs.push(t.await.unwrap_or_else(|e| {
+                        log::error(&rid, &format!("{} aborted: {e}", plan.verb.as_str()));
+                        Outcome {
+                            changed: Vec::new(),
+                            failed: vec![rid],
+                        }
+                    }));
                 }
                 outs
             })

@@ -1,3 +1,4 @@
+#![doc = include_str!("../README.md")]
 //! `svcmgr-plugin-api`: the stable ABI between the `svcmgr` host and its resource drivers,
 //! and a small SDK so a driver author writes plain Rust (see README.md).
 

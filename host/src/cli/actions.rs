@@ -96,7 +96,13 @@ impl Run<'_> {
             None => Vec::new(),
         };
         let parallel = |g: &str, s: &str| self.svc.subset_parallel(g, s);
-        let mut p = plan::build(verb, chosen.as_ref(), &self.all, &parallel, barrier)?;
+        let flag = if verb.ascending() {
+            "--upto"
+        } else {
+            "--downto"
+        };
+        let mut p = plan::build(verb, chosen.as_ref(), &self.all, &parallel, barrier)
+            .map_err(|e| anyhow!("{flag}: {e}"))?;
         p.added = added;
         Ok(p)
     }

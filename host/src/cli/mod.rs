@@ -68,7 +68,10 @@ impl Ctx {
             format: self.log_format(),
             debug: self.args.debug,
             color: self.color(std::io::stderr().is_terminal()),
-            file: Some(&self.paths.log_file(&svc.name)),
+            // A dry run changes nothing on disk, the action log included.
+            file: (!self.args.dry_run)
+                .then(|| self.paths.log_file(&svc.name))
+                .as_deref(),
         });
     }
 }

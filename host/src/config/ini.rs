@@ -14,6 +14,9 @@ pub struct Document {
 pub struct Section {
     pub name: String,
     pub lines: Vec<Line>,
+    /// Made by a rewrite rather than read from the file: only such sections get a blank
+    /// separator line, so untouched text renders exactly as it was read.
+    pub created: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +96,7 @@ impl Document {
                 doc.sections.push(Section {
                     name: name.to_string(),
                     lines: Vec::new(),
+                    created: false,
                 });
             } else if let Some((k, v)) = line.split_once('=') {
                 let key = k.trim();
@@ -128,6 +132,7 @@ impl Document {
         let section = Section {
             name: name.to_string(),
             lines: Vec::new(),
+            created: true,
         };
         // DEFAULT leads the file; other new sections go last.
         let at = if name == "DEFAULT" {
@@ -203,9 +208,8 @@ impl Document {
             let _ = writeln!(out, "{line}");
         }
         for (i, s) in self.sections.iter().enumerate() {
-            // Keep sections apart when a rewrite created one after a section without a trailing blank.
-            let prev_ends_blank = out.is_empty() || out.ends_with("\n\n");
-            if i > 0 && !prev_ends_blank {
+            let next_to_created = s.created || (i > 0 && self.sections[i - 1].created);
+            if i > 0 && next_to_created && !out.ends_with("\n\n") {
                 out.push('\n');
             }
             let _ = writeln!(out, "[{}]", s.name);
@@ -282,6 +286,17 @@ mod tests {
         assert!(doc.unset("app#1", "stop"));
         assert!(!doc.unset("app#1", "stop"));
         assert!(doc.render().contains("# keep me"));
+    }
+
+    #[test]
+    fn a_comment_before_a_section_stays_attached() {
+        let mut doc =
+            Document::parse("[DEFAULT]\nid = 1\n# about app\n[app#1]\nstart = a\n").unwrap();
+        doc.set("DEFAULT", "comment", "x");
+        assert_eq!(
+            doc.render(),
+            "[DEFAULT]\nid = 1\ncomment = x\n# about app\n[app#1]\nstart = a\n"
+        );
     }
 
     #[test]

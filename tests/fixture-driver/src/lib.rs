@@ -80,17 +80,19 @@ impl Fixture {
             return Ok(ActionReport::unchanged());
         }
         let begin = now_ms();
+        let mut cut_short = false;
         if want_up && !self.sleep.is_zero() {
             // Sleep in slices so a deadline ends the call early, as a real driver should.
             let end = std::time::Instant::now() + self.sleep;
             while std::time::Instant::now() < end && !ctx.timed_out() {
                 std::thread::sleep(Duration::from_millis(10));
             }
+            cut_short = std::time::Instant::now() < end;
         }
         if self.panic.iter().any(|v| v == verb) {
             panic!("fixture {} told to panic on {verb}", self.rid);
         }
-        let failed = self.fail.iter().any(|v| v == verb);
+        let failed = cut_short || self.fail.iter().any(|v| v == verb);
         if !failed {
             if want_up {
                 std::fs::create_dir_all(self.state.parent().expect("var dir"))?;
@@ -113,6 +115,13 @@ impl Fixture {
             f.write_all(line.as_bytes())?;
         }
         ctx.info(&format!("fixture {verb}"));
+        if cut_short {
+            // The work was not done: a timeout, whichever side noticed the deadline first.
+            return Err(Error::timeout(format!(
+                "fixture {} stopped at the call's deadline",
+                self.rid
+            )));
+        }
         if failed {
             return Err(Error::other(format!(
                 "fixture {} told to fail on {verb}",
