@@ -27,10 +27,14 @@ if ! engine_up; then
 	fi
 fi
 
-if [ ! -x /bin/busybox ]; then
+# busybox for the images; iproute2 for the bridge of a service's private daemon.
+missing=()
+[ -x /bin/busybox ] || missing+=(busybox-static)
+command -v ip >/dev/null || missing+=(iproute2)
+if [ ${#missing[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq busybox-static
+	apt-get install -y -qq "${missing[@]}"
 fi
 
 build() {

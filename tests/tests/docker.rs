@@ -154,7 +154,9 @@ fn v1_conf(svc: &Svc) -> String {
     let vol = svc.env.path("vol1");
     format!(
         "[container#1]\ntype = docker\nrun_image = {IMAGE1}\nrun_command = /bin/sh\n\
-         tty = true\ninteractive = true\n\n\
+         tty = true\ninteractive = true\n\
+         # an interactive shell ignores SIGTERM: the stop grace comes from this deadline\n\
+         stop_timeout = 3s\n\n\
          [container#2]\ntype = docker\nrun_image = {IMAGE1}\n\
          run_args = -v {var}/docker.sock:/docker.sock -p 18888:8000\n\n\
          [container#3]\ntype = docker\nrun_image = {IMAGE1}\n\
@@ -227,6 +229,12 @@ fn v1_service_status_start_and_docker_passthrough() {
         assert!(ps.stdout.contains(&svc.container(n)), "{}", ps.stdout);
     }
     assert!(ps.stdout.contains("18888->8000/tcp"), "{}", ps.stdout);
+    let id2 = inspect(&svc.container(2), "{{.Id}}").unwrap();
+    let by_rid = svc
+        .run("docker inspect --format={{.Id}} {container#2}")
+        .ok();
+    assert_eq!(by_rid.stdout.trim(), id2);
+    svc.run("docker inspect no-such-container-svcmgr").code(1);
 
     let stop = svc.run("stop").ok();
     assert!(stop.lines_with("docker stop").len() == 3, "{}", stop.stderr);
