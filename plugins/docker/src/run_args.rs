@@ -1,0 +1,656 @@
+//! The `run_args` keyword: `docker run` options in the docker CLI's syntax, checked when the
+//! resource is created (so `validate config` reports them) and applied to the engine's create
+//! request at start. An option the driver does not know is an error, never silently dropped.
+
+use crate::ports;
+use crate::units;
+use bollard::models::{
+    ContainerCreateBody, DeviceMapping, HostConfig, PortBinding, ResourcesUlimits, RestartPolicy,
+    RestartPolicyNameEnum,
+};
+
+/// One recognised option, its value already checked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Opt {
+    Volume(String),
+    Publish(Vec<ports::Published>),
+    Env(String),
+    EnvFile(String),
+    Workdir(String),
+    User(String),
+    Hostname(String),
+    Network(String),
+    Privileged(bool),
+    Tty(bool),
+    Interactive(bool),
+    Entrypoint(String),
+    CapAdd(String),
+    CapDrop(String),
+    Label(String, String),
+    Restart(RestartPolicy),
+    Memory(i64),
+    Cpus(i64),
+    AddHost(String),
+    Dns(String),
+    Tmpfs(String, String),
+    ReadOnly(bool),
+    Init(bool),
+    ShmSize(i64),
+    Ulimit(ResourcesUlimits),
+    Device(DeviceMapping),
+    /// Tolerated: the driver always runs containers detached.
+    Detach(bool),
+}
+
+/// The words of one option as written (kept to render the equivalent `docker run` line) and
+/// what they mean.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub words: Vec<String>,
+    pub opts: Vec<Opt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunArgs {
+    pub items: Vec<Item>,
+}
+
+enum Kind {
+    Value(fn(&str) -> Result<Opt, String>),
+    Switch(fn(bool) -> Opt),
+}
+
+struct Flag {
+    long: &'static [&'static str],
+    short: Option<char>,
+    kind: Kind,
+}
+
+const FLAGS: &[Flag] = &[
+    Flag {
+        long: &["volume"],
+        short: Some('v'),
+        kind: Kind::Value(|v| Ok(Opt::Volume(v.into()))),
+    },
+    Flag {
+        long: &["publish"],
+        short: Some('p'),
+        kind: Kind::Value(|v| ports::parse(v).map(Opt::Publish)),
+    },
+    Flag {
+        long: &["env"],
+        short: Some('e'),
+        kind: Kind::Value(|v| Ok(Opt::Env(v.into()))),
+    },
+    Flag {
+        long: &["env-file"],
+        short: None,
+        kind: Kind::Value(|v| Ok(Opt::EnvFile(v.into()))),
+    },
+    Flag {
+        long: &["workdir"],
+        short: Some('w'),
+        kind: Kind::Value(|v| Ok(Opt::Workdir(v.into()))),
+    },
+    Flag {
+        long: &["user"],
+        short: Some('u'),
+        kind: Kind::Value(|v| Ok(Opt::User(v.into()))),
+    },
+    Flag {
+        long: &["hostname"],
+        short: Some('h'),
+        kind: Kind::Value(|v| Ok(Opt::Hostname(v.into()))),
+    },
+    Flag {
+        long: &["net", "network"],
+        short: None,
+        kind: Kind::Value(|v| Ok(Opt::Network(v.into()))),
+    },
+    Flag {
+        long: &["privileged"],
+        short: None,
+        kind: Kind::Switch(Opt::Privileged),
+    },
+    Flag {
+        long: &["tty"],
+        short: Some('t'),
+        kind: Kind::Switch(Opt::Tty),
+    },
+    Flag {
+        long: &["interactive"],
+        short: Some('i'),
+        kind: Kind::Switch(Opt::Interactive),
+    },
+    Flag {
+        long: &["entrypoint"],
+        short: None,
+        kind: Kind::Value(|v| Ok(Opt::Entrypoint(v.into()))),
+    },
+    Flag {
+        long: &["cap-add"],
+        short: None,
+        kind: Kind::Value(|v| Ok(Opt::CapAdd(v.into()))),
+    },
+    Flag {
+        long: &["cap-drop"],
+        short: None,
+        kind: Kind::Value(|v| Ok(Opt::CapDrop(v.into()))),
+    },
+    Flag {
+        long: &["label"],
+        short: Some('l'),
+        kind: Kind::Value(label),
+    },
+    Flag {
+        long: &["restart"],
+        short: None,
+        kind: Kind::Value(restart),
+    },
+    Flag {
+        long: &["memory"],
+        short: Some('m'),
+        kind: Kind::Value(|v| units::bytes(v).map(Opt::Memory)),
+    },
+    Flag {
+        long: &["cpus"],
+        short: None,
+        kind: Kind::Value(|v| units::nano_cpus(v).map(Opt::Cpus)),
+    },
+    Flag {
+        long: &["add-host"],
+        short: None,
+        kind: Kind::Value(add_host),
+    },
+    Flag {
+        long: &["dns"],
+        short: None,
+        kind: Kind::Value(|v| Ok(Opt::Dns(v.into()))),
+    },
+    Flag {
+        long: &["tmpfs"],
+        short: None,
+        kind: Kind::Value(|v| {
+            let (path, opts) = v.split_once(':').unwrap_or((v, ""));
+            Ok(Opt::Tmpfs(path.into(), opts.into()))
+        }),
+    },
+    Flag {
+        long: &["read-only"],
+        short: None,
+        kind: Kind::Switch(Opt::ReadOnly),
+    },
+    Flag {
+        long: &["init"],
+        short: None,
+        kind: Kind::Switch(Opt::Init),
+    },
+    Flag {
+        long: &["shm-size"],
+        short: None,
+        kind: Kind::Value(|v| units::bytes(v).map(Opt::ShmSize)),
+    },
+    Flag {
+        long: &["ulimit"],
+        short: None,
+        kind: Kind::Value(ulimit),
+    },
+    Flag {
+        long: &["device"],
+        short: None,
+        kind: Kind::Value(device),
+    },
+    Flag {
+        long: &["detach"],
+        short: Some('d'),
+        kind: Kind::Switch(Opt::Detach),
+    },
+];
+
+/// Options that have a keyword of their own: the error says which.
+const KEYWORD_OPTIONS: &[(&str, &str)] = &[("name", "name"), ("rm", "rm")];
+
+impl RunArgs {
+    /// Parse the words of `run_args`. Errors name the offending flag or value.
+    pub fn parse(words: &[String]) -> Result<RunArgs, String> {
+        let mut items = Vec::new();
+        let mut rest = words.iter();
+        while let Some(word) = rest.next() {
+            let item = if let Some(long) = word.strip_prefix("--").filter(|l| !l.is_empty()) {
+                parse_long(word, long, &mut rest)?
+            } else if let Some(shorts) = word.strip_prefix('-').filter(|s| !s.is_empty()) {
+                parse_shorts(word, shorts, &mut rest)?
+            } else {
+                return Err(format!(
+                    "unexpected argument '{word}' (image and command have keywords of their own)"
+                ));
+            };
+            items.push(item);
+        }
+        Ok(RunArgs { items })
+    }
+
+    pub fn opts(&self) -> impl Iterator<Item = &Opt> {
+        self.items.iter().flat_map(|i| i.opts.iter())
+    }
+
+    /// The words to show in the equivalent `docker run` line: all but the options the driver
+    /// replaces (`-d`, which it always adds, and `--net` when `without_network`).
+    pub fn display_words(&self, without_network: bool) -> Vec<String> {
+        self.items
+            .iter()
+            .filter(|i| {
+                !i.opts.iter().all(|o| match o {
+                    Opt::Detach(_) => true,
+                    Opt::Network(_) => without_network,
+                    _ => false,
+                })
+            })
+            .flat_map(|i| i.words.iter().cloned())
+            .collect()
+    }
+}
+
+/// Apply options to an engine create request, later ones overriding earlier ones. Reads
+/// `--env-file` files, hence the error (naming the file).
+pub fn apply<'a>(
+    opts: impl IntoIterator<Item = &'a Opt>,
+    body: &mut ContainerCreateBody,
+) -> Result<(), String> {
+    for opt in opts {
+        apply_one(opt, body)?;
+    }
+    Ok(())
+}
+
+fn flag_by_long(name: &str) -> Result<&'static Flag, String> {
+    if let Some((_, kw)) = KEYWORD_OPTIONS.iter().find(|(f, _)| *f == name) {
+        return Err(format!(
+            "flag --{name} is not allowed, use the {kw} keyword"
+        ));
+    }
+    FLAGS
+        .iter()
+        .find(|f| f.long.contains(&name))
+        .ok_or_else(|| format!("unknown flag --{name}"))
+}
+
+fn parse_long<'a>(
+    word: &str,
+    long: &str,
+    rest: &mut impl Iterator<Item = &'a String>,
+) -> Result<Item, String> {
+    let (name, inline) = match long.split_once('=') {
+        Some((n, v)) => (n, Some(v)),
+        None => (long, None),
+    };
+    let flag = flag_by_long(name)?;
+    let mut words = vec![word.to_string()];
+    let opt = match &flag.kind {
+        Kind::Switch(make) => make(match inline {
+            Some(v) => switch_value(name, v)?,
+            None => true,
+        }),
+        Kind::Value(make) => {
+            let value = match inline {
+                Some(v) => v.to_string(),
+                None => {
+                    let v = rest
+                        .next()
+                        .ok_or_else(|| format!("flag --{name} needs a value"))?;
+                    words.push(v.clone());
+                    v.clone()
+                }
+            };
+            make(&value).map_err(|e| format!("--{name}: {e}"))?
+        }
+    };
+    Ok(Item {
+        words,
+        opts: vec![opt],
+    })
+}
+
+/// `-t`, `-ti`, `-v /a:/b`, `-p8080:80`: a cluster of switches, possibly ended by one flag
+/// taking a value (the rest of the cluster, or the next word), as the docker CLI reads them.
+fn parse_shorts<'a>(
+    word: &str,
+    shorts: &str,
+    rest: &mut impl Iterator<Item = &'a String>,
+) -> Result<Item, String> {
+    let mut words = vec![word.to_string()];
+    let mut opts = Vec::new();
+    for (at, c) in shorts.char_indices() {
+        let flag = FLAGS
+            .iter()
+            .find(|f| f.short == Some(c))
+            .ok_or_else(|| format!("unknown flag -{c}"))?;
+        match &flag.kind {
+            Kind::Switch(make) => opts.push(make(true)),
+            Kind::Value(make) => {
+                let attached = shorts[at + c.len_utf8()..].trim_start_matches('=');
+                let value = if attached.is_empty() {
+                    let v = rest
+                        .next()
+                        .ok_or_else(|| format!("flag -{c} needs a value"))?;
+                    words.push(v.clone());
+                    v.clone()
+                } else {
+                    attached.to_string()
+                };
+                opts.push(make(&value).map_err(|e| format!("-{c}: {e}"))?);
+                break;
+            }
+        }
+    }
+    Ok(Item { words, opts })
+}
+
+fn switch_value(name: &str, v: &str) -> Result<bool, String> {
+    match v {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("--{name}: '{v}' is not true or false")),
+    }
+}
+
+fn label(v: &str) -> Result<Opt, String> {
+    let (k, val) = v.split_once('=').unwrap_or((v, ""));
+    if k.is_empty() {
+        return Err(format!("invalid label '{v}'"));
+    }
+    Ok(Opt::Label(k.into(), val.into()))
+}
+
+fn restart(v: &str) -> Result<Opt, String> {
+    let (name, max) = v.split_once(':').unwrap_or((v, ""));
+    let policy = match name {
+        "no" => RestartPolicyNameEnum::NO,
+        "always" => RestartPolicyNameEnum::ALWAYS,
+        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+        _ => return Err(format!("invalid restart policy '{v}'")),
+    };
+    let maximum_retry_count = match max {
+        "" => None,
+        n if policy == RestartPolicyNameEnum::ON_FAILURE => Some(
+            n.parse::<i64>()
+                .map_err(|_| format!("invalid restart count in '{v}'"))?,
+        ),
+        _ => return Err(format!("restart policy '{name}' takes no count")),
+    };
+    Ok(Opt::Restart(RestartPolicy {
+        name: Some(policy),
+        maximum_retry_count,
+    }))
+}
+
+fn add_host(v: &str) -> Result<Opt, String> {
+    // `host:ip`; the ip may be IPv6 and hold colons, so only the first one separates.
+    match v.split_once(':') {
+        Some((h, ip)) if !h.is_empty() && !ip.is_empty() => Ok(Opt::AddHost(v.into())),
+        _ => Err(format!("invalid host entry '{v}' (expected host:ip)")),
+    }
+}
+
+fn ulimit(v: &str) -> Result<Opt, String> {
+    let bad = || format!("invalid ulimit '{v}' (expected name=soft[:hard])");
+    let (name, limits) = v.split_once('=').ok_or_else(bad)?;
+    let (soft, hard) = limits.split_once(':').unwrap_or((limits, limits));
+    let soft: i64 = soft.parse().map_err(|_| bad())?;
+    let hard: i64 = hard.parse().map_err(|_| bad())?;
+    if name.is_empty() || soft > hard {
+        return Err(bad());
+    }
+    Ok(Opt::Ulimit(ResourcesUlimits {
+        name: Some(name.into()),
+        soft: Some(soft),
+        hard: Some(hard),
+    }))
+}
+
+/// `/dev/x`, `/dev/x:/dev/y`, `/dev/x:/dev/y:rw`, `/dev/x:rwm`.
+fn device(v: &str) -> Result<Opt, String> {
+    let is_perms = |p: &str| !p.is_empty() && p.chars().all(|c| "rwm".contains(c));
+    let parts: Vec<&str> = v.split(':').collect();
+    let (host, container, perms) = match parts.as_slice() {
+        [h] => (*h, *h, "rwm"),
+        [h, p] if is_perms(p) => (*h, *h, *p),
+        [h, c] => (*h, *c, "rwm"),
+        [h, c, p] if is_perms(p) => (*h, *c, *p),
+        _ => return Err(format!("invalid device '{v}'")),
+    };
+    if !host.starts_with('/') || !container.starts_with('/') {
+        return Err(format!("invalid device '{v}' (paths must be absolute)"));
+    }
+    Ok(Opt::Device(DeviceMapping {
+        path_on_host: Some(host.into()),
+        path_in_container: Some(container.into()),
+        cgroup_permissions: Some(perms.into()),
+    }))
+}
+
+/// `KEY=value` is kept; a bare `KEY` takes the value of this process's environment, and is
+/// dropped when unset, as the docker CLI does.
+fn env_entry(entry: &str) -> Option<String> {
+    if entry.contains('=') {
+        return Some(entry.to_string());
+    }
+    std::env::var(entry).ok().map(|v| format!("{entry}={v}"))
+}
+
+fn read_env_file(path: &str) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--env-file {path}: {e}"))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(env_entry)
+        .collect())
+}
+
+fn push<T>(list: &mut Option<Vec<T>>, item: T) {
+    list.get_or_insert_with(Vec::new).push(item);
+}
+
+fn apply_one(opt: &Opt, body: &mut ContainerCreateBody) -> Result<(), String> {
+    let host: &mut HostConfig = body.host_config.get_or_insert_with(Default::default);
+    match opt {
+        // `src:dst[:opts]` is a bind mount; a lone path an anonymous volume.
+        Opt::Volume(v) if v.contains(':') => push(&mut host.binds, v.clone()),
+        Opt::Volume(v) => push(&mut body.volumes, v.clone()),
+        Opt::Publish(list) => {
+            for p in list {
+                let exposed = body.exposed_ports.get_or_insert_with(Vec::new);
+                if !exposed.contains(&p.container_port) {
+                    exposed.push(p.container_port.clone());
+                }
+                let bindings = host.port_bindings.get_or_insert_with(Default::default);
+                let binding = PortBinding {
+                    host_ip: (!p.host_ip.is_empty()).then(|| p.host_ip.clone()),
+                    host_port: Some(p.host_port.clone()),
+                };
+                bindings
+                    .entry(p.container_port.clone())
+                    .or_insert(None)
+                    .get_or_insert_with(Vec::new)
+                    .push(binding);
+            }
+        }
+        Opt::Env(e) => {
+            if let Some(e) = env_entry(e) {
+                push(&mut body.env, e);
+            }
+        }
+        Opt::EnvFile(path) => {
+            for e in read_env_file(path)? {
+                push(&mut body.env, e);
+            }
+        }
+        Opt::Workdir(v) => body.working_dir = Some(v.clone()),
+        Opt::User(v) => body.user = Some(v.clone()),
+        Opt::Hostname(v) => body.hostname = Some(v.clone()),
+        Opt::Network(v) => host.network_mode = Some(v.clone()),
+        Opt::Privileged(b) => host.privileged = Some(*b),
+        Opt::Tty(b) => body.tty = Some(*b),
+        Opt::Interactive(b) => body.open_stdin = Some(*b),
+        Opt::Entrypoint(v) => body.entrypoint = Some(vec![v.clone()]),
+        Opt::CapAdd(v) => push(&mut host.cap_add, v.clone()),
+        Opt::CapDrop(v) => push(&mut host.cap_drop, v.clone()),
+        Opt::Label(k, v) => {
+            body.labels
+                .get_or_insert_with(Default::default)
+                .insert(k.clone(), v.clone());
+        }
+        Opt::Restart(p) => host.restart_policy = Some(p.clone()),
+        Opt::Memory(n) => host.memory = Some(*n),
+        Opt::Cpus(n) => host.nano_cpus = Some(*n),
+        Opt::AddHost(v) => push(&mut host.extra_hosts, v.clone()),
+        Opt::Dns(v) => push(&mut host.dns, v.clone()),
+        Opt::Tmpfs(path, opts) => {
+            host.tmpfs
+                .get_or_insert_with(Default::default)
+                .insert(path.clone(), opts.clone());
+        }
+        Opt::ReadOnly(b) => host.readonly_rootfs = Some(*b),
+        Opt::Init(b) => host.init = Some(*b),
+        Opt::ShmSize(n) => host.shm_size = Some(*n),
+        Opt::Ulimit(u) => push(&mut host.ulimits, u.clone()),
+        Opt::Device(d) => push(&mut host.devices, d.clone()),
+        Opt::Detach(_) => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        shell_words::split(s).unwrap()
+    }
+
+    fn opts(s: &str) -> Vec<Opt> {
+        RunArgs::parse(&words(s)).unwrap().opts().cloned().collect()
+    }
+
+    fn body(s: &str) -> ContainerCreateBody {
+        let mut b = ContainerCreateBody::default();
+        apply(RunArgs::parse(&words(s)).unwrap().opts(), &mut b).unwrap();
+        b
+    }
+
+    #[test]
+    fn both_value_forms_and_short_clusters() {
+        assert_eq!(opts("-v /a:/b"), opts("--volume=/a:/b"));
+        assert_eq!(opts("-v /a:/b"), opts("--volume /a:/b"));
+        assert_eq!(opts("-v/a:/b"), opts("-v /a:/b"));
+        assert_eq!(opts("-ti"), vec![Opt::Tty(true), Opt::Interactive(true)]);
+        assert_eq!(
+            opts("-itp 80"),
+            vec![
+                Opt::Interactive(true),
+                Opt::Tty(true),
+                Opt::Publish(ports::parse("80").unwrap())
+            ]
+        );
+        assert_eq!(opts("--net host"), opts("--network=host"));
+        assert_eq!(opts("--privileged=false"), vec![Opt::Privileged(false)]);
+        assert_eq!(opts("-d --detach"), vec![Opt::Detach(true); 2]);
+    }
+
+    #[test]
+    fn unknown_flags_and_values_are_named() {
+        let err = |s: &str| RunArgs::parse(&words(s)).unwrap_err();
+        assert_eq!(err("-v /a:/b --bogus"), "unknown flag --bogus");
+        assert_eq!(err("--bogus=1"), "unknown flag --bogus");
+        assert_eq!(err("-tZ"), "unknown flag -Z");
+        assert_eq!(err("-p"), "flag -p needs a value");
+        assert_eq!(err("--memory"), "flag --memory needs a value");
+        assert_eq!(err("--memory lots"), "--memory: invalid size 'lots'");
+        assert_eq!(
+            err("--restart sometimes"),
+            "--restart: invalid restart policy 'sometimes'"
+        );
+        assert_eq!(err("--rm"), "flag --rm is not allowed, use the rm keyword");
+        assert!(err("busybox").contains("unexpected argument 'busybox'"));
+        assert!(err("--privileged=maybe").contains("'maybe'"));
+    }
+
+    #[test]
+    fn translation_to_the_create_request() {
+        let b = body(
+            "-v /srv:/data:ro -v /cache -p 127.0.0.1:8888:8000 -e A=1 -w /w -u 1000 -h box \
+             --net=bridge --privileged -t -i --entrypoint /bin/sh --cap-add NET_ADMIN \
+             --cap-drop MKNOD -l a=b --restart on-failure:3 -m 64m --cpus 0.5 \
+             --add-host db:10.0.0.1 --dns 1.1.1.1 --tmpfs /run:size=1m --read-only --init \
+             --shm-size 32m --ulimit nofile=10:20 --device /dev/fuse",
+        );
+        let h = b.host_config.clone().unwrap();
+        assert_eq!(h.binds, Some(vec!["/srv:/data:ro".into()]));
+        assert_eq!(b.volumes, Some(vec!["/cache".into()]));
+        assert_eq!(b.exposed_ports, Some(vec!["8000/tcp".into()]));
+        let pb = h.port_bindings.unwrap()["8000/tcp"].clone().unwrap();
+        assert_eq!(pb[0].host_ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(pb[0].host_port.as_deref(), Some("8888"));
+        assert_eq!(b.env, Some(vec!["A=1".into()]));
+        assert_eq!(b.working_dir.as_deref(), Some("/w"));
+        assert_eq!(b.user.as_deref(), Some("1000"));
+        assert_eq!(b.hostname.as_deref(), Some("box"));
+        assert_eq!(h.network_mode.as_deref(), Some("bridge"));
+        assert_eq!(h.privileged, Some(true));
+        assert_eq!((b.tty, b.open_stdin), (Some(true), Some(true)));
+        assert_eq!(b.entrypoint, Some(vec!["/bin/sh".into()]));
+        assert_eq!(h.cap_add, Some(vec!["NET_ADMIN".into()]));
+        assert_eq!(h.cap_drop, Some(vec!["MKNOD".into()]));
+        assert_eq!(b.labels.unwrap()["a"], "b");
+        let rp = h.restart_policy.unwrap();
+        assert_eq!(rp.name, Some(RestartPolicyNameEnum::ON_FAILURE));
+        assert_eq!(rp.maximum_retry_count, Some(3));
+        assert_eq!(h.memory, Some(64 << 20));
+        assert_eq!(h.nano_cpus, Some(500_000_000));
+        assert_eq!(h.extra_hosts, Some(vec!["db:10.0.0.1".into()]));
+        assert_eq!(h.dns, Some(vec!["1.1.1.1".into()]));
+        assert_eq!(h.tmpfs.unwrap()["/run"], "size=1m");
+        assert_eq!(h.readonly_rootfs, Some(true));
+        assert_eq!(h.init, Some(true));
+        assert_eq!(h.shm_size, Some(32 << 20));
+        let u = &h.ulimits.unwrap()[0];
+        assert_eq!((u.soft, u.hard), (Some(10), Some(20)));
+        let d = &h.devices.unwrap()[0];
+        assert_eq!(d.path_in_container.as_deref(), Some("/dev/fuse"));
+        assert_eq!(d.cgroup_permissions.as_deref(), Some("rwm"));
+    }
+
+    #[test]
+    fn env_file_is_read_at_apply_time() {
+        let dir = std::env::temp_dir().join(format!("svcmgr-envfile-{}", std::process::id()));
+        std::fs::write(&dir, "# comment\nX=1\n\nY=two words\n").unwrap();
+        let b = body(&format!("--env-file {}", dir.display()));
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(b.env, Some(vec!["X=1".into(), "Y=two words".into()]));
+        let mut b = ContainerCreateBody::default();
+        let ra = RunArgs::parse(&words("--env-file /nonexistent/env")).unwrap();
+        let err = apply(ra.opts(), &mut b).unwrap_err();
+        assert!(err.starts_with("--env-file /nonexistent/env: "), "{err}");
+    }
+
+    #[test]
+    fn display_drops_detach_and_replaced_network() {
+        let ra = RunArgs::parse(&words("-d -v /a:/b --net=host -p 80")).unwrap();
+        assert_eq!(ra.display_words(false), words("-v /a:/b --net=host -p 80"));
+        assert_eq!(ra.display_words(true), words("-v /a:/b -p 80"));
+    }
+
+    #[test]
+    fn devices_ulimits_restart() {
+        assert!(matches!(
+            opts("--device /dev/a:/dev/b:r")[0],
+            Opt::Device(DeviceMapping { ref cgroup_permissions, .. }) if cgroup_permissions.as_deref() == Some("r")
+        ));
+        assert!(RunArgs::parse(&words("--device dev/a")).is_err());
+        assert!(RunArgs::parse(&words("--ulimit nofile=20:10")).is_err());
+        assert!(RunArgs::parse(&words("--restart always:3")).is_err());
+        assert!(RunArgs::parse(&words("--add-host nohost")).is_err());
+    }
+}
