@@ -40,9 +40,23 @@ struct Step {
 }
 
 enum StepResult {
-    Changed(bool),
-    Failed,
-    Ignored,
+    Done {
+        changed: bool,
+    },
+    /// A non-optional failure.
+    Failed {
+        changed: bool,
+    },
+    /// An optional resource's failure, logged and ignored.
+    Ignored {
+        changed: bool,
+    },
+}
+
+/// A failed call: its message, and whether it changed the resource before failing.
+struct Failure {
+    message: String,
+    changed: bool,
 }
 
 impl Step {
@@ -73,12 +87,19 @@ impl Step {
         }
     }
 
-    /// Call the driver; Ok(changed) or the error text.
-    async fn call(&self) -> Result<bool, String> {
+    /// Call the driver; Ok(changed) or the failure.
+    async fn call(&self) -> Result<bool, Failure> {
+        let unchanged = |message: String| Failure {
+            message,
+            changed: false,
+        };
         if let Some(p) = &self.problem {
-            return Err(p.clone());
+            return Err(unchanged(p.clone()));
         }
-        let handle = self.handle.clone().ok_or("no driver object")?;
+        let handle = self
+            .handle
+            .clone()
+            .ok_or_else(|| unchanged("no driver object".into()))?;
         let verb = self.verb;
         // The deadline starts when the call does, not when its stage was prepared.
         let mut args = self.args.clone();
@@ -90,7 +111,11 @@ impl Step {
                 .as_millis() as u64
         });
         let args = serde_json::to_string(&args).unwrap_or_default();
-        let timed_out = |t: Duration| format!("{verb} timed out after {}", format_duration(t));
+        // A call past its deadline may have acted before it: roll it back with the others.
+        let timed_out = |t: Duration| Failure {
+            message: format!("{verb} timed out after {}", format_duration(t)),
+            changed: true,
+        };
         let task = tokio::task::spawn_blocking(move || {
             let a = RStr::from(args.as_str());
             match verb {
@@ -106,14 +131,17 @@ impl Step {
                 .map_err(|_| timed_out(t))?,
             None => task.await,
         };
-        match joined.map_err(|e| format!("{verb} aborted: {e}"))? {
+        match joined.map_err(|e| unchanged(format!("{verb} aborted: {e}")))? {
             RResult::ROk(doc) => Ok(serde_json::from_str::<ActionReport>(doc.as_str())
                 .map(|r| r.changed)
                 .unwrap_or(true)),
-            RResult::RErr(e) if e.kind == error_kind::TIMEOUT => {
+            RResult::RErr(e) if error_kind::base(e.kind) == error_kind::TIMEOUT => {
                 Err(timed_out(self.timeout.unwrap_or_default()))
             }
-            RResult::RErr(e) => Err(e.to_string()),
+            RResult::RErr(e) => Err(Failure {
+                message: e.to_string(),
+                changed: e.kind & error_kind::CHANGED != 0,
+            }),
         }
     }
 
@@ -126,20 +154,20 @@ impl Step {
                     self.verb
                 ),
             );
-            return StepResult::Changed(false);
+            return StepResult::Done { changed: false };
         }
         match self.call().await {
-            Ok(changed) => StepResult::Changed(changed),
-            Err(msg) => {
-                log::error(&self.rid, &msg);
+            Ok(changed) => StepResult::Done { changed },
+            Err(Failure { message, changed }) => {
+                log::error(&self.rid, &message);
                 if self.optional {
                     log::warn(
                         &self.rid,
                         &format!("ignore {} error on optional resource", self.verb),
                     );
-                    StepResult::Ignored
+                    StepResult::Ignored { changed }
                 } else {
-                    StepResult::Failed
+                    StepResult::Failed { changed }
                 }
             }
         }
@@ -150,13 +178,16 @@ impl Step {
 async fn run_unit(steps: Vec<Step>) -> Outcome {
     let mut out = Outcome::default();
     for step in &steps {
-        match step.run().await {
-            StepResult::Changed(true) => out.changed.push(step.rid.clone()),
-            StepResult::Changed(false) | StepResult::Ignored => {}
-            StepResult::Failed => {
-                out.failed.push(step.rid.clone());
-                break;
-            }
+        let (changed, failed) = match step.run().await {
+            StepResult::Done { changed } | StepResult::Ignored { changed } => (changed, false),
+            StepResult::Failed { changed } => (changed, true),
+        };
+        if changed {
+            out.changed.push(step.rid.clone());
+        }
+        if failed {
+            out.failed.push(step.rid.clone());
+            break;
         }
     }
     out

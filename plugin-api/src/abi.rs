@@ -39,6 +39,15 @@ pub mod error_kind {
     pub const PANIC: u32 = 3;
     pub const TIMEOUT: u32 = 4;
     pub const NOT_FOUND: u32 = 5;
+    /// A flag ORed into a kind: the failing call had already changed the resource (a
+    /// container started, then failed its up check), so the host rolls it back like one
+    /// that started.
+    pub const CHANGED: u32 = 0x100;
+
+    /// The kind without its flags.
+    pub fn base(kind: u32) -> u32 {
+        kind & 0xff
+    }
 }
 
 /// The error every fallible ABI call returns.

@@ -675,3 +675,21 @@ fn each_call_gets_its_full_timeout() {
     let run = env.run(&format!("-s {SVC} start")).ok();
     assert!(run.lines_with("timed out").is_empty(), "{}", run.stderr);
 }
+
+#[test]
+fn a_start_that_failed_after_changing_things_is_rolled_back_too() {
+    let env = env();
+    let conf = format!(
+        "{}\n{}",
+        fixture(&env, "app#1", ""),
+        fixture(&env, "app#2", "fail_after = start")
+    );
+    env.write_conf(SVC, &conf);
+    let run = env.run(&format!("-s {SVC} start")).code(1);
+    assert!(
+        !logged(&run, "trying to rollback start on app#1, app#2").is_empty(),
+        "{}",
+        run.stderr
+    );
+    assert!(!is_up(&env, "app#1") && !is_up(&env, "app#2"));
+}

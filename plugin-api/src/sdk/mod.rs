@@ -56,6 +56,11 @@ impl Error {
             message: msg.into(),
         }
     }
+    /// Mark a failure as having changed the resource (see [`error_kind::CHANGED`]).
+    pub fn changed(mut self) -> Self {
+        self.kind |= error_kind::CHANGED;
+        self
+    }
 }
 
 impl From<std::io::Error> for Error {

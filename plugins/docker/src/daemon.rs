@@ -1,4 +1,5 @@
-//! A service's private docker daemon (`DEFAULT.docker_data_dir` set): its own socket, pid
+//! A service's private docker daemon (`DEFAULT.container_data_dir` set; legacy spelling
+//! `docker_data_dir`): its own socket, pid
 //! file and data root, started before the service's first container and shut down when its
 //! last running container stops.
 
@@ -36,10 +37,10 @@ pub struct PrivateDaemon {
 }
 
 impl PrivateDaemon {
-    /// The service's private daemon, if `docker_data_dir` asks for one.
+    /// The service's private daemon, if `container_data_dir` asks for one.
     pub fn from_spec(spec: &ResourceSpec) -> Option<PrivateDaemon> {
         let data_dir = spec
-            .service("docker_data_dir")?
+            .service("container_data_dir")?
             .as_str()
             .filter(|s| !s.is_empty())?;
         let args: Vec<String> = match spec.service("docker_daemon_args") {
@@ -284,7 +285,7 @@ mod tests {
     fn only_with_a_data_dir() {
         assert_eq!(PrivateDaemon::from_spec(&spec(json!({}))), None);
         assert_eq!(
-            PrivateDaemon::from_spec(&spec(json!({"docker_data_dir": ""}))),
+            PrivateDaemon::from_spec(&spec(json!({"container_data_dir": ""}))),
             None
         );
     }
@@ -292,7 +293,7 @@ mod tests {
     #[test]
     fn command_line() {
         let d = PrivateDaemon::from_spec(&spec(json!({
-            "docker_data_dir": "/opt/busybox.opensvc.com/appdata",
+            "container_data_dir": "/opt/busybox.opensvc.com/appdata",
             "docker_daemon_args": ["--ip", "37.59.71.25"],
         })))
         .unwrap();
@@ -309,7 +310,7 @@ mod tests {
     #[test]
     fn operator_network_settings_win() {
         let d = PrivateDaemon::from_spec(&spec(json!({
-            "docker_data_dir": "/d",
+            "container_data_dir": "/d",
             "docker_daemon_args": ["--bridge=br0", "--iptables=true"],
         })))
         .unwrap();

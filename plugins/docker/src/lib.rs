@@ -90,7 +90,7 @@ fn declaration() -> DriverDecl {
             "Run in the background. false: the start runs the container to completion, then \
              removes it; its status is n/a.",
         ))
-        .service_keyword(Kw::string("docker_data_dir").alias("container_data_dir").help(
+        .service_keyword(Kw::string("container_data_dir").alias("docker_data_dir").help(
             "The data dir of a docker daemon private to the service, started and stopped with \
              its containers.",
         ))
@@ -120,6 +120,6 @@ mod tests {
             assert!(m.keywords.iter().all(|k| k.name != generic));
         }
         let svc: Vec<_> = m.service_keywords.iter().map(|k| k.name.as_str()).collect();
-        assert_eq!(svc, ["docker_data_dir", "docker_daemon_args"]);
+        assert_eq!(svc, ["container_data_dir", "docker_daemon_args"]);
     }
 }

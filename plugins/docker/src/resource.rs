@@ -434,10 +434,12 @@ impl ResourceImpl for Container {
             }
         };
         Self::log_output(ctx, &id);
+        // From here the container was started: a failure must still be rolled back.
         if self.settings.detach {
-            self.wait_up(ctx, &engine, &id)?;
+            self.wait_up(ctx, &engine, &id).map_err(Error::changed)?;
         } else {
-            self.run_attached(ctx, &engine, &id)?;
+            self.run_attached(ctx, &engine, &id)
+                .map_err(Error::changed)?;
         }
         Ok(ActionReport::changed())
     }

@@ -22,6 +22,7 @@ fn plugin() -> Plugin {
                 .keyword(Kw::string("record").help("File every call is appended to."))
                 .keyword(Kw::duration("sleep").help("Time a start takes."))
                 .keyword(Kw::list("fail").help("Verbs that fail."))
+                .keyword(Kw::list("fail_after").help("Verbs that change the state, then fail."))
                 .keyword(Kw::list("panic").help("Verbs that panic."))
                 .keyword(Kw::string("mnt").help("Sort key, like a mount point."))
         })
@@ -39,6 +40,7 @@ struct Fixture {
     record: Option<PathBuf>,
     sleep: Duration,
     fail: Vec<String>,
+    fail_after: Vec<String>,
     panic: Vec<String>,
     mnt: Option<String>,
     state: PathBuf,
@@ -51,6 +53,7 @@ fn new(spec: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> {
         record: spec.str("record").map(PathBuf::from),
         sleep: spec.duration("sleep").unwrap_or_default(),
         fail: spec.words("fail"),
+        fail_after: spec.words("fail_after"),
         panic: spec.words("panic"),
         mnt: spec.str("mnt").map(String::from),
         state: PathBuf::from(&spec.context.var_dir).join(format!("{}.up", spec.rid)),
@@ -127,6 +130,10 @@ impl Fixture {
                 "fixture {} told to fail on {verb}",
                 self.rid
             )));
+        }
+        if self.fail_after.iter().any(|v| v == verb) {
+            let e = Error::other(format!("fixture {} failed after its {verb}", self.rid));
+            return Err(e.changed());
         }
         Ok(ActionReport::changed())
     }
