@@ -4,12 +4,13 @@
 #  1. `print status` of the 7-container "Complex Orchestration" service, all up
 #     (target: median <= 40 ms);
 #  2. `start` of a 4-container parallel subset vs `start` of a single container, each from
-#     no instance (create + start) (target: parallel <= 1.3 x single).
+#     no instance (create + start), then from stopped instances (docker start), the case of
+#     every start after the first (target: parallel <= 1.3 x single).
 # Figures are printed and written to $OUT (default: a temp dir) as hyperfine JSON.
 # PROFILE=debug benchmarks the debug build; CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+repo=$(cd "$(dirname "$0")/.." && pwd)
 profile=${PROFILE:-release}
 target=${CARGO_TARGET_DIR:-$repo/target}
 out=${OUT:-$(mktemp -d)}
@@ -62,15 +63,21 @@ hyperfine -N --warmup 1 --runs 10 --export-json "$out/start.json" \
 	"$bin -s bench-single start" \
 	--prepare "$bin -s bench-parallel unprovision" -n "start 4 containers in parallel" \
 	"$bin -s bench-parallel start"
+hyperfine -N --warmup 1 --runs 10 --export-json "$out/restart.json" \
+	--prepare "$bin -s bench-single stop" -n "start 1 stopped container" \
+	"$bin -s bench-single start" \
+	--prepare "$bin -s bench-parallel stop" -n "start 4 stopped containers in parallel" \
+	"$bin -s bench-parallel start"
 
 python3 - "$out" <<'EOF'
 import json, sys
 out = sys.argv[1]
 status = json.load(open(f"{out}/print-status.json"))["results"][0]
-single, parallel = json.load(open(f"{out}/start.json"))["results"]
 print(f"print status, 7 containers: median {status['median']*1000:.1f} ms (target <= 40 ms)")
-print(f"start 1 container: median {single['median']*1000:.0f} ms; "
-      f"4 in parallel: median {parallel['median']*1000:.0f} ms; "
-      f"ratio {parallel['median']/single['median']:.2f} (target <= 1.3)")
+for name, what in (("start", "new"), ("restart", "stopped")):
+    single, parallel = json.load(open(f"{out}/{name}.json"))["results"]
+    print(f"start 1 {what} container: median {single['median']*1000:.0f} ms; "
+          f"4 in parallel: median {parallel['median']*1000:.0f} ms; "
+          f"ratio {parallel['median']/single['median']:.2f} (target <= 1.3)")
 EOF
 echo "hyperfine JSON in $out"
