@@ -434,3 +434,34 @@ fn classic_log_format() {
         r.stderr
     );
 }
+
+#[test]
+fn each_config_problem_is_reported_once() {
+    let env = Env::new(&["app", "docker"]);
+    env.write_conf(
+        "demo",
+        "[DEFAULT]\ncomment = {app#1.start}\ndocker_daemon_args = --ip '1\n\n\
+         [app#1]\nstart = {DEFAULT.comment}\n\n\
+         [container#1]\nimage = a\n\n[container#2]\nimage = b\n",
+    );
+    let v = env.run("-s demo validate config");
+    let loops: Vec<&str> = v.stdout.lines().filter(|l| l.contains("reference loop")).collect();
+    assert_eq!(
+        loops,
+        [format!(
+            "error: {}: [app#1] start: reference loop: app#1.start -> DEFAULT.comment -> app#1.start",
+            env.path("etc/opensvc/demo.conf").display()
+        )],
+        "{}",
+        v.stdout
+    );
+    let args = v.stdout.lines().filter(|l| l.contains("docker_daemon_args")).count();
+    assert_eq!(args, 1, "a [DEFAULT] driver keyword is judged once: {}", v.stdout);
+    assert_eq!(v.code, 2);
+    // Yet every resource of that driver is marked invalid.
+    let s = env.run("-s demo print status").ok();
+    for rid in ["container#1", "container#2"] {
+        let row = s.stdout.lines().find(|l| l.contains(rid)).expect("row");
+        assert!(row.contains("undef"), "{}", s.stdout);
+    }
+}

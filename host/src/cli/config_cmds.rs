@@ -147,7 +147,7 @@ fn get(ctx: &Ctx, name: &str) -> Result<i32> {
             };
             println!(
                 "{}",
-                refs::expand(&cfg, &b, &section, raw)
+                refs::expand(&cfg, &b, &section, &key, raw)
                     .map_err(|e| anyhow!("[{section}] {key}: {e}"))?
             );
         } else {

@@ -13,13 +13,15 @@ pub struct Builtins<'a> {
     pub id: &'a str,
 }
 
+/// Expand `value`, the value of `section.key` (where a loop report starts).
 pub fn expand(
     cfg: &ServiceConfig,
     b: &Builtins<'_>,
     section: &str,
+    key: &str,
     value: &str,
 ) -> Result<String, String> {
-    let mut stack = Vec::new();
+    let mut stack = vec![format!("{section}.{key}")];
     expand_in(cfg, b, section, value, &mut stack)
 }
 
@@ -138,7 +140,7 @@ mod tests {
     #[test]
     fn builtins_sections_and_fallbacks() {
         let c = cfg("[DEFAULT]\nbase = /srv\n[env]\nport = 80\n[app#1]\nstart = x\n");
-        let e = |v: &str| expand(&c, &B, "app#1", v).unwrap();
+        let e = |v: &str| expand(&c, &B, "app#1", "x", v).unwrap();
         assert_eq!(e("{name}.{rindex}@{short_nodename}"), "svc.1@n1");
         assert_eq!(e("{base}/{app#1.start}/{env.port}"), "/srv/x/80");
         assert_eq!(
@@ -150,13 +152,13 @@ mod tests {
     #[test]
     fn loops_are_named() {
         let c = cfg("[DEFAULT]\na = {b}\nb = {DEFAULT.a}\n");
-        let err = expand(&c, &B, "DEFAULT", "{a}").unwrap_err();
+        let err = expand(&c, &B, "DEFAULT", "a", "{b}").unwrap_err();
         assert_eq!(err, "reference loop: DEFAULT.a -> DEFAULT.b -> DEFAULT.a");
     }
 
     #[test]
     fn node_scoping() {
         let c = cfg("[DEFAULT]\nx = generic\nx@n1.example = specific\n");
-        assert_eq!(expand(&c, &B, "DEFAULT", "{x}").unwrap(), "specific");
+        assert_eq!(expand(&c, &B, "DEFAULT", "y", "{x}").unwrap(), "specific");
     }
 }

@@ -5,9 +5,9 @@
 use super::keywords::{self, HostKw};
 use super::refs::{self, Builtins};
 use super::ServiceConfig;
-use crate::drivers::{Registry, ResolveError};
+use crate::drivers::{DriverEntry, Registry, ResolveError};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
@@ -131,6 +131,7 @@ pub fn resolve(
         cfg,
         b: builtins,
         diags: Vec::new(),
+        service_cache: HashMap::new(),
     };
     let mut def = ServiceDef {
         id: cfg.id().to_string(),
@@ -168,7 +169,12 @@ struct Reader<'a> {
     cfg: &'a ServiceConfig,
     b: Builtins<'a>,
     diags: Vec<Diag>,
+    /// Driver id → its `[DEFAULT]` keyword values and whether one was invalid.
+    service_cache: HashMap<String, (Map<String, Value>, bool)>,
 }
+
+/// A problem already reported as a diagnostic.
+struct Reported;
 
 impl Reader<'_> {
     fn diag(&mut self, severity: Severity, section: &str, keyword: Option<&str>, message: String) {
@@ -180,30 +186,40 @@ impl Reader<'_> {
         });
     }
 
-    /// The expanded, scoped raw text of the first of `names` that is set.
-    fn raw(&mut self, section: &str, names: &[&str]) -> Option<(String, String)> {
-        let (key, raw) = names.iter().find_map(|n| {
+    /// The expanded, scoped text of the first of `names` that is set (None: none is).
+    /// A reference loop is reported here, once, and is `Err(Reported)`.
+    fn raw(&mut self, section: &str, names: &[&str]) -> Result<Option<(String, String)>, Reported> {
+        let Some((key, raw)) = names.iter().find_map(|n| {
             self.cfg
                 .raw_scoped(section, n, self.b.nodename)
                 .map(|v| (n.to_string(), v))
-        })?;
-        match refs::expand(self.cfg, &self.b, section, raw) {
-            Ok(v) => Some((key, v)),
+        }) else {
+            return Ok(None);
+        };
+        match refs::expand(self.cfg, &self.b, section, &key, raw) {
+            Ok(v) => Ok(Some((key, v))),
             Err(loop_msg) => {
                 self.diag(Severity::Error, section, Some(&key), loop_msg);
-                None
+                Err(Reported)
             }
         }
     }
 
-    /// A converted value, reporting conversion errors against the keyword.
-    fn typed(&mut self, section: &str, names: &[&str], kind: KwType) -> Option<Value> {
-        let (key, text) = self.raw(section, names)?;
+    /// A converted value; a conversion error is reported against the keyword.
+    fn typed(
+        &mut self,
+        section: &str,
+        names: &[&str],
+        kind: KwType,
+    ) -> Result<Option<Value>, Reported> {
+        let Some((key, text)) = self.raw(section, names)? else {
+            return Ok(None);
+        };
         match kind.convert(&text) {
-            Ok(v) => Some(v),
+            Ok(v) => Ok(Some(v)),
             Err(e) => {
                 self.diag(Severity::Error, section, Some(&key), e);
-                None
+                Err(Reported)
             }
         }
     }
@@ -212,7 +228,7 @@ impl Reader<'_> {
         let k = table.iter().find(|k| k.name == name)?;
         let mut names = vec![k.name];
         names.extend(k.aliases);
-        self.typed(section, &names, k.kind)
+        self.typed(section, &names, k.kind).ok().flatten()
     }
 
     fn host_bool(&mut self, section: &str, table: &[HostKw], name: &str, default: bool) -> bool {
@@ -334,7 +350,7 @@ impl Reader<'_> {
 
     fn resource(&mut self, reg: &Registry, rid: &str, defaults: &Timeouts) -> Option<ResourceDef> {
         let prefix = crate::rid::prefix(rid);
-        let type_name = self.raw(rid, &["type"]).map(|(_, v)| v);
+        let type_name = self.raw(rid, &["type"]).ok().flatten().map(|(_, v)| v);
         let (entry, unresolved) = match reg.resolve(prefix, type_name.as_deref()) {
             Ok(e) => (Some(e), None),
             Err(e @ ResolveError::UnknownGroup(_)) => {
@@ -392,17 +408,12 @@ impl Reader<'_> {
                 keywords.insert(spec.name.clone(), v);
             }
         }
-        let mut service_keywords = Map::new();
-        for spec in entry
-            .map(|e| e.manifest.service_keywords.as_slice())
-            .unwrap_or_default()
-        {
-            if let Some(v) = self.driver_value("DEFAULT", spec) {
-                service_keywords.insert(spec.name.clone(), v);
-            }
-        }
+        let (service_keywords, service_invalid) = match entry {
+            Some(e) => self.service_keywords(e),
+            None => (Map::new(), false),
+        };
         let problem = unresolved.or_else(|| {
-            (self.error_count() > errors_before)
+            (service_invalid || self.error_count() > errors_before)
                 .then(|| "invalid configuration (see validate config)".to_string())
         });
         Some(ResourceDef {
@@ -416,6 +427,25 @@ impl Reader<'_> {
             service_keywords,
             props,
         })
+    }
+
+    /// The `[DEFAULT]` keywords a driver declared, and whether one of them is invalid. Read
+    /// once per driver, so that a problem with one is reported once, not once per resource.
+    fn service_keywords(&mut self, entry: &DriverEntry) -> (Map<String, Value>, bool) {
+        if let Some(cached) = self.service_cache.get(&entry.manifest.id) {
+            return cached.clone();
+        }
+        let before = self.error_count();
+        let mut values = Map::new();
+        for spec in &entry.manifest.service_keywords {
+            if let Some(v) = self.driver_value("DEFAULT", spec) {
+                values.insert(spec.name.clone(), v);
+            }
+        }
+        let read = (values, self.error_count() > before);
+        self.service_cache
+            .insert(entry.manifest.id.clone(), read.clone());
+        read
     }
 
     fn error_count(&self) -> usize {
@@ -454,9 +484,9 @@ impl Reader<'_> {
         let mut names = vec![spec.name.as_str()];
         names.extend(spec.aliases.iter().map(String::as_str));
         let value = match self.typed(section, &names, spec.kind) {
-            Some(v) => v,
-            None if self.raw(section, &names).is_some() => return None, // conversion error, reported
-            None => {
+            Ok(Some(v)) => v,
+            Err(Reported) => return None,
+            Ok(None) => {
                 if spec.required {
                     self.diag(
                         Severity::Error,
