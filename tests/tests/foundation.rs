@@ -323,6 +323,15 @@ fn simple_apps_run_detached_and_stop() {
         .parse()
         .unwrap();
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    // Detached: a session of its own, so the operator's terminal closing does not hang it up.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    assert_eq!(fields[3], pid.to_string(), "session id of the app: {stat}");
     env.run("-s demo stop").ok();
     env.run("-s demo status").code(1);
     // The process may linger as a zombie of init for a moment; it must not be running sleep.
@@ -445,7 +454,11 @@ fn each_config_problem_is_reported_once() {
          [container#1]\nimage = a\n\n[container#2]\nimage = b\n",
     );
     let v = env.run("-s demo validate config");
-    let loops: Vec<&str> = v.stdout.lines().filter(|l| l.contains("reference loop")).collect();
+    let loops: Vec<&str> = v
+        .stdout
+        .lines()
+        .filter(|l| l.contains("reference loop"))
+        .collect();
     assert_eq!(
         loops,
         [format!(
@@ -455,8 +468,16 @@ fn each_config_problem_is_reported_once() {
         "{}",
         v.stdout
     );
-    let args = v.stdout.lines().filter(|l| l.contains("docker_daemon_args")).count();
-    assert_eq!(args, 1, "a [DEFAULT] driver keyword is judged once: {}", v.stdout);
+    let args = v
+        .stdout
+        .lines()
+        .filter(|l| l.contains("docker_daemon_args"))
+        .count();
+    assert_eq!(
+        args, 1,
+        "a [DEFAULT] driver keyword is judged once: {}",
+        v.stdout
+    );
     assert_eq!(v.code, 2);
     // Yet every resource of that driver is marked invalid.
     let s = env.run("-s demo print status").ok();

@@ -89,8 +89,6 @@ impl<'a> Cmd<'a> {
         if let Some((uid, gid)) = self.uid_gid {
             cmd.uid(uid).gid(gid);
         }
-        // Own process group, so a deadline kills the whole tree the command started.
-        cmd.process_group(0);
         Ok(cmd)
     }
 
@@ -101,8 +99,10 @@ impl<'a> Cmd<'a> {
         if !self.quiet {
             self.ctx.info(&line);
         }
+        // Own process group, so a deadline kills the whole tree the command started.
         let mut child = self
             .build()?
+            .process_group(0)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -142,7 +142,8 @@ impl<'a> Cmd<'a> {
         }
     }
 
-    /// Start the command detached (own session, no pipes) and return its pid.
+    /// Start the command detached (own session, no pipes) and return its pid. It outlives
+    /// the call and is not waited for: a driver that needs its exit status waits on the pid.
     pub fn spawn_detached(self, log_file: Option<&std::path::Path>) -> Result<u32> {
         let line = self.argv.join(" ");
         if !self.quiet {
@@ -160,16 +161,17 @@ impl<'a> Cmd<'a> {
             None => (Stdio::null(), Stdio::null()),
         };
         cmd.stdout(out).stderr(err);
-        // SAFETY: setsid is async-signal-safe; it detaches the process from our session.
+        // A new session (and process group) of its own: the operator's terminal going away
+        // does not hang it up, and signalling -pid reaches all it started. No setpgid before
+        // it: a group leader cannot call setsid.
+        // SAFETY: setsid is async-signal-safe.
         unsafe {
-            cmd.pre_exec(|| {
-                libc::setsid();
-                Ok(())
+            cmd.pre_exec(|| match libc::setsid() {
+                -1 => Err(std::io::Error::last_os_error()),
+                _ => Ok(()),
             });
         }
-        // Replace the process_group(0) from build(): setsid makes its own group.
         let child = cmd
-            .process_group(0)
             .spawn()
             .map_err(|e| Error::other(format!("{line}: {e}")))?;
         Ok(child.id())

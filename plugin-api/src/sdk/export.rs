@@ -95,8 +95,8 @@ extern "C" fn manifest() -> RString {
     let doc = guarded("manifest", || {
         serde_json::to_string(&manifest_of(plugin())).map_err(|e| Error::other(e.to_string()))
     });
-    // An unserialisable manifest cannot happen with these types; the host reports "{}" as
-    // a manifest without drivers.
+    // Serialising these types cannot fail; were it to, the host would refuse "{}" as an
+    // invalid manifest naming this library.
     RString::from(doc.unwrap_or_else(|_| "{}".into()))
 }
 
