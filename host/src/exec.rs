@@ -29,8 +29,7 @@ pub struct Outcome {
 /// One driver call, owning what it needs so it can run on any thread.
 struct Step {
     rid: String,
-    handle: Option<Arc<ResourceBox>>,
-    problem: Option<String>,
+    driver: Result<Arc<ResourceBox>, String>,
     /// The driver verb called (provision falls back to start when `provision = false`).
     verb: &'static str,
     timeout: Option<Duration>,
@@ -71,8 +70,7 @@ impl Step {
         let timeout = p.timeouts.for_verb(verb_name);
         Step {
             rid: rid.to_string(),
-            handle: res.handle.clone(),
-            problem: res.problem.clone(),
+            driver: res.driver.clone(),
             verb: verb_name,
             timeout,
             optional: p.optional,
@@ -93,13 +91,7 @@ impl Step {
             message,
             changed: false,
         };
-        if let Some(p) = &self.problem {
-            return Err(unchanged(p.clone()));
-        }
-        let handle = self
-            .handle
-            .clone()
-            .ok_or_else(|| unchanged("no driver object".into()))?;
+        let handle = self.driver.clone().map_err(unchanged)?;
         let verb = self.verb;
         // The deadline starts when the call does, not when its stage was prepared.
         let mut args = self.args.clone();

@@ -15,9 +15,8 @@ use svcmgr_plugin_api::types::ResourceContext;
 /// One resource: its definition and, when its driver could create it, the driver object.
 pub struct Resource {
     pub def: ResourceDef,
-    pub handle: Option<Arc<ResourceBox>>,
-    /// Why there is no handle (shown as `undef` with this reason).
-    pub problem: Option<String>,
+    /// The driver's object, or why there is none (shown as `undef` with this reason).
+    pub driver: Result<Arc<ResourceBox>, String>,
     pub label: String,
     pub links: Vec<String>,
     /// Driver-provided ordering key within a set (e.g. a mount point).
@@ -53,43 +52,38 @@ impl Service {
         let (def, mut diags) = resolve::resolve(&cfg, reg, &paths.nodename, &var.to_string_lossy());
         let mut resources = Vec::with_capacity(def.resources.len());
         for rdef in &def.resources {
+            let context = ResourceContext {
+                svcname: cfg.name.clone(),
+                nodename: paths.nodename.clone(),
+                svc_id: def.id.clone(),
+                var_dir: var.to_string_lossy().into_owned(),
+                token,
+                service: rdef.service_keywords.clone(),
+            };
+            let created = match &rdef.problem {
+                Some(p) => Err(p.clone()),
+                None => instantiate(reg, rdef, &context).inspect_err(|e| {
+                    diags.push(Diag {
+                        severity: Severity::Error,
+                        section: rdef.rid.clone(),
+                        keyword: None,
+                        message: e.clone(),
+                    })
+                }),
+            };
             let mut res = Resource {
                 def: rdef.clone(),
-                handle: None,
-                problem: rdef.problem.clone(),
+                driver: Err(String::new()),
                 label: String::new(),
                 links: Vec::new(),
                 sort_key: None,
             };
-            if let (None, Some(driver)) = (&res.problem, &rdef.driver) {
-                let context = ResourceContext {
-                    svcname: cfg.name.clone(),
-                    nodename: paths.nodename.clone(),
-                    svc_id: def.id.clone(),
-                    var_dir: var.to_string_lossy().into_owned(),
-                    token,
-                    service: rdef.service_keywords.clone(),
-                };
-                let kw = serde_json::Value::Object(rdef.keywords.clone()).to_string();
-                let ctx = serde_json::to_string(&context).unwrap_or_default();
-                match reg.new_resource(&reg.drivers[driver], &rdef.rid, &kw, &ctx) {
-                    Ok(h) => {
-                        res.label = h.label().into_string();
-                        res.links = h.links().into_iter().map(|s| s.into_string()).collect();
-                        res.sort_key = describe_sort_key(&h);
-                        res.handle = Some(Arc::new(h));
-                    }
-                    Err(e) => {
-                        diags.push(Diag {
-                            severity: Severity::Error,
-                            section: rdef.rid.clone(),
-                            keyword: None,
-                            message: e.to_string(),
-                        });
-                        res.problem = Some(e.to_string());
-                    }
-                }
-            }
+            res.driver = created.map(|h| {
+                res.label = h.label().into_string();
+                res.links = h.links().into_iter().map(|s| s.into_string()).collect();
+                res.sort_key = describe_sort_key(&h);
+                Arc::new(h)
+            });
             resources.push(res);
         }
         for res in &resources {
@@ -108,7 +102,12 @@ impl Service {
         }
         let table: ResourceTable = resources
             .iter()
-            .filter_map(|r| r.handle.clone().map(|h| (r.rid().to_string(), h)))
+            .filter_map(|r| {
+                r.driver
+                    .as_ref()
+                    .ok()
+                    .map(|h| (r.rid().to_string(), h.clone()))
+            })
             .collect();
         callbacks::register(token, Arc::new(table));
         Service {
@@ -141,6 +140,24 @@ impl Service {
             .copied()
             .unwrap_or(false)
     }
+}
+
+/// Create a resource through its driver library.
+fn instantiate(
+    reg: &Registry,
+    rdef: &ResourceDef,
+    context: &ResourceContext,
+) -> Result<ResourceBox, String> {
+    // Resolution gives every definition without a problem its driver.
+    let entry = rdef
+        .driver
+        .as_ref()
+        .and_then(|d| reg.drivers.get(d))
+        .ok_or_else(|| format!("no driver serves {}", rdef.rid))?;
+    let kw = serde_json::Value::Object(rdef.keywords.clone()).to_string();
+    let ctx = serde_json::to_string(context).unwrap_or_default();
+    reg.new_resource(entry, &rdef.rid, &kw, &ctx)
+        .map_err(|e| e.to_string())
 }
 
 /// The SDK answers `describe` with static facts; an older or foreign driver may not.

@@ -329,21 +329,21 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
 pub fn passthrough(ctx: &Ctx, word: &str, rest: &[String]) -> Result<i32> {
     let name = ctx.service_name()?;
     let svc = Service::build(&ctx.paths, name, &ctx.registry)?;
+    let declares_word = |driver: &Option<String>| {
+        driver
+            .as_ref()
+            .and_then(|d| ctx.registry.drivers.get(d))
+            .and_then(|d| d.manifest.passthrough.as_deref())
+            == Some(word)
+    };
     let mut candidates: Vec<_> = svc
         .resources
         .iter()
-        .filter(|r| !r.def.props.disable && r.handle.is_some())
-        .filter(|r| {
-            r.def
-                .driver
-                .as_ref()
-                .and_then(|d| ctx.registry.drivers.get(d))
-                .and_then(|d| d.manifest.passthrough.as_deref())
-                == Some(word)
-        })
+        .filter(|r| !r.def.props.disable && declares_word(&r.def.driver))
+        .filter_map(|r| r.driver.as_ref().ok().map(|h| (r.rid(), h)))
         .collect();
-    candidates.sort_by(|a, b| natural_cmp(a.rid(), b.rid()));
-    let Some(res) = candidates.first() else {
+    candidates.sort_by(|a, b| natural_cmp(a.0, b.0));
+    let Some((rid, handle)) = candidates.first() else {
         bail!("this service has no {word} resource");
     };
     let args = CallArgs {
@@ -352,10 +352,9 @@ pub fn passthrough(ctx: &Ctx, word: &str, rest: &[String]) -> Result<i32> {
         ..Default::default()
     };
     let encoded = serde_json::to_string(&args)?;
-    let handle = res.handle.as_ref().expect("filtered on handle");
     let answer = match handle.call(RStr::from("passthrough"), RStr::from(encoded.as_str())) {
         RResult::ROk(s) => s.into_string(),
-        RResult::RErr(e) => bail!("{}: {e}", res.rid()),
+        RResult::RErr(e) => bail!("{rid}: {e}"),
     };
     let doc: serde_json::Value =
         serde_json::from_str(&answer).context("invalid passthrough answer")?;
@@ -363,7 +362,7 @@ pub fn passthrough(ctx: &Ctx, word: &str, rest: &[String]) -> Result<i32> {
         serde_json::from_value(doc["argv"].clone()).context("passthrough answer lacks argv")?;
     let (prog, args) = argv
         .split_first()
-        .ok_or_else(|| anyhow!("{}: empty passthrough command", res.rid()))?;
+        .ok_or_else(|| anyhow!("{rid}: empty passthrough command"))?;
     let status = std::process::Command::new(prog)
         .args(args)
         .status()

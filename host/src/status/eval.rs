@@ -33,10 +33,9 @@ pub fn resource_status(res: &Resource) -> ResourceStatus {
         level: "error".into(),
         message: msg,
     };
-    match (&res.handle, &res.problem) {
-        (_, Some(problem)) => st.log.push(error(problem.clone())),
-        (None, None) => st.log.push(error("no driver object".into())),
-        (Some(h), None) => {
+    match &res.driver {
+        Err(problem) => st.log.push(error(problem.clone())),
+        Ok(h) => {
             let args = serde_json::to_string(&CallArgs {
                 action: "status".into(),
                 ..Default::default()
