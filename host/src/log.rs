@@ -174,8 +174,3 @@ pub fn warn(rid: &str, msg: &str) {
 pub fn error(rid: &str, msg: &str) {
     log(rid, level::ERROR, msg)
 }
-
-/// Lines from drivers (host callback).
-pub fn driver_line(rid: &str, lvl: u8, msg: &str) {
-    log(rid, lvl, msg)
-}

@@ -91,6 +91,18 @@ pub enum LogFormat {
     Classic,
 }
 
+/// clap parsing with svcmgr's exit codes: Err(0) after help or version, Err(1) after a usage
+/// error (clap has printed either).
+pub fn parse(argv: &[String]) -> Result<Args, i32> {
+    Args::try_parse_from(argv).map_err(|e| {
+        let _ = e.print();
+        match e.kind() {
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+            _ => 1,
+        }
+    })
+}
+
 /// Every action and the options it accepts (besides -s, --color, --debug, --local,
 /// --log-format, which all accept).
 pub const ACTIONS: &[(&str, &[&str])] = &[

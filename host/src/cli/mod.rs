@@ -94,7 +94,7 @@ pub fn run(argv: Vec<String>) -> Result<i32> {
         .as_ref()
         .map(|(h, _, _)| h.clone())
         .unwrap_or_else(|| argv.clone());
-    let parsed = match Args::try_parse_from_argv(&head) {
+    let parsed = match args::parse(&head) {
         Ok(a) => a,
         Err(code) => return Ok(code),
     };
@@ -131,19 +131,5 @@ pub fn run(argv: Vec<String>) -> Result<i32> {
                 other => config_cmds::run(&ctx, other),
             }
         }
-    }
-}
-
-impl Args {
-    /// clap parsing with svcmgr's exit codes: help and version exit 0, bad usage exits 1.
-    fn try_parse_from_argv(argv: &[String]) -> std::result::Result<Args, i32> {
-        use clap::Parser;
-        Args::try_parse_from(argv).map_err(|e| {
-            let _ = e.print();
-            match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-                _ => 1,
-            }
-        })
     }
 }

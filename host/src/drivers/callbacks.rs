@@ -32,7 +32,7 @@ pub fn host_callbacks() -> HostCallbacksRef {
 }
 
 extern "C" fn log(_token: u64, rid: RStr<'_>, level: u8, msg: RStr<'_>) {
-    crate::log::driver_line(rid.as_str(), level, msg.as_str());
+    crate::log::log(rid.as_str(), level, msg.as_str());
 }
 
 extern "C" fn query(
