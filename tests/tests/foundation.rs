@@ -140,7 +140,7 @@ fn bad_keywords_are_refused_without_changes() {
     );
     env.write_conf("demo", &text);
     let v = env.run("-s demo validate config");
-    assert_ne!(v.code, 0);
+    assert_eq!(v.code, 1, "one error: {}", v.stdout);
     assert!(
         v.stdout.contains("[app#1] bogus: unknown keyword"),
         "{}",
@@ -217,7 +217,7 @@ fn unknown_driver_is_undef_with_reason() {
         "[DEFAULT]\nid = 1\n\n[container#1]\ntype = docker\nimage = x\n\n[app#1]\nstart = true\n",
     );
     let v = env.run("-s demo validate config");
-    assert_ne!(v.code, 0);
+    assert_eq!(v.code, 1, "one error: {}", v.stdout);
     assert!(
         v.stdout
             .contains("[container#1] type: unknown driver container.docker"),
