@@ -13,7 +13,7 @@ pub fn list(ctx: &Ctx) -> Result<i32> {
         .values()
         .map(|d| {
             let path = reg.path_of(d);
-            let api = reg.manifest_of(d).api;
+            let api = reg.api_of(d);
             json!({
                 "id": d.manifest.id,
                 "version": d.manifest.version,

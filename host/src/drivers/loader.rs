@@ -7,13 +7,15 @@ use super::callbacks;
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use svcmgr_plugin_api::abi::{DriverModRef, API_VERSION};
+use svcmgr_plugin_api::abi::{ApiRange, DriverModRef, API_VERSION};
 use svcmgr_plugin_api::types::Manifest;
 
 /// A library that loaded and initialised.
 pub struct Library {
     pub path: PathBuf,
     pub module: DriverModRef,
+    /// The api versions its `api_version()` declared (what the host negotiated on).
+    pub api: ApiRange,
     pub manifest: Manifest,
 }
 
@@ -157,6 +159,7 @@ pub fn load(path: &Path, seen: &mut HashSet<PathBuf>) -> Result<Option<Library>,
     Ok(Some(Library {
         path: path.to_path_buf(),
         module,
+        api,
         manifest,
     }))
 }

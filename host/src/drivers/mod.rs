@@ -8,8 +8,8 @@ use crate::paths::Paths;
 use abi_stable::std_types::{RResult, RStr};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use svcmgr_plugin_api::abi::{DriverError, ResourceBox};
-use svcmgr_plugin_api::types::{DriverManifest, Manifest};
+use svcmgr_plugin_api::abi::{ApiRange, DriverError, ResourceBox};
+use svcmgr_plugin_api::types::DriverManifest;
 
 /// Driver groups in start order (decisions §6). Groups a driver introduces come after these.
 pub const GROUP_ORDER: &[&str] = &[
@@ -113,8 +113,9 @@ impl Registry {
         &self.libs[entry.lib].path
     }
 
-    pub fn manifest_of(&self, entry: &DriverEntry) -> &Manifest {
-        &self.libs[entry.lib].manifest
+    /// The api versions the library serving `entry` implements.
+    pub fn api_of(&self, entry: &DriverEntry) -> ApiRange {
+        self.libs[entry.lib].api
     }
 
     /// The driver serving a legacy section prefix (`vg` → `disk.vg`), if any.
