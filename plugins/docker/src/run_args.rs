@@ -8,6 +8,7 @@ use bollard::models::{
     ContainerCreateBody, DeviceMapping, HostConfig, PortBinding, ResourcesUlimits, RestartPolicy,
     RestartPolicyNameEnum,
 };
+use svcmgr_plugin_api::types::parse_bool;
 
 /// One recognised option, its value already checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -288,7 +289,7 @@ fn parse_long<'a>(
     let mut words = vec![word.to_string()];
     let opt = match &flag.kind {
         Kind::Switch(make) => make(match inline {
-            Some(v) => switch_value(name, v)?,
+            Some(v) => parse_bool(v).map_err(|e| format!("--{name}: {e}"))?,
             None => true,
         }),
         Kind::Value(make) => {
@@ -344,14 +345,6 @@ fn parse_shorts<'a>(
         }
     }
     Ok(Item { words, opts })
-}
-
-fn switch_value(name: &str, v: &str) -> Result<bool, String> {
-    match v {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(format!("--{name}: '{v}' is not true or false")),
-    }
 }
 
 fn label(v: &str) -> Result<Opt, String> {
@@ -574,7 +567,10 @@ mod tests {
         );
         assert_eq!(err("--rm"), "flag --rm is not allowed, use the rm keyword");
         assert!(err("busybox").contains("unexpected argument 'busybox'"));
-        assert!(err("--privileged=maybe").contains("'maybe'"));
+        assert_eq!(
+            err("--privileged=maybe"),
+            "--privileged: 'maybe' is not a boolean (true or false)"
+        );
     }
 
     #[test]
