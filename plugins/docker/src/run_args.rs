@@ -67,145 +67,65 @@ struct Flag {
     kind: Kind,
 }
 
+impl Flag {
+    const fn value(
+        long: &'static [&'static str],
+        short: Option<char>,
+        make: fn(&str) -> Result<Opt, String>,
+    ) -> Flag {
+        Flag {
+            long,
+            short,
+            kind: Kind::Value(make),
+        }
+    }
+
+    const fn switch(
+        long: &'static [&'static str],
+        short: Option<char>,
+        make: fn(bool) -> Opt,
+    ) -> Flag {
+        Flag {
+            long,
+            short,
+            kind: Kind::Switch(make),
+        }
+    }
+}
+
 const FLAGS: &[Flag] = &[
-    Flag {
-        long: &["volume"],
-        short: Some('v'),
-        kind: Kind::Value(|v| Ok(Opt::Volume(v.into()))),
-    },
-    Flag {
-        long: &["publish"],
-        short: Some('p'),
-        kind: Kind::Value(|v| ports::parse(v).map(Opt::Publish)),
-    },
-    Flag {
-        long: &["env"],
-        short: Some('e'),
-        kind: Kind::Value(|v| Ok(Opt::Env(v.into()))),
-    },
-    Flag {
-        long: &["env-file"],
-        short: None,
-        kind: Kind::Value(|v| Ok(Opt::EnvFile(v.into()))),
-    },
-    Flag {
-        long: &["workdir"],
-        short: Some('w'),
-        kind: Kind::Value(|v| Ok(Opt::Workdir(v.into()))),
-    },
-    Flag {
-        long: &["user"],
-        short: Some('u'),
-        kind: Kind::Value(|v| Ok(Opt::User(v.into()))),
-    },
-    Flag {
-        long: &["hostname"],
-        short: Some('h'),
-        kind: Kind::Value(|v| Ok(Opt::Hostname(v.into()))),
-    },
-    Flag {
-        long: &["net", "network"],
-        short: None,
-        kind: Kind::Value(|v| Ok(Opt::Network(v.into()))),
-    },
-    Flag {
-        long: &["privileged"],
-        short: None,
-        kind: Kind::Switch(Opt::Privileged),
-    },
-    Flag {
-        long: &["tty"],
-        short: Some('t'),
-        kind: Kind::Switch(Opt::Tty),
-    },
-    Flag {
-        long: &["interactive"],
-        short: Some('i'),
-        kind: Kind::Switch(Opt::Interactive),
-    },
-    Flag {
-        long: &["entrypoint"],
-        short: None,
-        kind: Kind::Value(|v| Ok(Opt::Entrypoint(v.into()))),
-    },
-    Flag {
-        long: &["cap-add"],
-        short: None,
-        kind: Kind::Value(|v| Ok(Opt::CapAdd(v.into()))),
-    },
-    Flag {
-        long: &["cap-drop"],
-        short: None,
-        kind: Kind::Value(|v| Ok(Opt::CapDrop(v.into()))),
-    },
-    Flag {
-        long: &["label"],
-        short: Some('l'),
-        kind: Kind::Value(label),
-    },
-    Flag {
-        long: &["restart"],
-        short: None,
-        kind: Kind::Value(restart),
-    },
-    Flag {
-        long: &["memory"],
-        short: Some('m'),
-        kind: Kind::Value(|v| units::bytes(v).map(Opt::Memory)),
-    },
-    Flag {
-        long: &["cpus"],
-        short: None,
-        kind: Kind::Value(|v| units::nano_cpus(v).map(Opt::Cpus)),
-    },
-    Flag {
-        long: &["add-host"],
-        short: None,
-        kind: Kind::Value(add_host),
-    },
-    Flag {
-        long: &["dns"],
-        short: None,
-        kind: Kind::Value(|v| Ok(Opt::Dns(v.into()))),
-    },
-    Flag {
-        long: &["tmpfs"],
-        short: None,
-        kind: Kind::Value(|v| {
-            let (path, opts) = v.split_once(':').unwrap_or((v, ""));
-            Ok(Opt::Tmpfs(path.into(), opts.into()))
-        }),
-    },
-    Flag {
-        long: &["read-only"],
-        short: None,
-        kind: Kind::Switch(Opt::ReadOnly),
-    },
-    Flag {
-        long: &["init"],
-        short: None,
-        kind: Kind::Switch(Opt::Init),
-    },
-    Flag {
-        long: &["shm-size"],
-        short: None,
-        kind: Kind::Value(|v| units::bytes(v).map(Opt::ShmSize)),
-    },
-    Flag {
-        long: &["ulimit"],
-        short: None,
-        kind: Kind::Value(ulimit),
-    },
-    Flag {
-        long: &["device"],
-        short: None,
-        kind: Kind::Value(device),
-    },
-    Flag {
-        long: &["detach"],
-        short: Some('d'),
-        kind: Kind::Switch(Opt::Detach),
-    },
+    Flag::value(&["volume"], Some('v'), |v| Ok(Opt::Volume(v.into()))),
+    Flag::value(&["publish"], Some('p'), |v| {
+        ports::parse(v).map(Opt::Publish)
+    }),
+    Flag::value(&["env"], Some('e'), |v| Ok(Opt::Env(v.into()))),
+    Flag::value(&["env-file"], None, |v| Ok(Opt::EnvFile(v.into()))),
+    Flag::value(&["workdir"], Some('w'), |v| Ok(Opt::Workdir(v.into()))),
+    Flag::value(&["user"], Some('u'), |v| Ok(Opt::User(v.into()))),
+    Flag::value(&["hostname"], Some('h'), |v| Ok(Opt::Hostname(v.into()))),
+    Flag::value(&["net", "network"], None, |v| Ok(Opt::Network(v.into()))),
+    Flag::switch(&["privileged"], None, Opt::Privileged),
+    Flag::switch(&["tty"], Some('t'), Opt::Tty),
+    Flag::switch(&["interactive"], Some('i'), Opt::Interactive),
+    Flag::value(&["entrypoint"], None, |v| Ok(Opt::Entrypoint(v.into()))),
+    Flag::value(&["cap-add"], None, |v| Ok(Opt::CapAdd(v.into()))),
+    Flag::value(&["cap-drop"], None, |v| Ok(Opt::CapDrop(v.into()))),
+    Flag::value(&["label"], Some('l'), label),
+    Flag::value(&["restart"], None, restart),
+    Flag::value(&["memory"], Some('m'), |v| units::bytes(v).map(Opt::Memory)),
+    Flag::value(&["cpus"], None, |v| units::nano_cpus(v).map(Opt::Cpus)),
+    Flag::value(&["add-host"], None, add_host),
+    Flag::value(&["dns"], None, |v| Ok(Opt::Dns(v.into()))),
+    Flag::value(&["tmpfs"], None, |v| {
+        let (path, opts) = v.split_once(':').unwrap_or((v, ""));
+        Ok(Opt::Tmpfs(path.into(), opts.into()))
+    }),
+    Flag::switch(&["read-only"], None, Opt::ReadOnly),
+    Flag::switch(&["init"], None, Opt::Init),
+    Flag::value(&["shm-size"], None, |v| units::bytes(v).map(Opt::ShmSize)),
+    Flag::value(&["ulimit"], None, ulimit),
+    Flag::value(&["device"], None, device),
+    Flag::switch(&["detach"], Some('d'), Opt::Detach),
 ];
 
 /// Options that have a keyword of their own: the error says which.
