@@ -212,19 +212,7 @@ fn parse_long<'a>(
             Some(v) => parse_bool(v).map_err(|e| format!("--{name}: {e}"))?,
             None => true,
         }),
-        Kind::Value(make) => {
-            let value = match inline {
-                Some(v) => v.to_string(),
-                None => {
-                    let v = rest
-                        .next()
-                        .ok_or_else(|| format!("flag --{name} needs a value"))?;
-                    words.push(v.clone());
-                    v.clone()
-                }
-            };
-            make(&value).map_err(|e| format!("--{name}: {e}"))?
-        }
+        Kind::Value(make) => value_opt(&format!("--{name}"), *make, inline, rest, &mut words)?,
     };
     Ok(Item {
         words,
@@ -250,21 +238,41 @@ fn parse_shorts<'a>(
             Kind::Switch(make) => opts.push(make(true)),
             Kind::Value(make) => {
                 let attached = shorts[at + c.len_utf8()..].trim_start_matches('=');
-                let value = if attached.is_empty() {
-                    let v = rest
-                        .next()
-                        .ok_or_else(|| format!("flag -{c} needs a value"))?;
-                    words.push(v.clone());
-                    v.clone()
-                } else {
-                    attached.to_string()
-                };
-                opts.push(make(&value).map_err(|e| format!("-{c}: {e}"))?);
+                let attached = Some(attached).filter(|a| !a.is_empty());
+                opts.push(value_opt(
+                    &format!("-{c}"),
+                    *make,
+                    attached,
+                    rest,
+                    &mut words,
+                )?);
                 break;
             }
         }
     }
     Ok(Item { words, opts })
+}
+
+/// The option of a flag taking a value: the value `attached` to the flag's word, or else the
+/// next word (added to `words`). Errors name the flag as `shown`.
+fn value_opt<'a>(
+    shown: &str,
+    make: fn(&str) -> Result<Opt, String>,
+    attached: Option<&str>,
+    rest: &mut impl Iterator<Item = &'a String>,
+    words: &mut Vec<String>,
+) -> Result<Opt, String> {
+    let value = match attached {
+        Some(v) => v,
+        None => {
+            let v = rest
+                .next()
+                .ok_or_else(|| format!("flag {shown} needs a value"))?;
+            words.push(v.clone());
+            v
+        }
+    };
+    make(value).map_err(|e| format!("{shown}: {e}"))
 }
 
 fn label(v: &str) -> Result<Opt, String> {
