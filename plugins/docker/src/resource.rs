@@ -75,6 +75,14 @@ impl Container {
         format!("{}@{}", self.identity.name, self.settings.image)
     }
 
+    /// `container <name>@<image> already started|stopped`.
+    fn log_already(&self, ctx: &Ctx, state: &str) {
+        ctx.info(&format!(
+            "container {} already {state}",
+            self.instance_label()
+        ));
+    }
+
     fn socket(&self) -> String {
         match &self.daemon {
             Some(d) => d.socket_str(),
@@ -247,10 +255,7 @@ impl Container {
     /// Stop the instance (and remove it when asked). Leaves the private daemon alone.
     fn stop_instance(&self, ctx: &Ctx, engine: &Engine, remove: bool) -> Result<ActionReport> {
         let Some(found) = self.instance(engine)? else {
-            ctx.info(&format!(
-                "container {} already stopped",
-                self.instance_label()
-            ));
+            self.log_already(ctx, "stopped");
             return Ok(ActionReport::unchanged());
         };
         let id = found.id.clone().unwrap_or_default();
@@ -268,10 +273,7 @@ impl Container {
             Self::log_output(ctx, &id);
             report = ActionReport::changed();
         } else {
-            ctx.info(&format!(
-                "container {} already stopped",
-                self.instance_label()
-            ));
+            self.log_already(ctx, "stopped");
         }
         if remove {
             let line = self.cli(&["rm", &self.identity.name]);
@@ -298,10 +300,7 @@ impl Container {
             Ok(e) => e,
             // No engine, no running container: nothing to stop.
             Err(EngineError::Unreachable(_)) => {
-                ctx.info(&format!(
-                    "container {} already stopped",
-                    self.instance_label()
-                ));
+                self.log_already(ctx, "stopped");
                 return Ok(ActionReport::unchanged());
             }
             Err(e) => return Err(engine_error("docker", e)),
@@ -411,10 +410,7 @@ impl ResourceImpl for Container {
         let engine = self.connect().map_err(|e| engine_error("docker", e))?;
         let found = self.instance(&engine)?;
         if found.as_ref().is_some_and(engine::is_running) {
-            ctx.info(&format!(
-                "container {} already started",
-                self.instance_label()
-            ));
+            self.log_already(ctx, "started");
             return Ok(ActionReport::unchanged());
         }
         let id = match found.and_then(|c| c.id) {
