@@ -91,12 +91,12 @@ impl Container {
     }
 
     /// `docker` or `docker -H unix://<private socket>`, for the logged command lines.
-    fn cli(&self, words: &[&str]) -> String {
+    fn cli<S: AsRef<str>>(&self, words: &[S]) -> String {
         let mut line = vec!["docker".to_string()];
         if let Some(d) = &self.daemon {
             line.extend(d.host_args());
         }
-        line.extend(words.iter().map(|w| w.to_string()));
+        line.extend(words.iter().map(|w| w.as_ref().to_string()));
         line.join(" ")
     }
 
@@ -161,10 +161,11 @@ impl Container {
             .settings
             .create_body(&self.identity, network_mode.as_deref())
             .map_err(|e| Error::config(format!("{}: {e}", self.rid)))?;
-        let line = self
-            .settings
-            .run_line(&self.identity.name, network_mode.as_deref());
-        let line = self.cli(&line.iter().map(String::as_str).collect::<Vec<_>>());
+        let line = self.cli(
+            &self
+                .settings
+                .run_line(&self.identity.name, network_mode.as_deref()),
+        );
         ctx.info(&line);
         let id = block_on(engine.create(&self.identity.name, body))
             .map_err(|e| engine_error(&line, e))?;
