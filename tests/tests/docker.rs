@@ -458,11 +458,9 @@ fn failing_appserver_rolls_back_the_whole_start() {
     let svc = Svc::new();
     svc.write_conf(&orchestration_conf(Some(3)));
     let start = svc.run("start").code(1);
-    assert!(
-        start.stderr.contains("/nonexistent"),
-        "the engine's error is shown:\n{}",
-        start.stderr
-    );
+    // The engine's error is shown, against the failing rid (the logged `docker run` line
+    // names /nonexistent too, but unquoted).
+    line_index(&start, &["container#3 ", "\"/nonexistent\""]);
     line_index(&start, &["trying to rollback start on"]);
     // The webservers never start.
     assert_lines(&start.stderr, "container#6", 0);
