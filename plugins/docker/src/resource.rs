@@ -23,7 +23,7 @@ const STOP_MARGIN: Duration = Duration::from_secs(2);
 const POLL: Duration = Duration::from_millis(100);
 
 pub struct Container {
-    rid: String,
+    /// The docker name, the labels and the rid.
     identity: Identity,
     settings: Settings,
     daemon: Option<PrivateDaemon>,
@@ -63,7 +63,6 @@ impl Container {
         )
         .map_err(|e| config(format!("name: {e}")))?;
         Ok(Container {
-            rid: spec.rid.clone(),
             identity,
             settings,
             daemon: PrivateDaemon::from_spec(spec),
@@ -141,12 +140,12 @@ impl Container {
 
     /// The docker name of another container resource of the service (or this one).
     fn name_of(&self, ctx: &Ctx, rid: &str) -> Result<String> {
-        if rid == self.rid {
+        if rid == self.identity.rid {
             return Ok(self.identity.name.clone());
         }
         let answer = ctx
             .query(rid, "name", &json!({}))
-            .map_err(|e| Error::config(format!("{}: {rid}: {}", self.rid, e.message)))?;
+            .map_err(|e| Error::config(format!("{}: {rid}: {}", self.identity.rid, e.message)))?;
         answer["name"]
             .as_str()
             .map(String::from)
@@ -160,7 +159,7 @@ impl Container {
         let body = self
             .settings
             .create_body(&self.identity, network_mode.as_deref())
-            .map_err(|e| Error::config(format!("{}: {e}", self.rid)))?;
+            .map_err(|e| Error::config(format!("{}: {e}", self.identity.rid)))?;
         let line = self.cli(
             &self
                 .settings
@@ -460,7 +459,7 @@ impl ResourceImpl for Container {
             "passthrough" => self.call_passthrough(ctx, payload),
             _ => Err(Error::unsupported(format!(
                 "{}: verb '{verb}' is not supported",
-                self.rid
+                self.identity.rid
             ))),
         }
     }
