@@ -131,10 +131,12 @@ impl PrivateDaemon {
 
     /// Hold the start/stop lock (serialising parallel container starts, and processes).
     fn lock(&self, deadline: Instant) -> Result<Flock<File>> {
+        let failed = |why: String| format!("could not lock {}: {why}", self.lock_file.display());
+        let io_failed = |e: std::io::Error| Error::other(failed(e.to_string()));
         if let Some(dir) = self.lock_file.parent() {
-            std::fs::create_dir_all(dir)?;
+            std::fs::create_dir_all(dir).map_err(io_failed)?;
         }
-        let mut file = File::create(&self.lock_file)?;
+        let mut file = File::create(&self.lock_file).map_err(io_failed)?;
         loop {
             match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 Ok(lock) => return Ok(lock),
@@ -142,12 +144,12 @@ impl PrivateDaemon {
                     file = f;
                     std::thread::sleep(Duration::from_millis(50));
                 }
-                Err((_, e)) => {
-                    return Err(Error::timeout(format!(
-                        "could not lock {}: {e}",
-                        self.lock_file.display()
+                Err((_, Errno::EWOULDBLOCK)) => {
+                    return Err(Error::timeout(failed(
+                        "held by another start or stop".into(),
                     )))
                 }
+                Err((_, e)) => return Err(Error::other(failed(e.to_string()))),
             }
         }
     }
@@ -170,7 +172,9 @@ impl PrivateDaemon {
                     "removing leftover pid file {}",
                     self.pid_file.display()
                 ));
-                std::fs::remove_file(&self.pid_file)?;
+                std::fs::remove_file(&self.pid_file).map_err(|e| {
+                    Error::other(format!("removing {}: {e}", self.pid_file.display()))
+                })?;
             }
             ctx.info("starting docker daemon");
             if let Some(br) = &self.bridge {
@@ -317,6 +321,20 @@ mod tests {
         let line = d.command_line();
         assert!(!line.iter().any(|a| a.starts_with("--bridge=svcd")));
         assert!(!line.contains(&"--iptables=false".to_string()));
+    }
+
+    #[test]
+    fn lock_errors_name_the_lock_file() {
+        let mut spec = spec(json!({"container_data_dir": "/d"}));
+        spec.context.var_dir = "/proc/svcmgr-absent".into();
+        let d = PrivateDaemon::from_spec(&spec).unwrap();
+        let err = d.lock(Instant::now()).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("could not lock /proc/svcmgr-absent/lock.docker_start: "),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -160,24 +160,12 @@ impl Engine {
     }
 
     pub async fn inspect(&self, id: &str) -> EngineResult<Option<ContainerInspectResponse>> {
-        match self.docker.inspect_container(id, None).await {
-            Ok(c) => Ok(Some(c)),
-            Err(e) => match EngineError::from(e) {
-                EngineError::NotFound(_) => Ok(None),
-                other => Err(other),
-            },
-        }
+        unless_absent(self.docker.inspect_container(id, None).await)
     }
 
     /// The id of a local image (None: not present), fresh.
     pub async fn image_id(&self, image: &str) -> EngineResult<Option<String>> {
-        match self.docker.inspect_image(image).await {
-            Ok(i) => Ok(i.id),
-            Err(e) => match EngineError::from(e) {
-                EngineError::NotFound(_) => Ok(None),
-                other => Err(other),
-            },
-        }
+        Ok(unless_absent(self.docker.inspect_image(image).await)?.and_then(|i| i.id))
     }
 
     /// [`Engine::image_id`], answered from the cache for status calls.
@@ -243,6 +231,15 @@ impl Engine {
     pub async fn ping(&self) -> EngineResult<()> {
         self.docker.ping().await?;
         Ok(())
+    }
+}
+
+/// An engine answer, None for a 404 (no such container or image).
+fn unless_absent<T>(answer: Result<T, BollardError>) -> EngineResult<Option<T>> {
+    match answer.map_err(EngineError::from) {
+        Ok(v) => Ok(Some(v)),
+        Err(EngineError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -23,7 +23,7 @@ const STOP_MARGIN: Duration = Duration::from_secs(2);
 const POLL: Duration = Duration::from_millis(100);
 
 pub struct Container {
-    rid: String,
+    /// The docker name, the labels and the rid.
     identity: Identity,
     settings: Settings,
     daemon: Option<PrivateDaemon>,
@@ -63,7 +63,6 @@ impl Container {
         )
         .map_err(|e| config(format!("name: {e}")))?;
         Ok(Container {
-            rid: spec.rid.clone(),
             identity,
             settings,
             daemon: PrivateDaemon::from_spec(spec),
@@ -75,6 +74,14 @@ impl Container {
         format!("{}@{}", self.identity.name, self.settings.image)
     }
 
+    /// `container <name>@<image> already started|stopped`.
+    fn log_already(&self, ctx: &Ctx, state: &str) {
+        ctx.info(&format!(
+            "container {} already {state}",
+            self.instance_label()
+        ));
+    }
+
     fn socket(&self) -> String {
         match &self.daemon {
             Some(d) => d.socket_str(),
@@ -83,12 +90,12 @@ impl Container {
     }
 
     /// `docker` or `docker -H unix://<private socket>`, for the logged command lines.
-    fn cli(&self, words: &[&str]) -> String {
+    fn cli<S: AsRef<str>>(&self, words: &[S]) -> String {
         let mut line = vec!["docker".to_string()];
         if let Some(d) = &self.daemon {
             line.extend(d.host_args());
         }
-        line.extend(words.iter().map(|w| w.to_string()));
+        line.extend(words.iter().map(|w| w.as_ref().to_string()));
         line.join(" ")
     }
 
@@ -133,12 +140,12 @@ impl Container {
 
     /// The docker name of another container resource of the service (or this one).
     fn name_of(&self, ctx: &Ctx, rid: &str) -> Result<String> {
-        if rid == self.rid {
+        if rid == self.identity.rid {
             return Ok(self.identity.name.clone());
         }
         let answer = ctx
             .query(rid, "name", &json!({}))
-            .map_err(|e| Error::config(format!("{}: {rid}: {}", self.rid, e.message)))?;
+            .map_err(|e| Error::config(format!("{}: {rid}: {}", self.identity.rid, e.message)))?;
         answer["name"]
             .as_str()
             .map(String::from)
@@ -152,11 +159,12 @@ impl Container {
         let body = self
             .settings
             .create_body(&self.identity, network_mode.as_deref())
-            .map_err(|e| Error::config(format!("{}: {e}", self.rid)))?;
-        let line = self
-            .settings
-            .run_line(&self.identity.name, network_mode.as_deref());
-        let line = self.cli(&line.iter().map(String::as_str).collect::<Vec<_>>());
+            .map_err(|e| Error::config(format!("{}: {e}", self.identity.rid)))?;
+        let line = self.cli(
+            &self
+                .settings
+                .run_line(&self.identity.name, network_mode.as_deref()),
+        );
         ctx.info(&line);
         let id = block_on(engine.create(&self.identity.name, body))
             .map_err(|e| engine_error(&line, e))?;
@@ -247,10 +255,7 @@ impl Container {
     /// Stop the instance (and remove it when asked). Leaves the private daemon alone.
     fn stop_instance(&self, ctx: &Ctx, engine: &Engine, remove: bool) -> Result<ActionReport> {
         let Some(found) = self.instance(engine)? else {
-            ctx.info(&format!(
-                "container {} already stopped",
-                self.instance_label()
-            ));
+            self.log_already(ctx, "stopped");
             return Ok(ActionReport::unchanged());
         };
         let id = found.id.clone().unwrap_or_default();
@@ -268,10 +273,7 @@ impl Container {
             Self::log_output(ctx, &id);
             report = ActionReport::changed();
         } else {
-            ctx.info(&format!(
-                "container {} already stopped",
-                self.instance_label()
-            ));
+            self.log_already(ctx, "stopped");
         }
         if remove {
             let line = self.cli(&["rm", &self.identity.name]);
@@ -298,10 +300,7 @@ impl Container {
             Ok(e) => e,
             // No engine, no running container: nothing to stop.
             Err(EngineError::Unreachable(_)) => {
-                ctx.info(&format!(
-                    "container {} already stopped",
-                    self.instance_label()
-                ));
+                self.log_already(ctx, "stopped");
                 return Ok(ActionReport::unchanged());
             }
             Err(e) => return Err(engine_error("docker", e)),
@@ -411,10 +410,7 @@ impl ResourceImpl for Container {
         let engine = self.connect().map_err(|e| engine_error("docker", e))?;
         let found = self.instance(&engine)?;
         if found.as_ref().is_some_and(engine::is_running) {
-            ctx.info(&format!(
-                "container {} already started",
-                self.instance_label()
-            ));
+            self.log_already(ctx, "started");
             return Ok(ActionReport::unchanged());
         }
         let id = match found.and_then(|c| c.id) {
@@ -463,7 +459,7 @@ impl ResourceImpl for Container {
             "passthrough" => self.call_passthrough(ctx, payload),
             _ => Err(Error::unsupported(format!(
                 "{}: verb '{verb}' is not supported",
-                self.rid
+                self.identity.rid
             ))),
         }
     }

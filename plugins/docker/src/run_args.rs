@@ -8,6 +8,7 @@ use bollard::models::{
     ContainerCreateBody, DeviceMapping, HostConfig, PortBinding, ResourcesUlimits, RestartPolicy,
     RestartPolicyNameEnum,
 };
+use svcmgr_plugin_api::types::parse_bool;
 
 /// One recognised option, its value already checked.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,145 +67,65 @@ struct Flag {
     kind: Kind,
 }
 
+impl Flag {
+    const fn value(
+        long: &'static [&'static str],
+        short: Option<char>,
+        make: fn(&str) -> Result<Opt, String>,
+    ) -> Flag {
+        Flag {
+            long,
+            short,
+            kind: Kind::Value(make),
+        }
+    }
+
+    const fn switch(
+        long: &'static [&'static str],
+        short: Option<char>,
+        make: fn(bool) -> Opt,
+    ) -> Flag {
+        Flag {
+            long,
+            short,
+            kind: Kind::Switch(make),
+        }
+    }
+}
+
 const FLAGS: &[Flag] = &[
-    Flag {
-        long: &["volume"],
-        short: Some('v'),
-        kind: Kind::Value(|v| Ok(Opt::Volume(v.into()))),
-    },
-    Flag {
-        long: &["publish"],
-        short: Some('p'),
-        kind: Kind::Value(|v| ports::parse(v).map(Opt::Publish)),
-    },
-    Flag {
-        long: &["env"],
-        short: Some('e'),
-        kind: Kind::Value(|v| Ok(Opt::Env(v.into()))),
-    },
-    Flag {
-        long: &["env-file"],
-        short: None,
-        kind: Kind::Value(|v| Ok(Opt::EnvFile(v.into()))),
-    },
-    Flag {
-        long: &["workdir"],
-        short: Some('w'),
-        kind: Kind::Value(|v| Ok(Opt::Workdir(v.into()))),
-    },
-    Flag {
-        long: &["user"],
-        short: Some('u'),
-        kind: Kind::Value(|v| Ok(Opt::User(v.into()))),
-    },
-    Flag {
-        long: &["hostname"],
-        short: Some('h'),
-        kind: Kind::Value(|v| Ok(Opt::Hostname(v.into()))),
-    },
-    Flag {
-        long: &["net", "network"],
-        short: None,
-        kind: Kind::Value(|v| Ok(Opt::Network(v.into()))),
-    },
-    Flag {
-        long: &["privileged"],
-        short: None,
-        kind: Kind::Switch(Opt::Privileged),
-    },
-    Flag {
-        long: &["tty"],
-        short: Some('t'),
-        kind: Kind::Switch(Opt::Tty),
-    },
-    Flag {
-        long: &["interactive"],
-        short: Some('i'),
-        kind: Kind::Switch(Opt::Interactive),
-    },
-    Flag {
-        long: &["entrypoint"],
-        short: None,
-        kind: Kind::Value(|v| Ok(Opt::Entrypoint(v.into()))),
-    },
-    Flag {
-        long: &["cap-add"],
-        short: None,
-        kind: Kind::Value(|v| Ok(Opt::CapAdd(v.into()))),
-    },
-    Flag {
-        long: &["cap-drop"],
-        short: None,
-        kind: Kind::Value(|v| Ok(Opt::CapDrop(v.into()))),
-    },
-    Flag {
-        long: &["label"],
-        short: Some('l'),
-        kind: Kind::Value(label),
-    },
-    Flag {
-        long: &["restart"],
-        short: None,
-        kind: Kind::Value(restart),
-    },
-    Flag {
-        long: &["memory"],
-        short: Some('m'),
-        kind: Kind::Value(|v| units::bytes(v).map(Opt::Memory)),
-    },
-    Flag {
-        long: &["cpus"],
-        short: None,
-        kind: Kind::Value(|v| units::nano_cpus(v).map(Opt::Cpus)),
-    },
-    Flag {
-        long: &["add-host"],
-        short: None,
-        kind: Kind::Value(add_host),
-    },
-    Flag {
-        long: &["dns"],
-        short: None,
-        kind: Kind::Value(|v| Ok(Opt::Dns(v.into()))),
-    },
-    Flag {
-        long: &["tmpfs"],
-        short: None,
-        kind: Kind::Value(|v| {
-            let (path, opts) = v.split_once(':').unwrap_or((v, ""));
-            Ok(Opt::Tmpfs(path.into(), opts.into()))
-        }),
-    },
-    Flag {
-        long: &["read-only"],
-        short: None,
-        kind: Kind::Switch(Opt::ReadOnly),
-    },
-    Flag {
-        long: &["init"],
-        short: None,
-        kind: Kind::Switch(Opt::Init),
-    },
-    Flag {
-        long: &["shm-size"],
-        short: None,
-        kind: Kind::Value(|v| units::bytes(v).map(Opt::ShmSize)),
-    },
-    Flag {
-        long: &["ulimit"],
-        short: None,
-        kind: Kind::Value(ulimit),
-    },
-    Flag {
-        long: &["device"],
-        short: None,
-        kind: Kind::Value(device),
-    },
-    Flag {
-        long: &["detach"],
-        short: Some('d'),
-        kind: Kind::Switch(Opt::Detach),
-    },
+    Flag::value(&["volume"], Some('v'), |v| Ok(Opt::Volume(v.into()))),
+    Flag::value(&["publish"], Some('p'), |v| {
+        ports::parse(v).map(Opt::Publish)
+    }),
+    Flag::value(&["env"], Some('e'), |v| Ok(Opt::Env(v.into()))),
+    Flag::value(&["env-file"], None, |v| Ok(Opt::EnvFile(v.into()))),
+    Flag::value(&["workdir"], Some('w'), |v| Ok(Opt::Workdir(v.into()))),
+    Flag::value(&["user"], Some('u'), |v| Ok(Opt::User(v.into()))),
+    Flag::value(&["hostname"], Some('h'), |v| Ok(Opt::Hostname(v.into()))),
+    Flag::value(&["net", "network"], None, |v| Ok(Opt::Network(v.into()))),
+    Flag::switch(&["privileged"], None, Opt::Privileged),
+    Flag::switch(&["tty"], Some('t'), Opt::Tty),
+    Flag::switch(&["interactive"], Some('i'), Opt::Interactive),
+    Flag::value(&["entrypoint"], None, |v| Ok(Opt::Entrypoint(v.into()))),
+    Flag::value(&["cap-add"], None, |v| Ok(Opt::CapAdd(v.into()))),
+    Flag::value(&["cap-drop"], None, |v| Ok(Opt::CapDrop(v.into()))),
+    Flag::value(&["label"], Some('l'), label),
+    Flag::value(&["restart"], None, restart),
+    Flag::value(&["memory"], Some('m'), |v| units::bytes(v).map(Opt::Memory)),
+    Flag::value(&["cpus"], None, |v| units::nano_cpus(v).map(Opt::Cpus)),
+    Flag::value(&["add-host"], None, add_host),
+    Flag::value(&["dns"], None, |v| Ok(Opt::Dns(v.into()))),
+    Flag::value(&["tmpfs"], None, |v| {
+        let (path, opts) = v.split_once(':').unwrap_or((v, ""));
+        Ok(Opt::Tmpfs(path.into(), opts.into()))
+    }),
+    Flag::switch(&["read-only"], None, Opt::ReadOnly),
+    Flag::switch(&["init"], None, Opt::Init),
+    Flag::value(&["shm-size"], None, |v| units::bytes(v).map(Opt::ShmSize)),
+    Flag::value(&["ulimit"], None, ulimit),
+    Flag::value(&["device"], None, device),
+    Flag::switch(&["detach"], Some('d'), Opt::Detach),
 ];
 
 /// Options that have a keyword of their own: the error says which.
@@ -288,22 +209,10 @@ fn parse_long<'a>(
     let mut words = vec![word.to_string()];
     let opt = match &flag.kind {
         Kind::Switch(make) => make(match inline {
-            Some(v) => switch_value(name, v)?,
+            Some(v) => parse_bool(v).map_err(|e| format!("--{name}: {e}"))?,
             None => true,
         }),
-        Kind::Value(make) => {
-            let value = match inline {
-                Some(v) => v.to_string(),
-                None => {
-                    let v = rest
-                        .next()
-                        .ok_or_else(|| format!("flag --{name} needs a value"))?;
-                    words.push(v.clone());
-                    v.clone()
-                }
-            };
-            make(&value).map_err(|e| format!("--{name}: {e}"))?
-        }
+        Kind::Value(make) => value_opt(&format!("--{name}"), *make, inline, rest, &mut words)?,
     };
     Ok(Item {
         words,
@@ -329,16 +238,14 @@ fn parse_shorts<'a>(
             Kind::Switch(make) => opts.push(make(true)),
             Kind::Value(make) => {
                 let attached = shorts[at + c.len_utf8()..].trim_start_matches('=');
-                let value = if attached.is_empty() {
-                    let v = rest
-                        .next()
-                        .ok_or_else(|| format!("flag -{c} needs a value"))?;
-                    words.push(v.clone());
-                    v.clone()
-                } else {
-                    attached.to_string()
-                };
-                opts.push(make(&value).map_err(|e| format!("-{c}: {e}"))?);
+                let attached = Some(attached).filter(|a| !a.is_empty());
+                opts.push(value_opt(
+                    &format!("-{c}"),
+                    *make,
+                    attached,
+                    rest,
+                    &mut words,
+                )?);
                 break;
             }
         }
@@ -346,12 +253,26 @@ fn parse_shorts<'a>(
     Ok(Item { words, opts })
 }
 
-fn switch_value(name: &str, v: &str) -> Result<bool, String> {
-    match v {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(format!("--{name}: '{v}' is not true or false")),
-    }
+/// The option of a flag taking a value: the value `attached` to the flag's word, or else the
+/// next word (added to `words`). Errors name the flag as `shown`.
+fn value_opt<'a>(
+    shown: &str,
+    make: fn(&str) -> Result<Opt, String>,
+    attached: Option<&str>,
+    rest: &mut impl Iterator<Item = &'a String>,
+    words: &mut Vec<String>,
+) -> Result<Opt, String> {
+    let value = match attached {
+        Some(v) => v,
+        None => {
+            let v = rest
+                .next()
+                .ok_or_else(|| format!("flag {shown} needs a value"))?;
+            words.push(v.clone());
+            v
+        }
+    };
+    make(value).map_err(|e| format!("{shown}: {e}"))
 }
 
 fn label(v: &str) -> Result<Opt, String> {
@@ -574,7 +495,10 @@ mod tests {
         );
         assert_eq!(err("--rm"), "flag --rm is not allowed, use the rm keyword");
         assert!(err("busybox").contains("unexpected argument 'busybox'"));
-        assert!(err("--privileged=maybe").contains("'maybe'"));
+        assert_eq!(
+            err("--privileged=maybe"),
+            "--privileged: 'maybe' is not a boolean (true or false)"
+        );
     }
 
     #[test]
