@@ -17,7 +17,7 @@ out=${OUT:-$(mktemp -d)}
 mkdir -p "$out"
 image=svcmgr-test/busybox:1
 
-command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
+command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
 flag=(); [ "$profile" = release ] && flag=(--release)
 (cd "$repo" && cargo build -q "${flag[@]}" -p svcmgr -p svcmgr-driver-docker)
 bin=$target/$profile/svcmgr

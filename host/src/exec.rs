@@ -8,7 +8,7 @@ use crate::service::Service;
 use abi_stable::std_types::{RResult, RStr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use svcmgr_plugin_api::abi::{error_kind, ResourceBox};
+use svcmgr_plugin_api::abi::{error_kind, DriverError, ResourceBox};
 use svcmgr_plugin_api::types::{format_duration, ActionReport, CallArgs};
 
 /// How the action runs.
@@ -103,11 +103,6 @@ impl Step {
                 .as_millis() as u64
         });
         let args = serde_json::to_string(&args).unwrap_or_default();
-        // A call past its deadline may have acted before it: roll it back with the others.
-        let timed_out = |t: Duration| Failure {
-            message: format!("{verb} timed out after {}", format_duration(t)),
-            changed: true,
-        };
         let task = tokio::task::spawn_blocking(move || {
             let a = RStr::from(args.as_str());
             match verb {
@@ -118,22 +113,17 @@ impl Step {
             }
         });
         let joined = match self.timeout {
-            Some(t) => tokio::time::timeout(t, task)
-                .await
-                .map_err(|_| timed_out(t))?,
+            Some(t) => tokio::time::timeout(t, task).await.map_err(|_| Failure {
+                message: timed_out(verb, t),
+                changed: true,
+            })?,
             None => task.await,
         };
         match joined.map_err(|e| unchanged(format!("{verb} aborted: {e}")))? {
             RResult::ROk(doc) => Ok(serde_json::from_str::<ActionReport>(doc.as_str())
                 .map(|r| r.changed)
                 .unwrap_or(true)),
-            RResult::RErr(e) if error_kind::base(e.kind) == error_kind::TIMEOUT => {
-                Err(timed_out(self.timeout.unwrap_or_default()))
-            }
-            RResult::RErr(e) => Err(Failure {
-                message: e.to_string(),
-                changed: e.kind & error_kind::CHANGED != 0,
-            }),
+            RResult::RErr(e) => Err(failure_of(verb, &e, self.timeout)),
         }
     }
 
@@ -163,6 +153,26 @@ impl Step {
                 }
             }
         }
+    }
+}
+
+/// `<verb> timed out after <d>`: what a call past its host deadline fails with.
+fn timed_out(verb: &str, t: Duration) -> String {
+    format!("{verb} timed out after {}", format_duration(t))
+}
+
+/// A driver's error as a failure. A call that timed out may have acted before it, so it is
+/// rolled back with the others; when the host's deadline was the one hit, the message says so
+/// as the host would, keeping the driver's detail.
+fn failure_of(verb: &str, e: &DriverError, timeout: Option<Duration>) -> Failure {
+    let is_timeout = error_kind::base(e.kind) == error_kind::TIMEOUT;
+    let message = match (is_timeout, timeout) {
+        (true, Some(t)) => format!("{} ({e})", timed_out(verb, t)),
+        _ => e.to_string(),
+    };
+    Failure {
+        message,
+        changed: is_timeout || e.kind & error_kind::CHANGED != 0,
     }
 }
 
@@ -263,4 +273,30 @@ pub fn run(svc: &Service, plan: &Plan, opts: &Options) -> Outcome {
     // Calls that outlived their deadline keep their thread; do not wait for them.
     rt.shutdown_background();
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn driver_errors_become_failures() {
+        let timeout = DriverError::new(error_kind::TIMEOUT, "waited too long for startup");
+        let f = failure_of("start", &timeout, Some(Duration::from_secs(5)));
+        assert_eq!(
+            f.message,
+            "start timed out after 5s (waited too long for startup)"
+        );
+        assert!(f.changed);
+        let f = failure_of("start", &timeout, None);
+        assert_eq!(
+            f.message, "waited too long for startup",
+            "no made-up 'after 0s'"
+        );
+        let plain = DriverError::new(error_kind::OTHER, "boom");
+        assert!(!failure_of("stop", &plain, None).changed);
+        let changed = DriverError::new(error_kind::OTHER | error_kind::CHANGED, "went down");
+        let f = failure_of("start", &changed, None);
+        assert_eq!((f.message.as_str(), f.changed), ("went down", true));
+    }
 }
