@@ -57,7 +57,7 @@ fn parse_kw(expr: &str, with_value: bool) -> Result<(String, String, Option<Stri
 fn target_sections(doc: &Document, section: &str) -> Vec<String> {
     let is_group_word = !section.contains(['#', ':']) && section != "DEFAULT" && section != "env";
     let matching: Vec<String> = doc
-        .sections
+        .sections()
         .iter()
         .filter(|s| is_group_word && crate::rid::prefix(&s.name) == section && s.name.contains('#'))
         .map(|s| s.name.clone())
@@ -179,7 +179,7 @@ fn print_config(ctx: &Ctx, name: &str) -> Result<i32> {
         return Ok(0);
     }
     let mut doc = Map::new();
-    for s in &cfg.doc.sections {
+    for s in cfg.doc.sections() {
         let kws: Map<String, Value> = s
             .entries()
             .map(|(k, v)| (k.to_string(), Value::from(v)))

@@ -1,13 +1,17 @@
 //! A line-based INI document that keeps comments, blank lines, key order and the exact text of
 //! untouched lines across `set`/`unset` rewrites (rust-ini drops comments).
 
+use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
     /// Lines before the first section header (comments, blanks).
     pub preamble: Vec<String>,
-    pub sections: Vec<Section>,
+    sections: Vec<Section>,
+    /// Section name → position in `sections`: lookups by name stay O(1) however many
+    /// sections a config has (a linear search made loading quadratic).
+    index: FxHashMap<String, usize>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +53,31 @@ impl Document {
         Document {
             preamble: Vec::new(),
             sections: Vec::new(),
+            index: FxHashMap::default(),
         }
+    }
+
+    /// The sections in file order.
+    pub fn sections(&self) -> &[Section] {
+        &self.sections
+    }
+
+    fn push_section(&mut self, name: &str, created: bool) {
+        self.index.insert(name.to_string(), self.sections.len());
+        self.sections.push(Section {
+            name: name.to_string(),
+            lines: Vec::new(),
+            created,
+        });
+    }
+
+    fn reindex(&mut self) {
+        self.index = self
+            .sections
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
     }
 
     pub fn parse(text: &str) -> Result<Self, ParseError> {
@@ -93,11 +121,7 @@ impl Document {
                 if doc.section(name).is_some() {
                     return Err(err(format!("section [{name}] appears twice")));
                 }
-                doc.sections.push(Section {
-                    name: name.to_string(),
-                    lines: Vec::new(),
-                    created: false,
-                });
+                doc.push_section(name, false);
             } else if let Some((k, v)) = line.split_once('=') {
                 let key = k.trim();
                 if key.is_empty() {
@@ -122,26 +146,25 @@ impl Document {
     }
 
     pub fn section(&self, name: &str) -> Option<&Section> {
-        self.sections.iter().find(|s| s.name == name)
+        self.index.get(name).map(|&i| &self.sections[i])
+    }
+
+    fn section_mut(&mut self, name: &str) -> Option<&mut Section> {
+        self.index.get(name).map(|&i| &mut self.sections[i])
     }
 
     fn section_mut_or_new(&mut self, name: &str) -> &mut Section {
-        if let Some(i) = self.sections.iter().position(|s| s.name == name) {
+        if let Some(&i) = self.index.get(name) {
             return &mut self.sections[i];
         }
-        let section = Section {
-            name: name.to_string(),
-            lines: Vec::new(),
-            created: true,
-        };
         // DEFAULT leads the file; other new sections go last.
-        let at = if name == "DEFAULT" {
-            0
-        } else {
-            self.sections.len()
-        };
-        self.sections.insert(at, section);
-        &mut self.sections[at]
+        self.push_section(name, true);
+        if name == "DEFAULT" {
+            self.sections.rotate_right(1);
+            self.reindex();
+        }
+        let i = self.index[name];
+        &mut self.sections[i]
     }
 
     pub fn get(&self, section: &str, key: &str) -> Option<&str> {
@@ -187,7 +210,7 @@ impl Document {
 
     /// Remove a keyword; returns whether it was there.
     pub fn unset(&mut self, section: &str, key: &str) -> bool {
-        let Some(s) = self.sections.iter_mut().find(|s| s.name == section) else {
+        let Some(s) = self.section_mut(section) else {
             return false;
         };
         let before = s.lines.len();
@@ -199,6 +222,7 @@ impl Document {
     pub fn remove_section(&mut self, name: &str) -> bool {
         let before = self.sections.len();
         self.sections.retain(|s| s.name != name);
+        self.reindex();
         before != self.sections.len()
     }
 

@@ -131,6 +131,7 @@ pub fn resolve(
         cfg,
         b: builtins,
         diags: Vec::new(),
+        errors: 0,
         service_cache: HashMap::new(),
     };
     let mut def = ServiceDef {
@@ -139,7 +140,7 @@ pub fn resolve(
         ..Default::default()
     };
     let default_timeouts = r.service(reg, &mut def);
-    for section in &cfg.doc.sections {
+    for section in cfg.doc.sections() {
         let name = section.name.as_str();
         if name == "DEFAULT" || name == "env" || name == "labels" || name == "data" {
             continue;
@@ -169,6 +170,8 @@ struct Reader<'a> {
     cfg: &'a ServiceConfig,
     b: Builtins<'a>,
     diags: Vec<Diag>,
+    /// How many of `diags` are errors (counted, not recounted: that was quadratic).
+    errors: usize,
     /// Driver id → its `[DEFAULT]` keyword values and whether one was invalid.
     service_cache: HashMap<String, (Map<String, Value>, bool)>,
 }
@@ -178,6 +181,7 @@ struct Reported;
 
 impl Reader<'_> {
     fn diag(&mut self, severity: Severity, section: &str, keyword: Option<&str>, message: String) {
+        self.errors += usize::from(severity == Severity::Error);
         self.diags.push(Diag {
             severity,
             section: section.into(),
@@ -188,11 +192,16 @@ impl Reader<'_> {
 
     /// The expanded, scoped text of the first of `names` that is set (None: none is).
     /// A reference loop is reported here, once, and is `Err(Reported)`.
-    fn raw(&mut self, section: &str, names: &[&str]) -> Result<Option<(String, String)>, Reported> {
-        let Some((key, raw)) = names.iter().find_map(|n| {
+    /// `names` are a keyword's spellings, an iterator so that reading one allocates nothing.
+    fn raw<N: AsRef<str>>(
+        &mut self,
+        section: &str,
+        names: impl IntoIterator<Item = N>,
+    ) -> Result<Option<(String, String)>, Reported> {
+        let Some((key, raw)) = names.into_iter().find_map(|n| {
             self.cfg
-                .raw_scoped(section, n, self.b.nodename)
-                .map(|v| (n.to_string(), v))
+                .raw_scoped(section, n.as_ref(), self.b.nodename)
+                .map(|v| (n.as_ref().to_string(), v))
         }) else {
             return Ok(None);
         };
@@ -206,10 +215,10 @@ impl Reader<'_> {
     }
 
     /// A converted value; a conversion error is reported against the keyword.
-    fn typed(
+    fn typed<N: AsRef<str>>(
         &mut self,
         section: &str,
-        names: &[&str],
+        names: impl IntoIterator<Item = N>,
         kind: KwType,
     ) -> Result<Option<Value>, Reported> {
         let Some((key, text)) = self.raw(section, names)? else {
@@ -226,9 +235,8 @@ impl Reader<'_> {
 
     fn host_value(&mut self, section: &str, table: &[HostKw], name: &str) -> Option<Value> {
         let k = table.iter().find(|k| k.name == name)?;
-        let mut names = vec![k.name];
-        names.extend(k.aliases);
-        self.typed(section, &names, k.kind).ok().flatten()
+        let names = std::iter::once(k.name).chain(k.aliases.iter().copied());
+        self.typed(section, names, k.kind).ok().flatten()
     }
 
     fn host_bool(&mut self, section: &str, table: &[HostKw], name: &str, default: bool) -> bool {
@@ -239,9 +247,14 @@ impl Reader<'_> {
 
     fn timeouts(&mut self, section: &str, table: &[HostKw]) -> Timeouts {
         let mut t = Timeouts::default();
-        for verb in ["start", "stop", "provision", "unprovision"] {
+        for (verb, keyword) in [
+            ("start", "start_timeout"),
+            ("stop", "stop_timeout"),
+            ("provision", "provision_timeout"),
+            ("unprovision", "unprovision_timeout"),
+        ] {
             if let Some(ms) = self
-                .host_value(section, table, &format!("{verb}_timeout"))
+                .host_value(section, table, keyword)
                 .and_then(|v| v.as_u64())
             {
                 t.by_verb.insert(verb.into(), Duration::from_millis(ms));
@@ -256,30 +269,31 @@ impl Reader<'_> {
 
     /// Check every key of a section against the keywords it may hold.
     fn check_keys(&mut self, section: &str, known: &dyn Fn(&str) -> KeyClass, what: &str) {
-        let keys: Vec<String> = match self.cfg.doc.section(section) {
-            Some(s) => s.entries().map(|(k, _)| k.to_string()).collect(),
-            None => return,
+        // The config outlives the reader: its keys need no copy while diagnostics are added.
+        let cfg = self.cfg;
+        let Some(s) = cfg.doc.section(section) else {
+            return;
         };
-        for key in keys {
-            let base = key.split_once('@').map(|(b, _)| b).unwrap_or(&key);
+        for (key, _) in s.entries() {
+            let base = key.split_once('@').map(|(b, _)| b).unwrap_or(key);
             match known(base) {
                 KeyClass::Known => {}
                 KeyClass::Legacy(modern) => self.diag(
                     Severity::Warning,
                     section,
-                    Some(&key),
+                    Some(key),
                     format!("legacy keyword, use '{modern}'"),
                 ),
                 KeyClass::Ignored => self.diag(
                     Severity::Warning,
                     section,
-                    Some(&key),
+                    Some(key),
                     "accepted for compatibility, has no effect".into(),
                 ),
                 KeyClass::Unknown => self.diag(
                     Severity::Error,
                     section,
-                    Some(&key),
+                    Some(key),
                     format!("unknown keyword{what}"),
                 ),
             }
@@ -350,7 +364,7 @@ impl Reader<'_> {
 
     fn resource(&mut self, reg: &Registry, rid: &str, defaults: &Timeouts) -> Option<ResourceDef> {
         let prefix = crate::rid::prefix(rid);
-        let type_name = self.raw(rid, &["type"]).ok().flatten().map(|(_, v)| v);
+        let type_name = self.raw(rid, ["type"]).ok().flatten().map(|(_, v)| v);
         let (entry, unresolved) = match reg.resolve(prefix, type_name.as_deref()) {
             Ok(e) => (Some(e), None),
             Err(e @ ResolveError::UnknownGroup(_)) => {
@@ -380,9 +394,7 @@ impl Reader<'_> {
                 ),
             );
         }
-        let driver_kws: Vec<KeywordSpec> = entry
-            .map(|e| e.manifest.keywords.clone())
-            .unwrap_or_default();
+        let driver_kws: &[KeywordSpec] = entry.map_or(&[], |e| &e.manifest.keywords);
         let what = entry
             .map(|e| format!(" (driver {})", e.manifest.id))
             .unwrap_or_default();
@@ -393,14 +405,14 @@ impl Reader<'_> {
             &|key| match keywords::find(keywords::RESOURCE, key) {
                 Some(_) => KeyClass::Known,
                 None if !has_driver => KeyClass::Known,
-                None => classify_spec(&driver_kws, key),
+                None => classify_spec(driver_kws, key),
             },
             &what,
         );
         let errors_before = self.error_count();
         let props = self.props(rid, defaults);
         let mut keywords = Map::new();
-        for spec in &driver_kws {
+        for spec in driver_kws {
             if keywords::find(keywords::RESOURCE, &spec.name).is_some() {
                 continue;
             }
@@ -449,10 +461,7 @@ impl Reader<'_> {
     }
 
     fn error_count(&self) -> usize {
-        self.diags
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count()
+        self.errors
     }
 
     fn props(&mut self, rid: &str, defaults: &Timeouts) -> Props {
@@ -481,9 +490,8 @@ impl Reader<'_> {
     }
 
     fn driver_value(&mut self, section: &str, spec: &KeywordSpec) -> Option<Value> {
-        let mut names = vec![spec.name.as_str()];
-        names.extend(spec.aliases.iter().map(String::as_str));
-        let value = match self.typed(section, &names, spec.kind) {
+        let names = std::iter::once(&spec.name).chain(&spec.aliases);
+        let value = match self.typed(section, names, spec.kind) {
             Ok(Some(v)) => v,
             Err(Reported) => return None,
             Ok(None) => {
