@@ -51,19 +51,6 @@ fn trim_zeros(digits: &[u8]) -> &[u8] {
     &digits[nz.min(digits.len().saturating_sub(1))..]
 }
 
-/// Shell-style glob match with `*` and `?` (for `--rid container#*`).
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    fn go(p: &[u8], t: &[u8]) -> bool {
-        match p.first() {
-            None => t.is_empty(),
-            Some(b'*') => (0..=t.len()).any(|i| go(&p[1..], &t[i..])),
-            Some(b'?') => !t.is_empty() && go(&p[1..], &t[1..]),
-            Some(c) => t.first() == Some(c) && go(&p[1..], &t[1..]),
-        }
-    }
-    go(pattern.as_bytes(), text.as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,9 +80,7 @@ mod tests {
     }
 
     #[test]
-    fn globs_and_parts() {
-        assert!(glob_match("container#*", "container#12"));
-        assert!(!glob_match("container#?", "container#12"));
+    fn parts() {
         assert_eq!(prefix("vg#1"), "vg");
         assert_eq!(index("app#web"), "web");
     }
