@@ -97,7 +97,8 @@ pub struct KeywordSpec {
     pub help: String,
 }
 
-/// Parse a duration: a bare number is seconds; suffixes `ms`, `s`, `m`, `h`, `d`.
+/// Parse a duration: a bare number is seconds; suffixes `ms`, `s`, `m`, `h`, `d`, `w`, `y`
+/// (a week is 7 days, a year 365 days, as in OpenSVC).
 /// Compound forms like `1m30s` are accepted too.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
@@ -128,7 +129,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "m" => 60.0,
             "h" => 3600.0,
             "d" => 86400.0,
-            _ => return Err(format!("invalid duration '{text}' (units: ms, s, m, h, d)")),
+            "w" => 7.0 * 86400.0,
+            "y" => 365.0 * 86400.0,
+            _ => {
+                return Err(format!(
+                    "invalid duration '{text}' (units: ms, s, m, h, d, w, y)"
+                ))
+            }
         };
         total += Duration::from_secs_f64(n * unit_secs);
         rest = &rest[num_len + unit_len..];
@@ -257,6 +264,18 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86400));
+        assert_eq!(
+            parse_duration("2w").unwrap(),
+            Duration::from_secs(14 * 86400)
+        );
+        assert_eq!(
+            parse_duration("1y").unwrap(),
+            Duration::from_secs(365 * 86400)
+        );
+        assert_eq!(
+            parse_duration("1w1d").unwrap(),
+            Duration::from_secs(8 * 86400)
+        );
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("").is_err());
         assert_eq!(format_duration(Duration::from_secs(5)), "5s");

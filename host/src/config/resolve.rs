@@ -7,7 +7,7 @@ use super::refs::{self, Builtins};
 use super::ServiceConfig;
 use crate::drivers::{DriverEntry, Registry, ResolveError};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
@@ -132,6 +132,7 @@ pub fn resolve(
         b: builtins,
         diags: Vec::new(),
         errors: 0,
+        loops: HashSet::new(),
         service_cache: HashMap::new(),
     };
     let mut def = ServiceDef {
@@ -142,7 +143,11 @@ pub fn resolve(
     let default_timeouts = r.service(reg, &mut def);
     for section in cfg.doc.sections() {
         let name = section.name.as_str();
-        if name == "DEFAULT" || name == "env" || name == "labels" || name == "data" {
+        if name == "env" {
+            r.env();
+            continue;
+        }
+        if name == "DEFAULT" || name == "labels" || name == "data" {
             continue;
         }
         if let Some(spec) = name.strip_prefix("subset#") {
@@ -172,6 +177,8 @@ struct Reader<'a> {
     diags: Vec<Diag>,
     /// How many of `diags` are errors (counted, not recounted: that was quadratic).
     errors: usize,
+    /// The reference loops reported, each as its set of keywords.
+    loops: HashSet<BTreeSet<String>>,
     /// Driver id → its `[DEFAULT]` keyword values and whether one was invalid.
     service_cache: HashMap<String, (Map<String, Value>, bool)>,
 }
@@ -207,8 +214,14 @@ impl Reader<'_> {
         };
         match refs::expand(self.cfg, &self.b, section, &key, raw) {
             Ok(v) => Ok(Some((key, v))),
-            Err(loop_msg) => {
-                self.diag(Severity::Error, section, Some(&key), loop_msg);
+            Err(e) => {
+                let first_report = e.cycle().is_none_or(|cycle| {
+                    self.loops
+                        .insert(cycle.into_iter().map(String::from).collect())
+                });
+                if first_report {
+                    self.diag(Severity::Error, section, Some(&key), e.to_string());
+                }
                 Err(Reported)
             }
         }
@@ -323,6 +336,22 @@ impl Reader<'_> {
             .and_then(|v| v.as_u64())
             .map(Duration::from_millis);
         self.timeouts("DEFAULT", keywords::SERVICE)
+    }
+
+    /// Expand every `[env]` value, so that a reference loop confined to `[env]` is reported
+    /// even when nothing else refers to it.
+    fn env(&mut self) {
+        let cfg = self.cfg;
+        let Some(s) = cfg.doc.section("env") else {
+            return;
+        };
+        let mut seen = HashSet::new();
+        for (key, _) in s.entries() {
+            let base = key.split_once('@').map_or(key, |(b, _)| b);
+            if seen.insert(base) {
+                let _ = self.raw("env", [base]);
+            }
+        }
     }
 
     fn subset(&mut self, section: &str, spec: &str, def: &mut ServiceDef) {
