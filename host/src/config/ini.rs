@@ -173,49 +173,77 @@ impl Document {
 
     /// Set a value; returns whether anything changed.
     pub fn set(&mut self, section: &str, key: &str, value: &str) -> bool {
+        self.set_spelled(section, &[], key, value)
+    }
+
+    /// Set `key`, a keyword that other `spellings` also name (legacy ones): the first line
+    /// holding any of them is rewritten in place as `key = value` and the others go, so that a
+    /// section never holds two contradictory spellings. Returns whether anything changed.
+    pub fn set_spelled(
+        &mut self,
+        section: &str,
+        spellings: &[&str],
+        key: &str,
+        value: &str,
+    ) -> bool {
         let s = self.section_mut_or_new(section);
-        for line in &mut s.lines {
-            if let Line::Entry {
-                key: k,
-                value: v,
-                raw,
-            } = line
-            {
-                if k == key {
-                    if v == value {
-                        return false;
-                    }
-                    *v = value.to_string();
-                    *raw = None;
-                    return true;
-                }
-            }
-        }
-        // After the last entry, so comments and blank lines closing the section stay last.
-        let at = s
+        let names = |k: &str| k == key || spellings.contains(&k);
+        let Some(first) = s
             .lines
             .iter()
-            .rposition(|l| matches!(l, Line::Entry { .. }))
-            .map_or(0, |i| i + 1);
-        s.lines.insert(
-            at,
-            Line::Entry {
-                key: key.to_string(),
-                value: value.to_string(),
-                raw: None,
-            },
-        );
-        true
+            .position(|l| matches!(l, Line::Entry { key: k, .. } if names(k)))
+        else {
+            // After the last entry, so comments and blank lines closing the section stay last.
+            let at = s
+                .lines
+                .iter()
+                .rposition(|l| matches!(l, Line::Entry { .. }))
+                .map_or(0, |i| i + 1);
+            s.lines.insert(
+                at,
+                Line::Entry {
+                    key: key.to_string(),
+                    value: value.to_string(),
+                    raw: None,
+                },
+            );
+            return true;
+        };
+        let mut changed = false;
+        if let Line::Entry {
+            key: k,
+            value: v,
+            raw,
+        } = &mut s.lines[first]
+        {
+            if k != key || v != value {
+                (*k, *v, *raw) = (key.to_string(), value.to_string(), None);
+                changed = true;
+            }
+        }
+        let before = s.lines.len();
+        let mut i = 0;
+        s.lines.retain(|l| {
+            i += 1;
+            i - 1 == first || !matches!(l, Line::Entry { key: k, .. } if names(k))
+        });
+        changed || before != s.lines.len()
     }
 
     /// Remove a keyword; returns whether it was there.
     pub fn unset(&mut self, section: &str, key: &str) -> bool {
+        self.unset_spelled(section, &[key])
+    }
+
+    /// Remove every line holding one of `spellings`; returns whether one was there.
+    pub fn unset_spelled(&mut self, section: &str, spellings: &[&str]) -> bool {
         let Some(s) = self.section_mut(section) else {
             return false;
         };
         let before = s.lines.len();
-        s.lines
-            .retain(|l| !matches!(l, Line::Entry { key: k, .. } if k == key));
+        s.lines.retain(
+            |l| !matches!(l, Line::Entry { key: k, .. } if spellings.contains(&k.as_str())),
+        );
         before != s.lines.len()
     }
 
@@ -310,6 +338,23 @@ mod tests {
         assert!(doc.unset("app#1", "stop"));
         assert!(!doc.unset("app#1", "stop"));
         assert!(doc.render().contains("# keep me"));
+    }
+
+    #[test]
+    fn a_spelling_replaces_the_others_in_place() {
+        let text = "[container#1]\nrun_image = a\n# why\nrm = true\nimage = b\n";
+        let mut doc = Document::parse(text).unwrap();
+        assert!(doc.set_spelled("container#1", &["run_image", "image"], "image", "c"));
+        assert_eq!(doc.render(), "[container#1]\nimage = c\n# why\nrm = true\n");
+        let family = ["image", "run_image"];
+        assert!(!doc.set_spelled("container#1", &family, "image", "c"));
+        assert!(doc.set_spelled("container#1", &family, "run_image", "c"));
+        assert_eq!(
+            doc.render(),
+            "[container#1]\nrun_image = c\n# why\nrm = true\n"
+        );
+        assert!(doc.unset_spelled("container#1", &family));
+        assert_eq!(doc.render(), "[container#1]\n# why\nrm = true\n");
     }
 
     #[test]

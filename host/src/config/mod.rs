@@ -3,6 +3,7 @@
 
 pub mod ini;
 pub mod keywords;
+pub mod kwexpr;
 pub mod refs;
 pub mod resolve;
 

@@ -287,9 +287,32 @@ impl Reader<'_> {
         let Some(s) = cfg.doc.section(section) else {
             return;
         };
+        // (keyword, scope) → the key that set it: two spellings of one keyword contradict.
+        let mut spelled: HashMap<(String, Option<&str>), &str> = HashMap::new();
         for (key, _) in s.entries() {
-            let base = key.split_once('@').map(|(b, _)| b).unwrap_or(key);
-            match known(base) {
+            let (base, scope) = match key.split_once('@') {
+                Some((b, s)) => (b, Some(s)),
+                None => (key, None),
+            };
+            let class = known(base);
+            let keyword = match &class {
+                KeyClass::Legacy(modern) => modern.clone(),
+                _ => base.to_string(),
+            };
+            if let Some(other) = spelled.insert((keyword.clone(), scope), key) {
+                if other != key {
+                    self.diag(
+                        Severity::Warning,
+                        section,
+                        Some(key),
+                        format!(
+                            "'{other}' is set too: two spellings of '{keyword}', of which \
+                             only one is read"
+                        ),
+                    );
+                }
+            }
+            match class {
                 KeyClass::Known => {}
                 KeyClass::Legacy(modern) => self.diag(
                     Severity::Warning,
