@@ -12,7 +12,7 @@ pub use serde_json;
 pub use tracing;
 
 pub use sdk::{Ctx, DriverDecl, Error, Kw, Output, Plugin, ResourceImpl, ResourceSpec, Result};
-pub use types::{ActionReport, KwType, StatusReport};
+pub use types::{ActionReport, Devs, KwType, StatusReport};
 
 /// Export a driver library. `$plugin` is a `fn() -> Plugin` describing its drivers.
 ///

@@ -253,6 +253,23 @@ pub struct ActionReport {
     pub changed: bool,
 }
 
+/// Answer of `call("devs")`: the block devices of a resource, as OpenSVC's `print devs`
+/// shows them. A driver without devices answers empty lists (the SDK's default), and a host
+/// treats a driver that does not know the verb the same way.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Devs {
+    /// Devices the resource makes available (a volume group's logical volumes).
+    #[serde(default)]
+    pub exposed: Vec<String>,
+    /// Devices the resource is built on (a volume group's physical volumes, a filesystem's
+    /// device).
+    #[serde(default)]
+    pub sub: Vec<String>,
+    /// The whole devices under the sub devices (the disk holding a partition).
+    #[serde(default)]
+    pub base: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

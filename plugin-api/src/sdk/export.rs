@@ -213,6 +213,9 @@ impl Resource for Adapter {
                 Ok(serde_json::json!({ "sort_key": r.sort_key() }))
             });
         }
+        if verb == "devs" {
+            return self.invoke(verb, args, |r, ctx| r.devs(ctx));
+        }
         self.invoke(verb, args, |r, ctx| r.call(verb, ctx.payload(), ctx))
     }
 }

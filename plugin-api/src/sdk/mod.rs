@@ -7,7 +7,7 @@ mod log_bridge;
 
 use crate::abi::{error_kind, level, DriverError};
 use crate::types::{
-    ActionReport, CallArgs, DriverManifest, KeywordSpec, KwType, LogEntry, ResourceContext,
+    ActionReport, CallArgs, Devs, DriverManifest, KeywordSpec, KwType, LogEntry, ResourceContext,
     StatusReport,
 };
 use serde_json::{Map, Value};
@@ -150,6 +150,11 @@ pub trait ResourceImpl: Send + Sync + 'static {
     }
     fn unprovision(&self, ctx: &Ctx) -> Result<ActionReport> {
         self.stop(ctx)
+    }
+    /// The block devices the resource exposes and uses (`print devs`; the `devs` verb).
+    fn devs(&self, ctx: &Ctx) -> Result<Devs> {
+        let _ = ctx;
+        Ok(Devs::default())
     }
     /// Generic verbs and answers to other resources' queries.
     fn call(&self, verb: &str, payload: &Value, ctx: &Ctx) -> Result<Value> {

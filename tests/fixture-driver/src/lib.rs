@@ -6,8 +6,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use svcmgr_plugin_api::{
-    export_plugin, ActionReport, Ctx, DriverDecl, Error, Kw, Plugin, ResourceImpl, ResourceSpec,
-    Result, StatusReport,
+    export_plugin, ActionReport, Ctx, Devs, DriverDecl, Error, Kw, Plugin, ResourceImpl,
+    ResourceSpec, Result, StatusReport,
 };
 
 export_plugin!(plugin);
@@ -25,6 +25,8 @@ fn plugin() -> Plugin {
                 .keyword(Kw::list("fail_after").help("Verbs that change the state, then fail."))
                 .keyword(Kw::list("panic").help("Verbs that panic."))
                 .keyword(Kw::string("mnt").help("Sort key, like a mount point."))
+                .keyword(Kw::list("exposed_devs").help("Devices the resource exposes."))
+                .keyword(Kw::list("sub_devs").help("Devices the resource uses."))
         })
         .collect();
     Plugin {
@@ -43,6 +45,7 @@ struct Fixture {
     fail_after: Vec<String>,
     panic: Vec<String>,
     mnt: Option<String>,
+    devs: Devs,
     state: PathBuf,
 }
 
@@ -56,6 +59,11 @@ fn new(spec: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> {
         fail_after: spec.words("fail_after"),
         panic: spec.words("panic"),
         mnt: spec.str("mnt").map(String::from),
+        devs: Devs {
+            exposed: spec.words("exposed_devs"),
+            sub: spec.words("sub_devs"),
+            base: Vec::new(),
+        },
         state: PathBuf::from(&spec.context.var_dir).join(format!("{}.up", spec.rid)),
     }))
 }
@@ -161,6 +169,9 @@ impl ResourceImpl for Fixture {
     }
     fn start(&self, ctx: &Ctx) -> Result<ActionReport> {
         self.act(ctx, "start", true)
+    }
+    fn devs(&self, _ctx: &Ctx) -> Result<Devs> {
+        Ok(self.devs.clone())
     }
     fn stop(&self, ctx: &Ctx) -> Result<ActionReport> {
         self.act(ctx, "stop", false)
