@@ -18,7 +18,7 @@ use svcmgr_plugin_api::types::{parse_duration, CallArgs};
 
 /// Load the service and refuse to act on a config with errors.
 pub fn load_for_action(ctx: &Ctx, name: &str) -> Result<Service> {
-    let svc = Service::build(&ctx.paths, name, &ctx.registry)?;
+    let svc = Service::build(&ctx.paths, name, ctx.registry())?;
     let errors: Vec<String> = svc.errors().map(|d| d.render(&svc.cfg.path)).collect();
     if !errors.is_empty() {
         bail!(
@@ -81,6 +81,10 @@ struct Run<'a> {
     svc: &'a Service,
     all: Vec<PlanRes>,
     action: &'a str,
+    /// `--force`, or an action that implies it (`shutdown` stops standby resources).
+    force: bool,
+    /// Whether a selection pulls in linked resources (OpenSVC does not for `startstandby`).
+    expand: bool,
 }
 
 impl Run<'_> {
@@ -92,8 +96,8 @@ impl Run<'_> {
     ) -> Result<Plan> {
         let mut chosen = selected.cloned();
         let added = match &mut chosen {
-            Some(set) => plan::expand(verb, set, &self.all),
-            None => Vec::new(),
+            Some(set) if self.expand => plan::expand(verb, set, &self.all),
+            _ => Vec::new(),
         };
         let parallel = |g: &str, s: &str| self.svc.subset_parallel(g, s);
         let flag = if verb.ascending() {
@@ -127,7 +131,7 @@ impl Run<'_> {
         }
         let opts = exec::Options {
             action: self.action.to_string(),
-            force: self.ctx.args.force,
+            force: self.force,
         };
         let outcome = exec::run(self.svc, &p, &opts);
         if outcome.failed.is_empty() {
@@ -253,13 +257,28 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
     let name = ctx.service_name()?;
     let svc = load_for_action(ctx, name)?;
     ctx.init_log(&svc);
-    let selected = match selection(&svc, ctx, groups) {
+    let mut selected = match selection(&svc, ctx, groups) {
         Ok(s) => s,
         Err(e) => {
             log::error("", &e.to_string());
             return Ok(1);
         }
     };
+    if action == "startstandby" {
+        let standby = svc
+            .resources
+            .iter()
+            .filter(|r| {
+                r.def.props.standby && selected.as_ref().is_none_or(|s| s.contains(r.rid()))
+            })
+            .map(|r| r.rid().to_string())
+            .collect::<BTreeSet<_>>();
+        if standby.is_empty() {
+            log::info("", "no standby resource to start");
+            return Ok(0);
+        }
+        selected = Some(standby);
+    }
     let _lock = if ctx.args.dry_run {
         None
     } else {
@@ -276,12 +295,14 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
         svc: &svc,
         all: plan_resources(&svc),
         action,
+        force: ctx.args.force || action == "shutdown",
+        expand: action != "startstandby",
     };
     let sel = selected.as_ref();
     let ok = match action {
-        "start" => r.phase(Verb::Start, sel)?,
+        "start" | "startstandby" => r.phase(Verb::Start, sel)?,
         "provision" => r.phase(Verb::Provision, sel)?,
-        "stop" => r.phase(Verb::Stop, sel)?,
+        "stop" | "shutdown" => r.phase(Verb::Stop, sel)?,
         "unprovision" => r.phase(Verb::Unprovision, sel)?,
         "restart" => {
             let stopped = r.phase(Verb::Stop, sel)?;
@@ -328,11 +349,11 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
 /// runs with the operator's terminal; its exit code is ours.
 pub fn passthrough(ctx: &Ctx, word: &str, rest: &[String]) -> Result<i32> {
     let name = ctx.service_name()?;
-    let svc = Service::build(&ctx.paths, name, &ctx.registry)?;
+    let svc = Service::build(&ctx.paths, name, ctx.registry())?;
     let declares_word = |driver: &Option<String>| {
         driver
             .as_ref()
-            .and_then(|d| ctx.registry.drivers.get(d))
+            .and_then(|d| ctx.registry().drivers.get(d))
             .and_then(|d| d.manifest.passthrough.as_deref())
             == Some(word)
     };

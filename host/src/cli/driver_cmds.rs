@@ -6,7 +6,7 @@ use anyhow::{anyhow, Result};
 use serde_json::json;
 
 pub fn list(ctx: &Ctx) -> Result<i32> {
-    let reg = &ctx.registry;
+    let reg = ctx.registry();
     let installed = ctx.paths.installed_drivers();
     let rows: Vec<serde_json::Value> = reg
         .drivers
@@ -63,7 +63,7 @@ pub fn info(ctx: &Ctx, rest: &[String]) -> Result<i32> {
         return Err(anyhow!("usage: svcmgr driver info <driver id>"));
     };
     let d = ctx
-        .registry
+        .registry()
         .drivers
         .get(id)
         .ok_or_else(|| anyhow!("unknown driver {id}"))?;
@@ -75,7 +75,7 @@ pub fn info(ctx: &Ctx, rest: &[String]) -> Result<i32> {
         "{} {} ({})",
         d.manifest.id,
         d.manifest.version,
-        ctx.registry.path_of(d).display()
+        ctx.registry().path_of(d).display()
     );
     if !d.manifest.help.is_empty() {
         println!("{}", d.manifest.help);
