@@ -29,7 +29,7 @@ macro_rules! export_plugin {
         pub static _1as_0lib_1header_0root_bmodule_bloader: $crate::abi_stable::library::LibHeader = {
             extern "C" fn erased_root_module() -> $crate::abi_stable::library::RootModuleResult {
                 $crate::abi_stable::library::__call_root_module_loader(|| {
-                    $crate::sdk::export::root_module($plugin)
+                    $crate::sdk::export::root_module($plugin, module_path!())
                 })
             }
             // SAFETY: the constructor returns the module type the header is declared with.

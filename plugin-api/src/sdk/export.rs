@@ -22,9 +22,11 @@ fn plugin() -> &'static Plugin {
     PLUGIN.get_or_init(|| (FACTORY.get().expect("export_plugin! registers the factory"))())
 }
 
-/// Build the root module for `export_plugin!`.
-pub fn root_module(factory: fn() -> Plugin) -> DriverModRef {
+/// Build the root module for `export_plugin!`; `module_path` is where the macro expands (the
+/// driver crate: only its own `tracing` events reach the host log).
+pub fn root_module(factory: fn() -> Plugin, module_path: &'static str) -> DriverModRef {
     let _ = FACTORY.set(factory);
+    log_bridge::set_own_crate(module_path);
     DriverMod {
         api_version,
         init,
