@@ -204,14 +204,8 @@ fn one_definition_gives_help_abbreviations_and_usage_errors() {
     std::fs::write(env.drivers.join("libnotadriver.so"), b"not an ELF").unwrap();
     let help = env.run("--help").code(0);
     for line in [
-        "  start ",
         "  shutdown ",
-        "  startstandby ",
-        "  print status ",
         "  print resource status ",
-        "  print devs ",
-        "  validate config ",
-        "  driver info ",
         "  start<group>, stop<group> ",
     ] {
         assert!(help.stdout.contains(line), "{line:?}: {}", help.stdout);

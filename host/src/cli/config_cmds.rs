@@ -119,14 +119,19 @@ fn spellings(ctx: &Ctx, doc: &Document, section: &str, keyword: &str) -> Vec<Str
         .unwrap_or_else(|| vec![keyword.to_string()])
 }
 
+/// The keys `expr` names in `section`: every spelling of its keyword, with its scope.
+fn keys_of(ctx: &Ctx, doc: &Document, section: &str, expr: &KwExpr) -> Vec<String> {
+    spellings(ctx, doc, section, &expr.keyword)
+        .iter()
+        .map(|s| expr.key(s))
+        .collect()
+}
+
 /// Apply one `set`/`create` expression to `doc`; whether anything changed.
 fn set_keyword(ctx: &Ctx, cfg: &mut ServiceConfig, expr: &KwExpr) -> Result<bool> {
     let mut changed = false;
     for target in target_sections(&cfg.doc, &expr.section) {
-        let keys: Vec<String> = spellings(ctx, &cfg.doc, &target, &expr.keyword)
-            .iter()
-            .map(|s| expr.key(s))
-            .collect();
+        let keys = keys_of(ctx, &cfg.doc, &target, expr);
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let current = cfg
             .doc
@@ -160,10 +165,7 @@ fn edit_keywords(ctx: &Ctx, name: &str, set: bool) -> Result<i32> {
             continue;
         }
         for target in target_sections(&new.doc, &expr.section) {
-            let keys: Vec<String> = spellings(ctx, &new.doc, &target, &expr.keyword)
-                .iter()
-                .map(|s| expr.key(s))
-                .collect();
+            let keys = keys_of(ctx, &new.doc, &target, &expr);
             let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
             changed |= new.doc.unset_spelled(&target, &keys);
         }
@@ -183,10 +185,9 @@ fn get(ctx: &Ctx, name: &str) -> Result<i32> {
         let expr = KwExpr::parse(text, false)?;
         let (section, key) = (&expr.section, expr.key(&expr.keyword));
         // The first spelling set, the keyword's own name first.
-        let found = spellings(ctx, &cfg.doc, section, &expr.keyword)
-            .iter()
-            .find_map(|spelling| {
-                let k = expr.key(spelling);
+        let found = keys_of(ctx, &cfg.doc, section, &expr)
+            .into_iter()
+            .find_map(|k| {
                 let raw = if ctx.args.eval {
                     cfg.raw_scoped(section, &k, &ctx.paths.nodename)
                 } else {
