@@ -190,7 +190,7 @@ pub struct DriverMod {
     pub init: extern "C" fn(callbacks: HostCallbacksRef, host_api: u32) -> RResult<(), DriverError>,
     /// JSON [`crate::types::Manifest`].
     pub manifest: extern "C" fn() -> RString,
-    /// `keywords` and `context` are JSON ([`crate::types::ResourceSpec`] fields).
+    /// `keywords` and `context` are JSON (the fields of a [`crate::ResourceSpec`]).
     #[sabi(last_prefix_field)]
     pub new_resource: extern "C" fn(
         driver_id: RStr<'_>,

@@ -34,7 +34,7 @@ pub struct ResourceSpec {
 
 impl ResourceSpec {
     /// A spec for `rid` of driver `driver_id`, with these converted keywords and context.
-    /// Drivers receive one; unit tests build one with [`crate::testing`].
+    /// Drivers receive one; unit tests build one with the `testing` module.
     pub fn new(
         driver_id: &str,
         rid: &str,
