@@ -288,10 +288,19 @@ fn global(arg: Arg) -> Arg {
     arg.global(true).display_order(100)
 }
 
+/// `svcmgr --version`: the host's version and the driver interface it speaks.
+fn version_line() -> String {
+    use svcmgr_plugin_api::{ABI_VERSION, API_VERSION, VERSION};
+    format!(
+        "{} (plugin-api {VERSION}, abi {ABI_VERSION}, api {API_VERSION})",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
 /// The whole command line.
 pub fn command() -> Command {
     let cmd = Command::new("svcmgr")
-        .version(env!("CARGO_PKG_VERSION"))
+        .version(version_line())
         .about("Start, stop and watch a service made of resources driven by plugins.")
         .override_usage(
             "svcmgr -s <NAME> <ACTION> [OPTIONS]\n       \

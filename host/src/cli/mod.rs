@@ -29,6 +29,11 @@ impl Ctx {
             for w in &reg.warnings {
                 crate::log::warn("", w);
             }
+            if self.args.debug {
+                for d in &reg.debug {
+                    eprintln!("debug: {d}");
+                }
+            }
             reg
         })
     }

@@ -103,11 +103,7 @@ fn devs_of(res: &crate::service::Resource) -> Result<Devs, String> {
     let Ok(handle) = &res.driver else {
         return Ok(Devs::default());
     };
-    let args = serde_json::to_string(&CallArgs {
-        action: "print devs".into(),
-        ..Default::default()
-    })
-    .unwrap_or_default();
+    let args = serde_json::to_string(&CallArgs::new("print devs")).unwrap_or_default();
     match handle.call(RStr::from("devs"), RStr::from(args.as_str())) {
         RResult::ROk(doc) => {
             serde_json::from_str(doc.as_str()).map_err(|e| format!("invalid answer to 'devs': {e}"))
