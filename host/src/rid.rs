@@ -14,7 +14,14 @@ pub fn index(rid: &str) -> &str {
 
 /// Natural order: digit runs compare by value, so `container#2` < `container#10`.
 pub fn natural_cmp(a: &str, b: &str) -> Ordering {
-    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    // Sorting rids compares many that share a prefix (`app#12` and `app#13`): skip it, back to
+    // the start of the digit run it ends in, if any.
+    let mut same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    while same > 0 && a[same - 1].is_ascii_digit() {
+        same -= 1;
+    }
+    let (mut a, mut b) = (&a[same..], &b[same..]);
     loop {
         match (a.first(), b.first()) {
             (None, None) => return Ordering::Equal,
@@ -77,6 +84,11 @@ mod tests {
                 "container#10"
             ]
         );
+        assert_eq!(natural_cmp("app#19", "app#100"), Ordering::Less);
+        assert_eq!(natural_cmp("app#100", "app#19"), Ordering::Greater);
+        assert_eq!(natural_cmp("app#010", "app#10"), Ordering::Greater);
+        assert_eq!(natural_cmp("a1b2", "a1b10"), Ordering::Less);
+        assert_eq!(natural_cmp("app#7", "app#7"), Ordering::Equal);
     }
 
     #[test]

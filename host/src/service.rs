@@ -49,13 +49,13 @@ impl Service {
         static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
         let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
         let var = paths.var(&cfg.name);
-        let (mut def, mut diags) =
-            resolve::resolve(&cfg, reg, &paths.nodename, &var.to_string_lossy());
+        let var_dir = var.to_string_lossy();
+        let (mut def, mut diags) = resolve::resolve(&cfg, reg, &paths.nodename, &var_dir);
         // The definitions move into the resources (cloning 10,000 of them was measurable).
         let rdefs = std::mem::take(&mut def.resources);
         let mut resources = Vec::with_capacity(rdefs.len());
         for rdef in rdefs {
-            let mut context = ResourceContext::new(&cfg.name, &var.to_string_lossy());
+            let mut context = ResourceContext::new(&cfg.name, &var_dir);
             context.nodename = paths.nodename.clone();
             context.svc_id = def.id.clone();
             context.token = token;
@@ -164,12 +164,14 @@ fn instantiate(
 
 /// The SDK answers `describe` with static facts; an older or foreign driver may not.
 fn describe_sort_key(h: &ResourceBox) -> Option<String> {
+    /// The part of the answer the host reads (other fields are ignored).
+    #[derive(serde::Deserialize)]
+    struct Describe {
+        #[serde(default)]
+        sort_key: Option<String>,
+    }
     match h.call(RStr::from("describe"), RStr::from("{}")) {
-        RResult::ROk(s) => serde_json::from_str::<serde_json::Value>(s.as_str())
-            .ok()?
-            .get("sort_key")?
-            .as_str()
-            .map(String::from),
+        RResult::ROk(s) => serde_json::from_str::<Describe>(s.as_str()).ok()?.sort_key,
         RResult::RErr(_) => None,
     }
 }

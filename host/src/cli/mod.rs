@@ -78,11 +78,15 @@ impl Ctx {
 
     /// Start logging for a service action.
     pub fn init_log(&self, svc: &crate::service::Service) {
-        let rids: Vec<String> = svc.resources.iter().map(|r| r.rid().to_string()).collect();
         crate::log::init(crate::log::Setup {
             node: &self.paths.nodename,
             svc: &svc.name,
-            rids: &rids,
+            longest_rid: svc
+                .resources
+                .iter()
+                .map(|r| r.rid().len())
+                .max()
+                .unwrap_or(0),
             format: self.log_format(),
             debug: self.args.debug,
             color: self.color(std::io::stderr().is_terminal()),

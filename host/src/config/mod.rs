@@ -7,7 +7,7 @@ pub mod kwexpr;
 pub mod refs;
 pub mod resolve;
 
-use ini::Document;
+use ini::{Document, Section};
 use std::path::{Path, PathBuf};
 
 /// A config that could not be read.
@@ -82,10 +82,15 @@ impl ServiceConfig {
 
     /// `key@<node>` first, then `key@nodes` when this node is one of `DEFAULT.nodes`, then `key`.
     pub fn raw_scoped(&self, section: &str, key: &str, node: &str) -> Option<&str> {
+        self.raw_scoped_in(self.doc.section(section)?, key, node)
+    }
+
+    /// [`ServiceConfig::raw_scoped`] in a section already found.
+    pub fn raw_scoped_in<'s>(&'s self, s: &'s Section, key: &str, node: &str) -> Option<&'s str> {
         // One pass over the section, without building the scoped names (this runs for every
         // keyword of every section).
         let (mut on_node, mut on_nodes, mut bare) = (None, None, None);
-        for (k, v) in self.doc.section(section)?.entries() {
+        for (k, v) in s.entries() {
             match k.strip_prefix(key) {
                 Some("") => bare = bare.or(Some(v)),
                 Some(scoped) => match scoped.strip_prefix('@') {

@@ -45,6 +45,10 @@ pub fn expand(
     key: &str,
     value: &str,
 ) -> Result<String, RefError> {
+    // Most values hold no reference: no chain to start.
+    if !value.contains('{') {
+        return Ok(value.to_string());
+    }
     let mut stack = vec![format!("{section}.{key}")];
     expand_in(cfg, b, section, value, &mut stack)
 }

@@ -2,10 +2,12 @@
 //! section, the converted keyword values a driver receives, the generic properties the host
 //! acts on, and every problem found (`validate config` prints them; actions refuse on errors).
 
+use super::ini::Section;
 use super::keywords::{self, HostKw};
 use super::refs::{self, Builtins};
 use super::ServiceConfig;
 use crate::drivers::{DriverEntry, Registry, ResolveError};
+use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
@@ -133,6 +135,8 @@ pub fn resolve(
         diags: Vec::new(),
         errors: 0,
         loops: HashSet::new(),
+        last_section: None,
+        defaults: FxHashMap::default(),
         service_cache: HashMap::new(),
     };
     let mut def = ServiceDef {
@@ -179,6 +183,9 @@ struct Reader<'a> {
     errors: usize,
     /// The reference loops reported, each as its set of keywords.
     loops: HashSet<BTreeSet<String>>,
+    last_section: Option<&'a Section>,
+    /// Converted driver defaults, by keyword spec (address).
+    defaults: FxHashMap<usize, Option<Value>>,
     /// Driver id → its `[DEFAULT]` keyword values and whether one was invalid.
     service_cache: HashMap<String, (Map<String, Value>, bool)>,
 }
@@ -186,7 +193,7 @@ struct Reader<'a> {
 /// A problem already reported as a diagnostic.
 struct Reported;
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn diag(&mut self, severity: Severity, section: &str, keyword: Option<&str>, message: String) {
         self.errors += usize::from(severity == Severity::Error);
         self.diags.push(Diag {
@@ -205,9 +212,12 @@ impl Reader<'_> {
         section: &str,
         names: impl IntoIterator<Item = N>,
     ) -> Result<Option<(String, String)>, Reported> {
+        let Some(s) = self.section(section) else {
+            return Ok(None);
+        };
         let Some((key, raw)) = names.into_iter().find_map(|n| {
             self.cfg
-                .raw_scoped(section, n.as_ref(), self.b.nodename)
+                .raw_scoped_in(s, n.as_ref(), self.b.nodename)
                 .map(|v| (n.as_ref().to_string(), v))
         }) else {
             return Ok(None);
@@ -225,6 +235,31 @@ impl Reader<'_> {
                 Err(Reported)
             }
         }
+    }
+
+    /// A section by name; the last one found is kept, as a resource's keywords are read in a
+    /// row.
+    fn section(&mut self, name: &str) -> Option<&'a Section> {
+        if let Some(s) = self.last_section.filter(|s| s.name == name) {
+            return Some(s);
+        }
+        let cfg: &'a ServiceConfig = self.cfg;
+        let s = cfg.doc.section(name)?;
+        self.last_section = Some(s);
+        Some(s)
+    }
+
+    /// A driver keyword's default, converted once per keyword.
+    fn default_of(&mut self, spec: &KeywordSpec) -> Option<Value> {
+        // Keyed by address: the registry's specs outlive the reader.
+        let key = spec as *const KeywordSpec as usize;
+        self.defaults
+            .entry(key)
+            .or_insert_with(|| match &spec.default {
+                Some(Value::String(raw)) => spec.kind.convert(raw).ok(),
+                other => other.clone(),
+            })
+            .clone()
     }
 
     /// A converted value; a conversion error is reported against the keyword.
@@ -281,25 +316,37 @@ impl Reader<'_> {
     }
 
     /// Check every key of a section against the keywords it may hold.
-    fn check_keys(&mut self, section: &str, known: &dyn Fn(&str) -> KeyClass, what: &str) {
+    /// `unknown` words the error of an unknown keyword (built only when one is met).
+    fn check_keys(
+        &mut self,
+        section: &str,
+        known: &dyn Fn(&str) -> KeyClass,
+        unknown: &dyn Fn() -> String,
+    ) {
         // The config outlives the reader: its keys need no copy while diagnostics are added.
         let cfg = self.cfg;
         let Some(s) = cfg.doc.section(section) else {
             return;
         };
-        // (keyword, scope) → the key that set it: two spellings of one keyword contradict.
-        let mut spelled: HashMap<(String, Option<&str>), &str> = HashMap::new();
+        // (keyword, scope, key that set it): two spellings of one keyword contradict. A section
+        // holds a few keys: a list is cheaper than a map.
+        let mut spelled: Vec<(std::borrow::Cow<'_, str>, Option<&str>, &str)> = Vec::new();
         for (key, _) in s.entries() {
             let (base, scope) = match key.split_once('@') {
                 Some((b, s)) => (b, Some(s)),
                 None => (key, None),
             };
             let class = known(base);
-            let keyword = match &class {
-                KeyClass::Legacy(modern) => modern.clone(),
-                _ => base.to_string(),
+            let keyword: std::borrow::Cow<'_, str> = match &class {
+                KeyClass::Legacy(modern) => modern.clone().into(),
+                _ => base.into(),
             };
-            if let Some(other) = spelled.insert((keyword.clone(), scope), key) {
+            let other = spelled
+                .iter()
+                .find(|(k, s, _)| *k == keyword && *s == scope)
+                .map(|(_, _, other)| *other);
+            spelled.push((keyword.clone(), scope, key));
+            if let Some(other) = other {
                 if other != key {
                     self.diag(
                         Severity::Warning,
@@ -326,12 +373,7 @@ impl Reader<'_> {
                     Some(key),
                     "accepted for compatibility, has no effect".into(),
                 ),
-                KeyClass::Unknown => self.diag(
-                    Severity::Error,
-                    section,
-                    Some(key),
-                    format!("unknown keyword{what}"),
-                ),
+                KeyClass::Unknown => self.diag(Severity::Error, section, Some(key), unknown()),
             }
         }
     }
@@ -350,7 +392,7 @@ impl Reader<'_> {
                 Some((_, false)) => KeyClass::Known,
                 None => classify_spec(&driver_kws, key),
             },
-            "",
+            &|| "unknown keyword".into(),
         );
         def.rollback = self.host_bool("DEFAULT", keywords::SERVICE, "rollback", true);
         def.disable = self.host_bool("DEFAULT", keywords::SERVICE, "disable", false);
@@ -408,7 +450,7 @@ impl Reader<'_> {
                     KeyClass::Unknown
                 }
             },
-            " (subset sections take 'parallel')",
+            &|| "unknown keyword (subset sections take 'parallel')".into(),
         );
         let parallel = self.host_bool(section, keywords::SUBSET, "parallel", false);
         def.subsets.insert(format!("{group}:{name}"), parallel);
@@ -447,9 +489,6 @@ impl Reader<'_> {
             );
         }
         let driver_kws: &[KeywordSpec] = entry.map_or(&[], |e| &e.manifest.keywords);
-        let what = entry
-            .map(|e| format!(" (driver {})", e.manifest.id))
-            .unwrap_or_default();
         // Without a driver, only generic keywords can be judged.
         let has_driver = entry.is_some();
         self.check_keys(
@@ -459,7 +498,10 @@ impl Reader<'_> {
                 None if !has_driver => KeyClass::Known,
                 None => classify_spec(driver_kws, key),
             },
-            &what,
+            &|| match entry {
+                Some(e) => format!("unknown keyword (driver {})", e.manifest.id),
+                None => "unknown keyword".into(),
+            },
         );
         let errors_before = self.error_count();
         let props = self.props(rid, defaults);
@@ -555,10 +597,7 @@ impl Reader<'_> {
                         "missing required keyword".into(),
                     );
                 }
-                return match &spec.default {
-                    Some(Value::String(raw)) => spec.kind.convert(raw).ok(),
-                    other => other.clone(),
-                };
+                return self.default_of(spec);
             }
         };
         if let (Some(cands), Some(text)) = (&spec.candidates, value.as_str()) {

@@ -221,11 +221,14 @@ impl Resource for Adapter {
 
     fn call(&self, verb: RStr<'_>, args: RStr<'_>) -> RResult<RString, DriverError> {
         let verb = verb.as_str();
-        // `describe` is answered by the SDK: static facts the host's planner needs.
+        // `describe` is answered by the SDK: static facts the host's planner needs. It is asked
+        // of every resource a service builds, and needs no call context: none is made.
         if verb == "describe" {
-            return self.invoke(verb, args, |r, _| {
-                Ok(serde_json::json!({ "sort_key": r.sort_key() }))
+            let answer = guarded(verb, || {
+                serde_json::to_string(&serde_json::json!({ "sort_key": self.inner.sort_key() }))
+                    .map_err(|e| Error::other(e.to_string()))
             });
+            return to_rresult(answer, RString::from);
         }
         if verb == "devs" {
             return self.invoke(verb, args, |r, ctx| r.devs(ctx));
