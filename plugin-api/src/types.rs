@@ -95,6 +95,13 @@ pub struct KeywordSpec {
     pub candidates: Option<Vec<String>>,
     #[serde(default)]
     pub help: String,
+    /// The value names a resource of this service, of this driver group, that the resource is
+    /// *linked to* (decisions §6: ip.netns's `netns` names its `container`). The host reads
+    /// links from the config before creating any resource: it checks the target exists in
+    /// that group, orders and expands with the link, and tells the target who links to it
+    /// ([`ResourceContext::linked_by`]).
+    #[serde(default)]
+    pub link: Option<String>,
 }
 
 /// Parse a duration: a bare number is seconds; suffixes `ms`, `s`, `m`, `h`, `d`.
@@ -194,6 +201,23 @@ pub struct ResourceContext {
     /// The converted `[DEFAULT]` keywords the driver declared in `service_keywords`.
     #[serde(default)]
     pub service: Map<String, Value>,
+    /// The resources whose config links them to this one (a keyword declared with
+    /// [`KeywordSpec::link`] names this rid), disabled ones included: a container learns that
+    /// an ip resource will plumb its namespace before it runs it.
+    #[serde(default)]
+    pub linked_by: Vec<LinkedBy>,
+    /// The resource's `tags` keyword (`nonrouted`, `noaction`, …), for drivers whose
+    /// behaviour a tag changes.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// One resource linked to another (see [`ResourceContext::linked_by`]).
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub struct LinkedBy {
+    pub rid: String,
+    /// Its driver id (`ip.netns`).
+    pub driver: String,
 }
 
 /// Arguments of every verb call.

@@ -7,7 +7,7 @@ use crate::abi::{
     error_kind, ApiRange, DriverError, DriverMod, DriverModRef, HostCallbacksRef, Resource,
     ResourceBox, Resource_TO, API_VERSION,
 };
-use crate::types::{ApiVersions, CallArgs, Manifest, ResourceContext};
+use crate::types::{ApiVersions, CallArgs, KeywordSpec, Manifest, ResourceContext};
 use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RResult, RStr, RString, RVec};
@@ -124,9 +124,22 @@ extern "C" fn new_resource(
                 Error::not_found(format!("driver {} is not in this library", spec.driver_id))
             })?;
         let inner = (decl.factory)(&spec)?;
-        Ok(Adapter::new(spec.rid.clone(), &spec.context, inner))
+        let mut adapter = Adapter::new(spec.rid.clone(), &spec.context, inner);
+        adapter.keyword_links = keyword_links(&decl.manifest.keywords, &spec);
+        Ok(adapter)
     });
     to_rresult(built, |a| Resource_TO::from_value(a, TD_Opaque))
+}
+
+/// The rids named by the keywords declared as links (the host computes the same from the
+/// config; a host that predates `KeywordSpec::link` still gets them from `links()`).
+fn keyword_links(keywords: &[KeywordSpec], spec: &ResourceSpec) -> Vec<String> {
+    keywords
+        .iter()
+        .filter(|k| k.link.is_some())
+        .filter_map(|k| spec.str(&k.name).filter(|v| !v.is_empty()))
+        .map(String::from)
+        .collect()
 }
 
 /// Wraps a driver's resource behind the ABI trait.
@@ -134,6 +147,7 @@ struct Adapter {
     rid: String,
     token: u64,
     env: Vec<(String, String)>,
+    keyword_links: Vec<String>,
     inner: Box<dyn ResourceImpl>,
 }
 
@@ -150,6 +164,7 @@ impl Adapter {
             rid,
             token: context.token,
             env,
+            keyword_links: Vec::new(),
             inner,
         }
     }
@@ -185,7 +200,12 @@ impl Resource for Adapter {
     }
 
     fn links(&self) -> RVec<RString> {
-        let links = guarded("links", || Ok(self.inner.links())).unwrap_or_default();
+        let mut links = self.keyword_links.clone();
+        for l in guarded("links", || Ok(self.inner.links())).unwrap_or_default() {
+            if !links.contains(&l) {
+                links.push(l);
+            }
+        }
         links.into_iter().map(RString::from).collect()
     }
 
@@ -214,5 +234,29 @@ impl Resource for Adapter {
             });
         }
         self.invoke(verb, args, |r, ctx| r.call(verb, ctx.payload(), ctx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdk::Kw;
+
+    #[test]
+    fn keywords_declared_as_links_name_the_links() {
+        let kws = vec![
+            Kw::string("netns").link("container").0,
+            Kw::string("ipdev").0,
+        ];
+        let spec = |kw: serde_json::Value| ResourceSpec {
+            driver_id: "ip.netns".into(),
+            rid: "ip#1".into(),
+            keywords: kw.as_object().unwrap().clone(),
+            context: ResourceContext::default(),
+        };
+        let both = spec(serde_json::json!({"netns": "container#1", "ipdev": "br0"}));
+        assert_eq!(keyword_links(&kws, &both), ["container#1"]);
+        let unset = spec(serde_json::json!({"netns": "", "ipdev": "br0"}));
+        assert!(keyword_links(&kws, &unset).is_empty());
     }
 }

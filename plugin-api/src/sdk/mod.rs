@@ -128,13 +128,19 @@ impl ResourceSpec {
     pub fn service(&self, kw: &str) -> Option<&Value> {
         self.context.service.get(kw).filter(|v| !v.is_null())
     }
+    /// The resource's `tags` keyword holds `tag`.
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.context.tags.iter().any(|t| t == tag)
+    }
 }
 
 /// One resource, as a driver implements it. Every method runs under the host's deadline
 /// (`ctx.deadline()`); panics are caught by the SDK and fail only this resource.
 pub trait ResourceImpl: Send + Sync + 'static {
     fn label(&self) -> String;
-    /// Rids this resource is linked to (see the ABI docs).
+    /// Rids this resource is linked to (see the ABI docs), beyond those named by its
+    /// keywords declared with [`Kw::link`], which the SDK adds. Prefer such a keyword: the
+    /// host knows those links before it creates any resource and tells their targets.
     fn links(&self) -> Vec<String> {
         Vec::new()
     }
@@ -226,6 +232,7 @@ impl Kw {
             aliases: Vec::new(),
             candidates: None,
             help: String::new(),
+            link: None,
         })
     }
     pub fn string(name: &str) -> Self {
@@ -265,6 +272,12 @@ impl Kw {
     }
     pub fn help(mut self, text: &str) -> Self {
         self.0.help = text.to_string();
+        self
+    }
+    /// The value is the rid of a resource of `group` this one is linked to (see
+    /// [`KeywordSpec::link`]); the SDK adds it to the resource's `links()`.
+    pub fn link(mut self, group: &str) -> Self {
+        self.0.link = Some(group.to_string());
         self
     }
 }
