@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use svcmgr_plugin_api::abi::ResourceBox;
-use svcmgr_plugin_api::types::ResourceContext;
+use svcmgr_plugin_api::types::{LinkedBy, ResourceContext};
 
 /// One resource: its definition and, when its driver could create it, the driver object.
 pub struct Resource {
@@ -50,8 +50,10 @@ impl Service {
         let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
         let var = paths.var(&cfg.name);
         let (def, mut diags) = resolve::resolve(&cfg, reg, &paths.nodename, &var.to_string_lossy());
+        let links: Vec<Vec<ConfigLink>> =
+            def.resources.iter().map(|r| config_links(reg, r)).collect();
         let mut resources = Vec::with_capacity(def.resources.len());
-        for rdef in &def.resources {
+        for (rdef, own_links) in def.resources.iter().zip(&links) {
             let context = ResourceContext {
                 svcname: cfg.name.clone(),
                 nodename: paths.nodename.clone(),
@@ -59,10 +61,24 @@ impl Service {
                 var_dir: var.to_string_lossy().into_owned(),
                 token,
                 service: rdef.service_keywords.clone(),
+                linked_by: linked_by(&rdef.rid, &def.resources, &links),
+                tags: rdef.props.tags.clone(),
             };
-            let created = match &rdef.problem {
-                Some(p) => Err(p.clone()),
-                None => instantiate(reg, rdef, &context).inspect_err(|e| {
+            let broken_link = own_links
+                .iter()
+                .find_map(|l| l.problem(&def.resources).map(|p| (l, p)));
+            let created = match (&rdef.problem, broken_link) {
+                (Some(p), _) => Err(p.clone()),
+                (None, Some((link, problem))) => {
+                    diags.push(Diag {
+                        severity: Severity::Error,
+                        section: rdef.rid.clone(),
+                        keyword: Some(link.keyword.clone()),
+                        message: problem.clone(),
+                    });
+                    Err(format!("{}: {problem}", link.keyword))
+                }
+                (None, None) => instantiate(reg, rdef, &context).inspect_err(|e| {
                     diags.push(Diag {
                         severity: Severity::Error,
                         section: rdef.rid.clone(),
@@ -80,7 +96,12 @@ impl Service {
             };
             res.driver = created.map(|h| {
                 res.label = h.label().into_string();
-                res.links = h.links().into_iter().map(|s| s.into_string()).collect();
+                res.links = own_links.iter().map(|l| l.target.clone()).collect();
+                for l in h.links() {
+                    if !res.links.iter().any(|x| x.as_str() == l.as_str()) {
+                        res.links.push(l.into_string());
+                    }
+                }
                 res.sort_key = describe_sort_key(&h);
                 Arc::new(h)
             });
@@ -140,6 +161,60 @@ impl Service {
             .copied()
             .unwrap_or(false)
     }
+}
+
+/// A link a resource's config declares: a keyword its driver flags as naming the rid of a
+/// resource of some group (`KeywordSpec::link`). Known before any resource is created, so
+/// that every resource learns at creation who links to it.
+struct ConfigLink {
+    keyword: String,
+    target: String,
+    group: String,
+}
+
+impl ConfigLink {
+    /// Why the link is wrong, if it is: its target must be a resource of its group.
+    fn problem(&self, all: &[ResourceDef]) -> Option<String> {
+        match all.iter().find(|r| r.rid == self.target) {
+            Some(r) if r.group == self.group => None,
+            _ => Some(format!(
+                "{} is not a {} resource of this service",
+                self.target, self.group
+            )),
+        }
+    }
+}
+
+fn config_links(reg: &Registry, rdef: &ResourceDef) -> Vec<ConfigLink> {
+    let Some(entry) = rdef.driver.as_ref().and_then(|d| reg.drivers.get(d)) else {
+        return Vec::new();
+    };
+    entry
+        .manifest
+        .keywords
+        .iter()
+        .filter_map(|k| {
+            let group = k.link.as_ref()?;
+            let target = rdef.keywords.get(&k.name)?.as_str()?;
+            (!target.is_empty()).then(|| ConfigLink {
+                keyword: k.name.clone(),
+                target: target.to_string(),
+                group: group.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The resources whose config links them to `rid` (`links[i]` are those of `all[i]`).
+fn linked_by(rid: &str, all: &[ResourceDef], links: &[Vec<ConfigLink>]) -> Vec<LinkedBy> {
+    all.iter()
+        .zip(links)
+        .filter(|(_, l)| l.iter().any(|l| l.target == rid))
+        .map(|(r, _)| LinkedBy {
+            rid: r.rid.clone(),
+            driver: r.driver.clone().unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// Create a resource through its driver library.
