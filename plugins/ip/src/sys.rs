@@ -1,0 +1,240 @@
+//! The side effects both ip drivers share: running plans through the SDK's command runner
+//! (logged, no shell, under the call's deadline), reading interfaces, the availability checks
+//! and the announce, and the node-wide lock around choosing names and plumbing.
+
+use crate::iproute::{self, DefaultRoute, Link};
+use crate::plan::{self, Argv, Step};
+use std::fs::File;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+use svcmgr_plugin_api::{Ctx, Error, Output, Result};
+
+/// A tool a driver needs, and the Debian package shipping it.
+pub struct Tool {
+    pub name: &'static str,
+    pub package: &'static str,
+}
+
+pub const IP: Tool = Tool {
+    name: "ip",
+    package: "iproute2",
+};
+pub const NSENTER: Tool = Tool {
+    name: "nsenter",
+    package: "util-linux",
+};
+pub const PING: Tool = Tool {
+    name: "ping",
+    package: "iputils-ping",
+};
+pub const ARPING: Tool = Tool {
+    name: "arping",
+    package: "iputils-arping",
+};
+
+/// How many times the stop's availability check pings before giving up.
+const DOWN_TRIES: usize = 15;
+/// How long one availability ping waits for an answer.
+const PING_WAIT: &str = "1";
+
+fn in_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+        .unwrap_or(false)
+}
+
+/// Fail naming the package to install when a tool is missing.
+pub fn require(tools: &[&Tool]) -> Result<()> {
+    match tools.iter().find(|t| !in_path(t.name)) {
+        Some(t) => Err(Error::other(format!(
+            "{} not found in PATH: install the {} package",
+            t.name, t.package
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The last line the command wrote on stderr (the kernel's reason), else its exit code.
+fn reason(out: &Output) -> String {
+    out.stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+        .unwrap_or_else(|| format!("exit code {}", out.code))
+}
+
+/// Run a command, logged with its output; a non-zero exit is an error carrying the reason.
+pub fn run(ctx: &Ctx, argv: &Argv) -> Result<Output> {
+    let out = ctx.command(argv).run()?;
+    if !out.success() {
+        return Err(Error::other(format!(
+            "{}: {}",
+            argv.join(" "),
+            reason(&out)
+        )));
+    }
+    Ok(out)
+}
+
+/// Run a command without logging it (reads); its stdout, or the reason it failed.
+fn read(ctx: &Ctx, argv: &Argv) -> Result<std::result::Result<String, String>> {
+    let out = ctx.command(argv).quiet().run()?;
+    Ok(if out.success() {
+        Ok(out.stdout)
+    } else {
+        Err(reason(&out))
+    })
+}
+
+/// Run plan steps in order. When one fails, the undo in force (what removes everything the
+/// earlier steps did) runs before the error is returned; if that fails too, the error says
+/// so and marks the resource changed, so the host's rollback stops it.
+pub fn run_steps(ctx: &Ctx, steps: &[Step]) -> Result<()> {
+    let mut undo: Option<&Argv> = None;
+    for s in steps {
+        if let Err(e) = run(ctx, &s.argv) {
+            if let Some(u) = undo {
+                ctx.info("removing what this start plumbed");
+                if let Err(again) = run(ctx, u) {
+                    return Err(Error::other(format!(
+                        "{}; removing what was plumbed failed too: {}",
+                        e.message, again.message
+                    ))
+                    .changed());
+                }
+            }
+            return Err(e);
+        }
+        if s.undo.is_some() {
+            undo = s.undo.as_ref();
+        }
+    }
+    Ok(())
+}
+
+fn ip_addr_show(prefix: Option<&str>, dev: Option<&str>) -> Argv {
+    let mut words: Vec<&str> = vec!["ip", "-j", "addr", "show"];
+    if let Some(d) = dev {
+        words.extend(["dev", d]);
+    }
+    match prefix {
+        Some(path) => plan::in_ns(path, &words),
+        None => words.iter().map(|w| w.to_string()).collect(),
+    }
+}
+
+/// A host interface with its addresses; None when it does not exist.
+pub fn host_link(ctx: &Ctx, dev: &str) -> Result<Option<Link>> {
+    if !Path::new("/sys/class/net").join(dev).exists() {
+        return Ok(None);
+    }
+    match read(ctx, &ip_addr_show(None, Some(dev)))? {
+        Ok(json) => Ok(iproute::parse_links(&json)
+            .map_err(Error::other)?
+            .into_iter()
+            .next()),
+        // Gone between the two looks.
+        Err(_) => Ok(None),
+    }
+}
+
+/// A name is taken by a host interface.
+pub fn host_has_link(name: &str) -> bool {
+    Path::new("/sys/class/net").join(name).exists()
+}
+
+/// The interfaces of the namespace at `ns_path`, with their addresses.
+pub fn ns_links(ctx: &Ctx, ns_path: &str) -> Result<Vec<Link>> {
+    let json = read(ctx, &ip_addr_show(Some(ns_path), None))?
+        .map_err(|e| Error::other(format!("reading the interfaces of {ns_path}: {e}")))?;
+    iproute::parse_links(&json).map_err(Error::other)
+}
+
+/// The default route of the namespace at `ns_path`.
+pub fn ns_default_route(ctx: &Ctx, ns_path: &str) -> Result<DefaultRoute> {
+    let argv = plan::in_ns(ns_path, &["ip", "-j", "route", "show", "default"]);
+    let json = read(ctx, &argv)?
+        .map_err(|e| Error::other(format!("reading the routes of {ns_path}: {e}")))?;
+    iproute::parse_default_route(&json).map_err(Error::other)
+}
+
+/// One ping, one second: does something answer at `addr`?
+fn answers(ctx: &Ctx, addr: IpAddr) -> Result<bool> {
+    let a = addr.to_string();
+    let out = ctx
+        .command(&["ping", "-c", "1", "-W", PING_WAIT, "-n", "-q", &a])
+        .quiet()
+        .run()?;
+    Ok(out.success())
+}
+
+/// Before plumbing: `checking <addr> availability`; an answer means another host holds it.
+pub fn check_free(ctx: &Ctx, addr: IpAddr) -> Result<()> {
+    require(&[&PING])?;
+    ctx.info(&format!("checking {addr} availability"));
+    if answers(ctx, addr)? {
+        return Err(Error::other(format!(
+            "{addr} is already up on another host"
+        )));
+    }
+    Ok(())
+}
+
+/// After unplumbing: ping until nothing answers, at most 15 times.
+pub fn wait_gone(ctx: &Ctx, addr: IpAddr) -> Result<()> {
+    require(&[&PING])?;
+    for _ in 0..DOWN_TRIES {
+        ctx.info(&format!("checking {addr} availability"));
+        if !answers(ctx, addr)? {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(Error::other(format!("{addr} refuse to go down")))
+}
+
+/// Announce an IPv4 address with a gratuitous ARP (arping). Best effort: a missing tool or a
+/// failed send is a warning, the address is plumbed either way.
+pub fn announce(ctx: &Ctx, argv: &Argv, addr: IpAddr) {
+    if !addr.is_ipv4() || addr.is_loopback() {
+        return;
+    }
+    if require(&[&ARPING]).is_err() {
+        ctx.warn(&format!(
+            "arp announce skipped: install the {} package",
+            ARPING.package
+        ));
+        return;
+    }
+    if let Err(e) = run(ctx, argv) {
+        ctx.warn(&format!("arp announce failed: {}", e.message));
+    }
+}
+
+/// The node-wide lock held while a driver picks free names (alias labels, `eth<N>`) and
+/// plumbs, so that two resources starting at once never pick the same. Kernel objects are
+/// node-wide, hence a path outside the service's root.
+pub struct NameLock {
+    _held: nix::fcntl::Flock<File>,
+}
+
+const LOCK_FILE: &str = "/run/lock/svcmgr-ip.lock";
+
+pub fn name_lock() -> Result<NameLock> {
+    let path = Path::new(LOCK_FILE);
+    let failed = |e: String| Error::other(format!("locking {LOCK_FILE}: {e}"));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| failed(e.to_string()))?;
+    }
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| failed(e.to_string()))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map(|held| NameLock { _held: held })
+        .map_err(|(_, errno)| failed(errno.to_string()))
+}
