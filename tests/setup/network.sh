@@ -2,7 +2,8 @@
 # Test environment of the ip drivers (run as root, idempotent): iproute2 (`ip`), util-linux
 # (`nsenter`), iputils-ping (the availability checks) and iputils-arping (the gratuitous ARP
 # announce; the drivers only warn when it is missing, the tests check the announce is sent).
-# The tests build their own bridges, veth pairs and namespaces: nothing is configured here.
+# The tests build their own bridges, veth pairs and namespaces (and, when docker's firewall
+# rules are there, an iptables rule letting their bridge forward): nothing is configured here.
 set -euo pipefail
 
 missing=()
