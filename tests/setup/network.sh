@@ -1,7 +1,7 @@
 #!/bin/bash
 # Test environment of the ip drivers (run as root, idempotent): iproute2 (`ip`), util-linux
-# (`nsenter`), iputils-ping (the availability checks) and iputils-arping (the gratuitous ARP
-# announce; the drivers only warn when it is missing, the tests check the announce is sent).
+# (`nsenter`) and iputils-ping (the availability checks); the tests also use procps (`sysctl`,
+# so that their "other host" learns neighbours from the drivers' gratuitous ARP announces).
 # The tests build their own bridges, veth pairs and namespaces (and, when docker's firewall
 # rules are there, an iptables rule letting their bridge forward): nothing is configured here.
 set -euo pipefail
@@ -10,7 +10,7 @@ missing=()
 command -v ip >/dev/null || missing+=(iproute2)
 command -v nsenter >/dev/null || missing+=(util-linux)
 command -v ping >/dev/null || missing+=(iputils-ping)
-command -v arping >/dev/null || missing+=(iputils-arping)
+command -v sysctl >/dev/null || missing+=(procps)
 if [ ${#missing[@]} -gt 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq

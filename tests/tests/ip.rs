@@ -45,6 +45,16 @@ fn must(args: &[&str]) -> String {
     text
 }
 
+fn split(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// Run a command line (words split on spaces) that must succeed.
+#[track_caller]
+fn must_line(line: &str) -> String {
+    must(&split(line))
+}
+
 /// The test network: a bridge and the "other host" namespace behind a veth pair.
 struct Net {
     bridge: String,
@@ -55,7 +65,7 @@ struct Net {
     range: String,
     /// Bridged traffic goes through iptables when docker runs (br_netfilter, FORWARD DROP):
     /// this rule lets the test bridge forward between its own ports.
-    forward_rule: Option<Vec<String>>,
+    forward_rule: Option<String>,
 }
 
 impl Net {
@@ -69,57 +79,34 @@ impl Net {
             range,
             forward_rule: None,
         };
-        let host_dev = format!("sio{pid}{n}");
-        // Created first so that the guard removes whatever part of it exists.
-        must(&["ip", "netns", "add", &net.other]);
-        must(&["ip", "link", "add", &net.bridge, "type", "bridge"]);
-        let cidr1 = net.addr(1) + "/24";
-        must(&["ip", "addr", "add", &cidr1, "dev", &net.bridge]);
-        must(&["ip", "link", "set", &net.bridge, "up"]);
-        must(&[
-            "ip",
-            "link",
-            "add",
-            &host_dev,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &net.other_dev,
-        ]);
-        must(&["ip", "link", "set", &host_dev, "master", &net.bridge, "up"]);
-        must(&["ip", "link", "set", &net.other_dev, "netns", &net.other]);
-        let cidr2 = net.addr(2) + "/24";
-        let n = net.other.clone();
-        must(&["ip", "-n", &n, "addr", "add", &cidr2, "dev", &net.other_dev]);
-        must(&["ip", "-n", &n, "link", "set", &net.other_dev, "up"]);
-        must(&["ip", "-n", &n, "link", "set", "lo", "up"]);
-        must(&[
-            "ip",
-            "-n",
-            &n,
-            "route",
-            "add",
-            "default",
-            "via",
-            &net.addr(1),
-        ]);
+        let (host_dev, br, other, odev) = (
+            format!("sio{pid}{n}"),
+            net.bridge.clone(),
+            net.other.clone(),
+            net.other_dev.clone(),
+        );
+        let (a1, a2) = (net.addr(1), net.addr(2));
+        // The namespace first, so that the guard removes whatever part of this exists.
+        for line in [
+            format!("ip netns add {other}"),
+            format!("ip link add {br} type bridge"),
+            format!("ip addr add {a1}/24 dev {br}"),
+            format!("ip link set {br} up"),
+            format!("ip link add {host_dev} type veth peer name {odev}"),
+            format!("ip link set {host_dev} master {br} up"),
+            format!("ip link set {odev} netns {other}"),
+            format!("ip -n {other} addr add {a2}/24 dev {odev}"),
+            format!("ip -n {other} link set {odev} up"),
+            format!("ip -n {other} link set lo up"),
+            format!("ip -n {other} route add default via {a1}"),
+            // Learn neighbours from gratuitous ARP, so that the tests see the announces.
+            format!("ip netns exec {other} sysctl -qw net.ipv4.conf.all.arp_accept=1"),
+        ] {
+            must_line(&line);
+        }
         if sh(&["iptables", "-L", "FORWARD", "-n"]).0 {
-            let rule: Vec<String> = [
-                "FORWARD",
-                "-i",
-                &net.bridge,
-                "-o",
-                &net.bridge,
-                "-j",
-                "ACCEPT",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-            let mut insert = vec!["iptables", "-I"];
-            insert.extend(rule.iter().map(String::as_str));
-            must(&insert);
+            let rule = format!("FORWARD -i {br} -o {br} -j ACCEPT");
+            must_line(&format!("iptables -I {rule}"));
             net.forward_rule = Some(rule);
         }
         net
@@ -145,6 +132,16 @@ impl Net {
             addr,
         ])
         .0
+    }
+
+    /// The MAC address the other host has learnt for `addr`, if any.
+    fn other_neighbour(&self, addr: &str) -> Option<String> {
+        let out = must_line(&format!("ip -n {} -j neigh show {addr}", self.other));
+        let entries: Vec<Value> = serde_json::from_str(&out).unwrap_or_default();
+        entries
+            .first()
+            .and_then(|e| e["lladdr"].as_str())
+            .map(String::from)
     }
 
     /// The other host takes `addr` too (a conflict).
@@ -186,9 +183,7 @@ impl Net {
 impl Drop for Net {
     fn drop(&mut self) {
         if let Some(rule) = &self.forward_rule {
-            let mut delete = vec!["iptables", "-D"];
-            delete.extend(rule.iter().map(String::as_str));
-            let _ = sh(&delete);
+            let _ = sh(&split(&format!("iptables -D {rule}")));
         }
         // Deleting the namespace destroys the veth pair with it.
         let _ = sh(&["ip", "netns", "del", &self.other]);
@@ -370,10 +365,20 @@ fn tutorial_walkthrough(mode: &str) {
                 "ip#1 ",
                 &format!("ip route replace default via {}", net.addr(1)),
             ],
-            &["ip#1 ", "arping -U -c 1 -I eth0"],
+            &[
+                "ip#1 ",
+                &format!("send gratuitous arp to announce {addr} is at eth0"),
+            ],
             &["container#2 ", "docker run"],
         ],
     );
+
+    // The announce reached the other host before any traffic from the address did.
+    let mac = must_line(&format!(
+        "docker exec {} cat /sys/class/net/eth0/address",
+        svc.container(1)
+    ));
+    assert_eq!(net.other_neighbour(&addr).as_deref(), Some(mac.trim()));
 
     let status = svc.run("print status").ok();
     let ip = status_line(&status, "ip#1");
@@ -623,10 +628,15 @@ fn v1_host_ip_plumbs_an_alias_on_the_bridge_and_removes_it() {
             ],
             &[
                 "ip#1 ",
-                &format!("arping -U -c 1 -I {} -s {addr} {addr}", net.bridge),
+                &format!(
+                    "send gratuitous arp to announce {addr} is at {}",
+                    net.bridge
+                ),
             ],
         ],
     );
+    let mac = std::fs::read_to_string(format!("/sys/class/net/{}/address", net.bridge)).unwrap();
+    assert_eq!(net.other_neighbour(&addr).as_deref(), Some(mac.trim()));
     assert!(net.bridge_addrs().contains(&format!("inet {addr}/24 ")));
     assert!(net.bridge_addrs().contains(&label));
     assert!(net.other_pings(&addr));

@@ -154,7 +154,7 @@ impl ResourceImpl for IpHost {
                 &plan::host_plumb(addr, prefix, &self.ipdev, label.as_deref()),
             )?;
         }
-        sys::announce(ctx, &plan::announce(None, &self.ipdev, addr), addr);
+        sys::announce(ctx, &self.ipdev, addr, None);
         Ok(ActionReport::changed())
     }
 

@@ -3,6 +3,7 @@
 //! (decisions §10), every command logged and run without a shell.
 
 mod addr;
+mod arp;
 mod host;
 mod iproute;
 mod netns;

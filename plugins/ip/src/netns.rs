@@ -250,7 +250,7 @@ impl ResourceImpl for IpNetns {
             sys::run_steps(ctx, &steps)?;
             guest
         };
-        sys::announce(ctx, &plan::announce(Some(&ns.path), &guest, addr), addr);
+        sys::announce(ctx, &guest, addr, Some(&ns.path));
         Ok(ActionReport::changed())
     }
 

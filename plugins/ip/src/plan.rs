@@ -340,17 +340,6 @@ pub fn host_unplumb(addr: IpAddr, prefix: u8, ipdev: &str) -> Argv {
     ])
 }
 
-/// The gratuitous ARP announcing `addr` on `dev` (iputils arping), optionally run inside a
-/// namespace.
-pub fn announce(ns_path: Option<&str>, dev: &str, addr: IpAddr) -> Argv {
-    let a = addr.to_string();
-    let words = ["arping", "-U", "-c", "1", "-I", dev, "-s", &a, &a];
-    match ns_path {
-        Some(p) => in_ns(p, &words),
-        None => argv(&words),
-    }
-}
-
 /// `<addr>/<cidr>`, or the bare address when the prefix is not known yet.
 fn with_prefix(addr: &str, prefix: Option<u8>) -> String {
     match prefix {
@@ -594,14 +583,6 @@ mod tests {
         assert_eq!(
             host_unplumb(a, 24, "br0").join(" "),
             "ip addr del 198.18.3.10/24 dev br0"
-        );
-        assert_eq!(
-            announce(None, "br0", a).join(" "),
-            "arping -U -c 1 -I br0 -s 198.18.3.10 198.18.3.10"
-        );
-        assert_eq!(
-            announce(Some("/proc/1/ns/net"), "eth0", a).join(" "),
-            "nsenter --net=/proc/1/ns/net arping -U -c 1 -I eth0 -s 198.18.3.10 198.18.3.10"
         );
         assert_eq!(
             host_label("198.18.3.10", Some(24), "br0", Some("web.example")),

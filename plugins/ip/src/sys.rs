@@ -2,6 +2,7 @@
 //! (logged, no shell, under the call's deadline), reading interfaces, the availability checks
 //! and the announce, and the node-wide lock around choosing names and plumbing.
 
+use crate::arp;
 use crate::iproute::{self, DefaultRoute, Link};
 use crate::plan::{self, Argv, Step};
 use std::fs::File;
@@ -27,10 +28,6 @@ pub const NSENTER: Tool = Tool {
 pub const PING: Tool = Tool {
     name: "ping",
     package: "iputils-ping",
-};
-pub const ARPING: Tool = Tool {
-    name: "arping",
-    package: "iputils-arping",
 };
 
 /// How many times the stop's availability check pings before giving up.
@@ -195,21 +192,19 @@ pub fn wait_gone(ctx: &Ctx, addr: IpAddr) -> Result<()> {
     Err(Error::other(format!("{addr} refuse to go down")))
 }
 
-/// Announce an IPv4 address with a gratuitous ARP (arping). Best effort: a missing tool or a
-/// failed send is a warning, the address is plumbed either way.
-pub fn announce(ctx: &Ctx, argv: &Argv, addr: IpAddr) {
-    if !addr.is_ipv4() || addr.is_loopback() {
+/// Announce an IPv4 address with a gratuitous ARP on `dev` (inside the namespace at
+/// `ns_path` when given). Best effort: a failed send is a warning, the address is plumbed
+/// either way.
+pub fn announce(ctx: &Ctx, dev: &str, addr: IpAddr, ns_path: Option<&str>) {
+    let IpAddr::V4(v4) = addr else { return };
+    if v4.is_loopback() {
         return;
     }
-    if require(&[&ARPING]).is_err() {
-        ctx.warn(&format!(
-            "arp announce skipped: install the {} package",
-            ARPING.package
-        ));
-        return;
-    }
-    if let Err(e) = run(ctx, argv) {
-        ctx.warn(&format!("arp announce failed: {}", e.message));
+    ctx.info(&format!(
+        "send gratuitous arp to announce {addr} is at {dev}"
+    ));
+    if let Err(e) = arp::announce(dev, v4, ns_path) {
+        ctx.warn(&format!("arp announce failed: {e}"));
     }
 }
 
