@@ -4,8 +4,8 @@
 //! it does not need, and needs no extra package. Inside a container's namespace the frame is
 //! sent from a thread that joined that namespace.
 
+use crate::ns::{last_error, within};
 use std::ffi::CString;
-use std::fs::File;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::Ipv4Addr;
@@ -31,11 +31,6 @@ pub fn announcement(mac: [u8; 6], addr: Ipv4Addr) -> [u8; 42] {
     // Target hardware address left zero (RFC 5227), target protocol address = the address.
     f[38..42].copy_from_slice(&addr.octets());
     f
-}
-
-fn last_error(what: &str) -> io::Error {
-    let e = io::Error::last_os_error();
-    io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
 /// The interface's hardware address (SIOCGIFHWADDR), in the caller's namespace.
@@ -109,23 +104,7 @@ fn send(dev: &str, addr: Ipv4Addr) -> io::Result<()> {
 
 /// Announce `addr` on `dev`, inside the namespace at `ns_path` when given.
 pub fn announce(dev: &str, addr: Ipv4Addr, ns_path: Option<&str>) -> io::Result<()> {
-    let Some(path) = ns_path else {
-        return send(dev, addr);
-    };
-    let ns = File::open(path).map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?;
-    // A thread of its own joins the namespace and ends with the send, so no other work of
-    // this process ever runs there.
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            // SAFETY: setns(2) on a descriptor we hold, for this thread only.
-            if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
-                return Err(last_error(&format!("joining {path}")));
-            }
-            send(dev, addr)
-        })
-        .join()
-        .unwrap_or_else(|_| Err(io::Error::other("the announce thread panicked")))
-    })
+    within(ns_path, || send(dev, addr))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `ip.host`: an address plumbed on a host interface, as an alias (`<ipdev>:<n>`) by default.
 
 use crate::addr::{self, Address};
-use crate::iproute::Link;
+use crate::iface::Link;
 use crate::plan;
 use crate::sys;
 use std::net::IpAddr;
@@ -58,8 +58,8 @@ impl IpHost {
     }
 
     /// The interface, or the error a start or stop reports when it is missing.
-    fn ipdev_link(&self, ctx: &Ctx) -> Result<Link> {
-        sys::host_link(ctx, &self.ipdev)?.ok_or_else(|| {
+    fn ipdev_link(&self) -> Result<Link> {
+        sys::host_link(&self.ipdev)?.ok_or_else(|| {
             Error::other(format!(
                 "interface {} not found. Cannot stack over it.",
                 self.ipdev
@@ -99,18 +99,18 @@ impl ResourceImpl for IpHost {
         self.label_of(&shown, self.address.netmask)
     }
 
-    fn status(&self, ctx: &Ctx) -> Result<StatusReport> {
+    fn status(&self, _ctx: &Ctx) -> Result<StatusReport> {
         let addr = match self.resolve() {
             Ok(a) => a,
             Err(e) => return Ok(StatusReport::new("warn").warn(&e.message)),
         };
-        let Some(link) = sys::host_link(ctx, &self.ipdev)? else {
+        let Some(link) = sys::host_link(&self.ipdev)? else {
             return Ok(StatusReport::down().warn(&format!("interface {} not found", self.ipdev)));
         };
         let prefix = self.address.prefix(addr, &link.addrs(), &self.ipdev).ok();
         let mut report = if link.holding(addr).is_none() {
             StatusReport::down().info(&format!("{addr} is not plumbed on {}", self.ipdev))
-        } else if self.check_carrier && !link.has_carrier() {
+        } else if self.check_carrier && !link.carrier {
             StatusReport::down().warn(&format!("interface {} has no carrier", self.ipdev))
         } else {
             StatusReport::up()
@@ -122,7 +122,7 @@ impl ResourceImpl for IpHost {
     fn start(&self, ctx: &Ctx) -> Result<ActionReport> {
         sys::require(&[&sys::IP])?;
         let addr = self.resolve()?;
-        let mut link = self.ipdev_link(ctx)?;
+        let mut link = self.ipdev_link()?;
         if link.holding(addr).is_some() {
             ctx.info(&format!("{addr} is already up on {}", self.ipdev));
             return Ok(ActionReport::unchanged());
@@ -131,11 +131,11 @@ impl ResourceImpl for IpHost {
             .address
             .prefix(addr, &link.addrs(), &self.ipdev)
             .map_err(Error::config)?;
-        if !link.is_up() {
+        if !link.up {
             sys::run(ctx, &plan::link_up(&self.ipdev))?;
-            link = self.ipdev_link(ctx)?;
+            link = self.ipdev_link()?;
         }
-        if self.check_carrier && !link.has_carrier() {
+        if self.check_carrier && !link.carrier {
             let msg = format!("interface {} no-carrier.", self.ipdev);
             if !ctx.force() {
                 return Err(Error::other(msg));
@@ -148,7 +148,7 @@ impl ResourceImpl for IpHost {
         {
             let _lock = sys::name_lock()?;
             // The labels in use now, under the lock.
-            let label = self.alias_label(addr, &self.ipdev_link(ctx)?)?;
+            let label = self.alias_label(addr, &self.ipdev_link()?)?;
             sys::run(
                 ctx,
                 &plan::host_plumb(addr, prefix, &self.ipdev, label.as_deref()),
@@ -160,8 +160,7 @@ impl ResourceImpl for IpHost {
 
     fn stop(&self, ctx: &Ctx) -> Result<ActionReport> {
         let addr = self.resolve()?;
-        let held =
-            sys::host_link(ctx, &self.ipdev)?.and_then(|l| l.holding(addr).map(|a| a.prefixlen));
+        let held = sys::host_link(&self.ipdev)?.and_then(|l| l.holding(addr).map(|a| a.prefixlen));
         let Some(prefix) = held else {
             ctx.info(&format!("{addr} is already down on {}", self.ipdev));
             return Ok(ActionReport::unchanged());

@@ -5,8 +5,10 @@
 mod addr;
 mod arp;
 mod host;
-mod iproute;
+mod iface;
+mod netlink;
 mod netns;
+mod ns;
 mod plan;
 mod sys;
 

@@ -4,7 +4,7 @@
 //! driver that answers it works; this driver never talks to a container engine.
 
 use crate::addr::{self, Address};
-use crate::iproute::{self, Link};
+use crate::iface::{self, Link};
 use crate::plan::{self, Mode, NetnsPlumb, Step};
 use crate::sys;
 use std::net::IpAddr;
@@ -105,10 +105,10 @@ impl IpNetns {
     }
 
     /// The prefix length: the netmask, else that of `ipdev`'s address in the same network.
-    fn prefix(&self, ctx: &Ctx, addr: IpAddr) -> Result<u8> {
+    fn prefix(&self, addr: IpAddr) -> Result<u8> {
         let on = match self.address.netmask {
             Some(_) => Vec::new(),
-            None => sys::host_link(ctx, &self.ipdev)?
+            None => sys::host_link(&self.ipdev)?
                 .map(|l| l.addrs())
                 .unwrap_or_default(),
         };
@@ -134,14 +134,8 @@ impl IpNetns {
     }
 
     /// Every command of the start after the checks: the mode's plumbing, then the routes.
-    fn start_steps(
-        &self,
-        ctx: &Ctx,
-        ns: &Namespace,
-        addr: IpAddr,
-        prefix: u8,
-    ) -> Result<(String, Vec<Step>)> {
-        let in_ns: Vec<String> = sys::ns_links(ctx, &ns.path)?
+    fn start_steps(&self, ns: &Namespace, addr: IpAddr, prefix: u8) -> Result<(String, Vec<Step>)> {
+        let in_ns: Vec<String> = sys::ns_links(&ns.path)?
             .into_iter()
             .map(|l| l.ifname)
             .collect();
@@ -155,7 +149,7 @@ impl IpNetns {
         .map_err(Error::config)?;
         let mtu = match self.mtu {
             Some(m) => m,
-            None => sys::host_link(ctx, &self.ipdev)?
+            None => sys::host_link(&self.ipdev)?
                 .and_then(|l| l.mtu)
                 .unwrap_or(1500),
         };
@@ -171,7 +165,7 @@ impl IpNetns {
             ns_path: &ns.path,
             host_pid: std::process::id(),
         };
-        let current = sys::ns_default_route(ctx, &ns.path)?;
+        let current = sys::ns_default_route(&ns.path, addr)?;
         let mut steps = plumb.steps();
         let routes = plan::route_steps(
             &ns.path,
@@ -187,7 +181,7 @@ impl IpNetns {
 
 /// The interface of `links` holding `addr`, with the prefix it is plumbed with.
 fn holder(links: &[Link], addr: IpAddr) -> Option<(String, u8)> {
-    iproute::find_addr(links, addr).map(|(l, a)| (l.ifname.clone(), a.prefixlen))
+    iface::find_addr(links, addr).map(|(l, a)| (l.ifname.clone(), a.prefixlen))
 }
 
 impl ResourceImpl for IpNetns {
@@ -203,10 +197,10 @@ impl ResourceImpl for IpNetns {
             Ok(a) => a,
             Err(e) => return Ok(StatusReport::new("warn").warn(&e.message)),
         };
-        let prefix = self.prefix(ctx, addr).ok();
+        let prefix = self.prefix(addr).ok();
         let mut report = match self.namespace(ctx) {
             Err(e) => StatusReport::down().info(&e.message),
-            Ok(ns) => match sys::ns_links(ctx, &ns.path) {
+            Ok(ns) => match sys::ns_links(&ns.path) {
                 // The container went away between the two looks.
                 Err(e) => StatusReport::down().info(&e.message),
                 Ok(links) if holder(&links, addr).is_some() => StatusReport::up(),
@@ -223,17 +217,17 @@ impl ResourceImpl for IpNetns {
     fn start(&self, ctx: &Ctx) -> Result<ActionReport> {
         sys::require(&[&sys::IP, &sys::NSENTER])?;
         let addr = self.resolve()?;
-        if sys::host_link(ctx, &self.ipdev)?.is_none() {
+        if sys::host_link(&self.ipdev)?.is_none() {
             return Err(Error::other(format!(
                 "interface {} not found. Cannot stack over it.",
                 self.ipdev
             )));
         }
-        let prefix = self.prefix(ctx, addr)?;
+        let prefix = self.prefix(addr)?;
         let ns = self
             .namespace(ctx)
             .map_err(|e| Error::other(format!("{}: {}", self.container, e.message)))?;
-        if let Some((intf, _)) = holder(&sys::ns_links(ctx, &ns.path)?, addr) {
+        if let Some((intf, _)) = holder(&sys::ns_links(&ns.path)?, addr) {
             ctx.info(&format!(
                 "{addr} is already up on {intf} in the namespace of {}",
                 self.container
@@ -245,7 +239,7 @@ impl ResourceImpl for IpNetns {
         }
         let guest = {
             let _lock = sys::name_lock()?;
-            let (guest, steps) = self.start_steps(ctx, &ns, addr, prefix)?;
+            let (guest, steps) = self.start_steps(&ns, addr, prefix)?;
             ctx.info(&format!("{} mode", self.mode.as_str()));
             sys::run_steps(ctx, &steps)?;
             guest
@@ -265,7 +259,7 @@ impl ResourceImpl for IpNetns {
             }
         };
         sys::require(&[&sys::IP, &sys::NSENTER])?;
-        let Some((intf, prefix)) = holder(&sys::ns_links(ctx, &ns.path)?, addr) else {
+        let Some((intf, prefix)) = holder(&sys::ns_links(&ns.path)?, addr) else {
             ctx.info(&format!(
                 "{addr} is already down in the namespace of {}",
                 self.container

@@ -2,7 +2,7 @@
 //! plumbing sequence of each ip.netns mode with what undoes it, the route setup, the host
 //! alias, and the labels. No side effect here: the resources run these plans.
 
-use crate::iproute::DefaultRoute;
+use crate::iface::DefaultRoute;
 use std::net::IpAddr;
 
 /// Interface names are at most this long (IFNAMSIZ - 1).

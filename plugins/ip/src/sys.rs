@@ -1,10 +1,12 @@
 //! The side effects both ip drivers share: running plans through the SDK's command runner
-//! (logged, no shell, under the call's deadline), reading interfaces, the availability checks
-//! and the announce, and the node-wide lock around choosing names and plumbing.
+//! (logged, no shell, under the call's deadline), reading interfaces (rtnetlink), the
+//! availability checks and the announce, and the node-wide lock around choosing names and
+//! plumbing.
 
 use crate::arp;
-use crate::iproute::{self, DefaultRoute, Link};
-use crate::plan::{self, Argv, Step};
+use crate::iface::{DefaultRoute, Link};
+use crate::netlink;
+use crate::plan::{Argv, Step};
 use std::fs::File;
 use std::net::IpAddr;
 use std::path::Path;
@@ -75,16 +77,6 @@ pub fn run(ctx: &Ctx, argv: &Argv) -> Result<Output> {
     Ok(out)
 }
 
-/// Run a command without logging it (reads); its stdout, or the reason it failed.
-fn read(ctx: &Ctx, argv: &Argv) -> Result<std::result::Result<String, String>> {
-    let out = ctx.command(argv).quiet().run()?;
-    Ok(if out.success() {
-        Ok(out.stdout)
-    } else {
-        Err(reason(&out))
-    })
-}
-
 /// Run plan steps in order. When one fails, the undo in force (what removes everything the
 /// earlier steps did) runs before the error is returned; if that fails too, the error says
 /// so and marks the resource changed, so the host's rollback stops it.
@@ -111,30 +103,11 @@ pub fn run_steps(ctx: &Ctx, steps: &[Step]) -> Result<()> {
     Ok(())
 }
 
-fn ip_addr_show(prefix: Option<&str>, dev: Option<&str>) -> Argv {
-    let mut words: Vec<&str> = vec!["ip", "-j", "addr", "show"];
-    if let Some(d) = dev {
-        words.extend(["dev", d]);
-    }
-    match prefix {
-        Some(path) => plan::in_ns(path, &words),
-        None => words.iter().map(|w| w.to_string()).collect(),
-    }
-}
-
 /// A host interface with its addresses; None when it does not exist.
-pub fn host_link(ctx: &Ctx, dev: &str) -> Result<Option<Link>> {
-    if !Path::new("/sys/class/net").join(dev).exists() {
-        return Ok(None);
-    }
-    match read(ctx, &ip_addr_show(None, Some(dev)))? {
-        Ok(json) => Ok(iproute::parse_links(&json)
-            .map_err(Error::other)?
-            .into_iter()
-            .next()),
-        // Gone between the two looks.
-        Err(_) => Ok(None),
-    }
+pub fn host_link(dev: &str) -> Result<Option<Link>> {
+    let links =
+        netlink::links(None).map_err(|e| Error::other(format!("reading interfaces: {e}")))?;
+    Ok(links.into_iter().find(|l| l.ifname == dev))
 }
 
 /// A name is taken by a host interface.
@@ -143,18 +116,15 @@ pub fn host_has_link(name: &str) -> bool {
 }
 
 /// The interfaces of the namespace at `ns_path`, with their addresses.
-pub fn ns_links(ctx: &Ctx, ns_path: &str) -> Result<Vec<Link>> {
-    let json = read(ctx, &ip_addr_show(Some(ns_path), None))?
-        .map_err(|e| Error::other(format!("reading the interfaces of {ns_path}: {e}")))?;
-    iproute::parse_links(&json).map_err(Error::other)
+pub fn ns_links(ns_path: &str) -> Result<Vec<Link>> {
+    netlink::links(Some(ns_path))
+        .map_err(|e| Error::other(format!("reading the interfaces of {ns_path}: {e}")))
 }
 
-/// The default route of the namespace at `ns_path`.
-pub fn ns_default_route(ctx: &Ctx, ns_path: &str) -> Result<DefaultRoute> {
-    let argv = plan::in_ns(ns_path, &["ip", "-j", "route", "show", "default"]);
-    let json = read(ctx, &argv)?
-        .map_err(|e| Error::other(format!("reading the routes of {ns_path}: {e}")))?;
-    iproute::parse_default_route(&json).map_err(Error::other)
+/// The default route for `addr`'s family in the namespace at `ns_path`.
+pub fn ns_default_route(ns_path: &str, addr: IpAddr) -> Result<DefaultRoute> {
+    netlink::default_route(Some(ns_path), addr)
+        .map_err(|e| Error::other(format!("reading the routes of {ns_path}: {e}")))
 }
 
 /// One ping, one second: does something answer at `addr`?
