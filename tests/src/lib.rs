@@ -182,6 +182,22 @@ impl Run {
     pub fn all(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
+    /// Index of the first log line (stderr) holding all of `parts`.
+    #[track_caller]
+    pub fn line_index(&self, parts: &[&str]) -> usize {
+        self.stderr
+            .lines()
+            .position(|l| parts.iter().all(|p| l.contains(p)))
+            .unwrap_or_else(|| panic!("no log line with {parts:?} in:\n{}", self.stderr))
+    }
+    /// The `print status` line (stdout) of a resource.
+    #[track_caller]
+    pub fn status_line(&self, rid: &str) -> &str {
+        self.stdout
+            .lines()
+            .find(|l| l.contains(&format!("{rid} ")))
+            .unwrap_or_else(|| panic!("no {rid} in:\n{}", self.stdout))
+    }
     /// The log lines (stderr) that contain `needle`, in order.
     pub fn lines_with(&self, needle: &str) -> Vec<String> {
         self.stderr

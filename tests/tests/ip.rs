@@ -275,27 +275,9 @@ impl Drop for Svc {
     }
 }
 
-/// Index of the first log line holding all of `parts`.
-#[track_caller]
-fn line_index(run: &Run, parts: &[&str]) -> usize {
-    run.stderr
-        .lines()
-        .position(|l| parts.iter().all(|p| l.contains(p)))
-        .unwrap_or_else(|| panic!("no log line with {parts:?} in:\n{}", run.stderr))
-}
-
-/// The `print status` line of a resource.
-#[track_caller]
-fn status_line<'a>(run: &'a Run, rid: &str) -> &'a str {
-    run.stdout
-        .lines()
-        .find(|l| l.contains(&format!("{rid} ")))
-        .unwrap_or_else(|| panic!("no {rid} in:\n{}", run.stdout))
-}
-
 #[track_caller]
 fn assert_in_order(run: &Run, steps: &[&[&str]]) {
-    let at: Vec<usize> = steps.iter().map(|s| line_index(run, s)).collect();
+    let at: Vec<usize> = steps.iter().map(|s| run.line_index(s)).collect();
     assert!(
         at.windows(2).all(|w| w[0] < w[1]),
         "expected {steps:?} in that order in:\n{}",
@@ -381,7 +363,7 @@ fn tutorial_walkthrough(mode: &str) {
     assert_eq!(net.other_neighbour(&addr).as_deref(), Some(mac.trim()));
 
     let status = svc.run("print status").ok();
-    let ip = status_line(&status, "ip#1");
+    let ip = status.status_line("ip#1");
     let label = format!("netns {mode} {addr}/24 {}@container#1", net.bridge);
     assert!(
         ip.contains(" up ") && ip.contains(&label),
@@ -389,7 +371,9 @@ fn tutorial_walkthrough(mode: &str) {
         status.stdout
     );
     for n in 1..=3 {
-        assert!(status_line(&status, &format!("container#{n}")).contains(" up "));
+        assert!(status
+            .status_line(&format!("container#{n}"))
+            .contains(" up "));
     }
     assert!(
         net.other_pings(&addr),
@@ -420,7 +404,7 @@ fn tutorial_walkthrough(mode: &str) {
     svc.run("start --rid ip#1").ok();
 
     let stop = svc.run("stop --rid container").ok();
-    line_index(&stop, &["add rid ip#1 to satisfy dependencies"]);
+    stop.line_index(&["add rid ip#1 to satisfy dependencies"]);
     assert_in_order(
         &stop,
         &[
@@ -443,7 +427,7 @@ fn tutorial_walkthrough(mode: &str) {
     );
 
     let start = svc.run("start --rid container").ok();
-    line_index(&start, &["add rid ip#1 to satisfy dependencies"]);
+    start.line_index(&["add rid ip#1 to satisfy dependencies"]);
     assert_in_order(
         &start,
         &[
@@ -459,7 +443,7 @@ fn tutorial_walkthrough(mode: &str) {
     );
     let status = svc.run("print status").ok();
     assert!(
-        status_line(&status, "ip#1").contains(" up "),
+        status.status_line("ip#1").contains(" up "),
         "{}",
         status.stdout
     );
@@ -501,7 +485,7 @@ fn ipvlan_l2_plumbs_or_fails_with_the_kernels_reason_and_rolls_back() {
         created.ok();
         let status = svc.run("print status").ok();
         assert!(
-            status_line(&status, "ip#1").contains(" up "),
+            status.status_line("ip#1").contains(" up "),
             "{}",
             status.stdout
         );
@@ -517,9 +501,9 @@ fn ipvlan_l2_plumbs_or_fails_with_the_kernels_reason_and_rolls_back() {
     let error = &failed
         .stderr
         .lines()
-        .nth(line_index(&failed, &["ip#1 ", "type ipvlan mode l2: "]));
+        .nth(failed.line_index(&["ip#1 ", "type ipvlan mode l2: "]));
     assert!(error.unwrap().ends_with(&reason), "{}", failed.stderr);
-    line_index(&failed, &["trying to rollback provision on container#1"]);
+    failed.line_index(&["trying to rollback provision on container#1"]);
     assert!(!svc.running(1), "container#1 was not rolled back");
     assert!(
         svc.inspect(2, "{{.Id}}").is_none(),
@@ -546,7 +530,7 @@ fn killed_pause_container_makes_the_ip_down() {
     svc.run("start").ok();
     must(&["docker", "kill", &svc.container(1)]);
     let status = svc.run("print status").ok();
-    let ip = status_line(&status, "ip#1");
+    let ip = status.status_line("ip#1");
     assert!(ip.contains(" down "), "{}", status.stdout);
     assert!(
         status.stdout.contains(&format!(
@@ -557,7 +541,7 @@ fn killed_pause_container_makes_the_ip_down() {
         status.stdout
     );
     let stop = svc.run("stop").ok();
-    line_index(&stop, &["ip#1 ", "is already down: "]);
+    stop.line_index(&["ip#1 ", "is already down: "]);
 }
 
 #[test]
@@ -576,23 +560,17 @@ fn dedicated_mode_moves_the_device_in_and_gives_it_back() {
          ipname = {addr}\nnetmask = 24\nnsdev = lan0\n"
     ));
     let start = svc.run("start").ok();
-    line_index(
-        &start,
-        &["ip#1 ", &format!("ip link set {dev} netns "), "name lan0"],
-    );
+    start.line_index(&["ip#1 ", &format!("ip link set {dev} netns "), "name lan0"]);
     assert!(!std::path::Path::new(&format!("/sys/class/net/{dev}")).exists());
     assert!(net.other_pings(&addr));
     let status = svc.run("print status").ok();
     assert!(
-        status_line(&status, "ip#1").contains(" up "),
+        status.status_line("ip#1").contains(" up "),
         "{}",
         status.stdout
     );
     let stop = svc.run("stop --rid ip#1").ok();
-    line_index(
-        &stop,
-        &["ip#1 ", "ip link set lan0 netns ", &format!("name {dev}")],
-    );
+    stop.line_index(&["ip#1 ", "ip link set lan0 netns ", &format!("name {dev}")]);
     assert!(
         std::path::Path::new(&format!("/sys/class/net/{dev}")).exists(),
         "{dev} is not back on the host"
@@ -611,7 +589,7 @@ fn v1_host_ip_plumbs_an_alias_on_the_bridge_and_removes_it() {
     ));
     let before = svc.run("print status").ok();
     assert!(
-        status_line(&before, "ip#1").contains(" down "),
+        before.status_line("ip#1").contains(" down "),
         "{}",
         before.stdout
     );
@@ -641,7 +619,7 @@ fn v1_host_ip_plumbs_an_alias_on_the_bridge_and_removes_it() {
     assert!(net.bridge_addrs().contains(&label));
     assert!(net.other_pings(&addr));
     let status = svc.run("print status").ok();
-    let line = status_line(&status, "ip#1");
+    let line = status.status_line("ip#1");
     assert!(line.contains(" up "), "{}", status.stdout);
     assert!(
         line.contains(&format!("{addr}/24 {}", net.bridge)),
@@ -649,10 +627,7 @@ fn v1_host_ip_plumbs_an_alias_on_the_bridge_and_removes_it() {
     );
 
     let again = svc.run("start").ok();
-    line_index(
-        &again,
-        &["ip#1 ", &format!("{addr} is already up on {}", net.bridge)],
-    );
+    again.line_index(&["ip#1 ", &format!("{addr} is already up on {}", net.bridge)]);
 
     let stop = svc.run("stop").ok();
     assert_in_order(
@@ -667,13 +642,10 @@ fn v1_host_ip_plumbs_an_alias_on_the_bridge_and_removes_it() {
     );
     assert!(!net.bridge_addrs().contains(&format!("inet {addr}/")));
     let again = svc.run("stop").ok();
-    line_index(
-        &again,
-        &[
-            "ip#1 ",
-            &format!("{addr} is already down on {}", net.bridge),
-        ],
-    );
+    again.line_index(&[
+        "ip#1 ",
+        &format!("{addr} is already down on {}", net.bridge),
+    ]);
 }
 
 #[test]
@@ -687,11 +659,8 @@ fn v1_address_up_on_another_host_aborts_before_any_change() {
         net.bridge
     ));
     let start = svc.run("start").code(1);
-    line_index(
-        &start,
-        &["ip#1 ", &format!("{addr} is already up on another host")],
-    );
-    line_index(&start, &["skip rollback start: no resource activated"]);
+    start.line_index(&["ip#1 ", &format!("{addr} is already up on another host")]);
+    start.line_index(&["skip rollback start: no resource activated"]);
     assert!(!start.stderr.contains("docker run"), "{}", start.stderr);
     assert!(svc.inspect(1, "{{.Id}}").is_none());
     assert!(!net.bridge_addrs().contains(&format!("inet {addr}/")));
@@ -703,13 +672,10 @@ fn v1_address_up_on_another_host_aborts_before_any_change() {
     ));
     let start = svc.run("start").ok();
     assert!(!start.stderr.contains("availability"), "{}", start.stderr);
-    line_index(
-        &start,
-        &[
-            "ip#1 ",
-            &format!("ip addr add {addr}/24 dev {}", net.bridge),
-        ],
-    );
+    start.line_index(&[
+        "ip#1 ",
+        &format!("ip addr add {addr}/24 dev {}", net.bridge),
+    ]);
     let stop = svc.run("stop").ok();
     assert!(!stop.stderr.contains("availability"), "{}", stop.stderr);
 }
@@ -730,25 +696,19 @@ fn host_ip_needs_its_interface_and_a_carrier() {
     ));
     let status = svc.run("print status").ok();
     assert!(
-        status_line(&status, "ip#1").contains(" down "),
+        status.status_line("ip#1").contains(" down "),
         "{}",
         status.stdout
     );
     let start = svc.run("start").code(1);
-    line_index(&start, &["ip#1 ", &format!("interface {dev} no-carrier.")]);
+    start.line_index(&["ip#1 ", &format!("interface {dev} no-carrier.")]);
     // Plumbed, but a link without carrier leaves the resource down.
     let forced = svc.run("start --force").code(1);
-    line_index(
-        &forced,
-        &["start action returned 0 but instance avail status is down"],
-    );
-    line_index(
-        &forced,
-        &[
-            "ip#1 ",
-            &format!("ip addr add {addr}/24 dev {dev} label {dev}:1"),
-        ],
-    );
+    forced.line_index(&["start action returned 0 but instance avail status is down"]);
+    forced.line_index(&[
+        "ip#1 ",
+        &format!("ip addr add {addr}/24 dev {dev} label {dev}:1"),
+    ]);
     let status = svc.run("print status").ok();
     assert!(
         status
@@ -763,13 +723,10 @@ fn host_ip_needs_its_interface_and_a_carrier() {
         "[ip#1]\nipdev = nosuchdev{n}\nipname = {addr}\nnetmask = 24\n"
     ));
     let start = svc.run("start").code(1);
-    line_index(
-        &start,
-        &[
-            "ip#1 ",
-            &format!("interface nosuchdev{n} not found. Cannot stack over it."),
-        ],
-    );
+    start.line_index(&[
+        "ip#1 ",
+        &format!("interface nosuchdev{n} not found. Cannot stack over it."),
+    ]);
     let status = svc.run("print status").ok();
     assert!(status
         .stdout

@@ -128,6 +128,13 @@ impl Address {
         resolve(&self.ipname)
     }
 
+    /// `ipname` as labels show it before it is resolved: the address, or the name.
+    pub fn shown(&self) -> String {
+        literal(&self.ipname)
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| self.ipname.clone())
+    }
+
     /// `ipname` when it is a name rather than a literal address.
     pub fn name(&self) -> Option<&str> {
         literal(&self.ipname)

@@ -1,6 +1,6 @@
 //! `ip.host`: an address plumbed on a host interface, as an alias (`<ipdev>:<n>`) by default.
 
-use crate::addr::{self, Address};
+use crate::addr::Address;
 use crate::iface::Link;
 use crate::plan;
 use crate::sys;
@@ -93,10 +93,7 @@ impl IpHost {
 
 impl ResourceImpl for IpHost {
     fn label(&self) -> String {
-        let shown = addr::literal(&self.address.ipname)
-            .map(|a| a.to_string())
-            .unwrap_or_else(|| self.address.ipname.clone());
-        self.label_of(&shown, self.address.netmask)
+        self.label_of(&self.address.shown(), self.address.netmask)
     }
 
     fn status(&self, _ctx: &Ctx) -> Result<StatusReport> {

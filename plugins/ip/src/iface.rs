@@ -10,6 +10,9 @@ pub struct Link {
     pub up: bool,
     /// The link layer is up (a cable, a bridge port, a veth peer).
     pub carrier: bool,
+    /// The kernel has processed the carrier (RFC 2863 operstate up, or unknown for devices
+    /// that do not report it): from then on a bridge forwards what the interface sends.
+    pub oper_up: bool,
     pub mtu: Option<u32>,
     pub addr_info: Vec<AddrInfo>,
 }
@@ -67,6 +70,7 @@ mod tests {
                 ifname: "lo".into(),
                 up: true,
                 carrier: true,
+                oper_up: true,
                 mtu: Some(65536),
                 addr_info: vec![a("127.0.0.1", 8, Some("lo"))],
             },
@@ -74,6 +78,7 @@ mod tests {
                 ifname: "br0".into(),
                 up: true,
                 carrier: true,
+                oper_up: true,
                 mtu: Some(1500),
                 addr_info: vec![
                     a("198.18.1.1", 24, Some("br0")),

@@ -27,6 +27,9 @@ const RT_TABLE_MAIN: u32 = 254;
 const RTN_UNICAST: u8 = 1;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_MTU: u16 = 4;
+const IFLA_OPERSTATE: u16 = 16;
+const IF_OPER_UNKNOWN: u8 = 0;
+const IF_OPER_UP: u8 = 6;
 const IFA_ADDRESS: u16 = 1;
 const IFA_LOCAL: u16 = 2;
 const IFA_LABEL: u16 = 3;
@@ -98,6 +101,7 @@ fn parse_link(payload: &[u8]) -> Option<(u32, Link)> {
         ifname: String::new(),
         up: flags & IFF_UP != 0,
         carrier: flags & IFF_LOWER_UP != 0,
+        oper_up: false,
         mtu: None,
         addr_info: Vec::new(),
     };
@@ -105,6 +109,9 @@ fn parse_link(payload: &[u8]) -> Option<(u32, Link)> {
         match kind {
             IFLA_IFNAME => link.ifname = text(value),
             IFLA_MTU => link.mtu = u32_at(value, 0),
+            IFLA_OPERSTATE => {
+                link.oper_up = matches!(value.first(), Some(&IF_OPER_UP | &IF_OPER_UNKNOWN))
+            }
             _ => {}
         }
     }
@@ -300,6 +307,14 @@ mod tests {
         p[8..12].copy_from_slice(&flags.to_ne_bytes());
         p.extend(attr(IFLA_IFNAME, format!("{name}\0").as_bytes()));
         p.extend(attr(IFLA_MTU, &mtu.to_ne_bytes()));
+        p.extend(attr(
+            IFLA_OPERSTATE,
+            &[if flags & IFF_LOWER_UP != 0 {
+                IF_OPER_UP
+            } else {
+                2
+            }],
+        ));
         p
     }
 
@@ -329,8 +344,8 @@ mod tests {
         let eth0 = &links[1].1;
         assert_eq!(eth0.ifname, "eth0");
         assert_eq!(eth0.mtu, Some(1500));
-        assert!(eth0.up && eth0.carrier);
-        assert!(links[0].1.up && !links[0].1.carrier);
+        assert!(eth0.up && eth0.carrier && eth0.oper_up);
+        assert!(links[0].1.up && !links[0].1.carrier && !links[0].1.oper_up);
 
         let v4 = addr_payload(
             AF_INET,

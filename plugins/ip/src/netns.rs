@@ -3,15 +3,19 @@
 //! callback (verb `netns`: `{"pid": …, "netns": "/proc/<pid>/ns/net"}`), so any container
 //! driver that answers it works; this driver never talks to a container engine.
 
-use crate::addr::{self, Address};
+use crate::addr::Address;
 use crate::iface::{self, Link};
 use crate::plan::{self, Mode, NetnsPlumb, Step};
 use crate::sys;
 use std::net::IpAddr;
+use std::time::Duration;
 use svcmgr_plugin_api::serde_json::{json, Value};
 use svcmgr_plugin_api::{
     ActionReport, Ctx, Error, ResourceImpl, ResourceSpec, Result, StatusReport,
 };
+
+/// How long a start waits for a new interface to come up before it announces the address.
+const LINK_UP_WAIT: Duration = Duration::from_secs(2);
 
 pub struct IpNetns {
     address: Address,
@@ -186,10 +190,7 @@ fn holder(links: &[Link], addr: IpAddr) -> Option<(String, u8)> {
 
 impl ResourceImpl for IpNetns {
     fn label(&self) -> String {
-        let shown = addr::literal(&self.address.ipname)
-            .map(|a| a.to_string())
-            .unwrap_or_else(|| self.address.ipname.clone());
-        self.label_of(&shown, self.address.netmask)
+        self.label_of(&self.address.shown(), self.address.netmask)
     }
 
     fn status(&self, ctx: &Ctx) -> Result<StatusReport> {
@@ -244,6 +245,15 @@ impl ResourceImpl for IpNetns {
             sys::run_steps(ctx, &steps)?;
             guest
         };
+        // Best effort: the announce goes out whether or not the link came up in time.
+        let port =
+            (self.mode == Mode::Bridge).then(|| self.mode.host_names(&guest, ns.pid)[0].clone());
+        sys::wait_oper_up(
+            &ns.path,
+            &guest,
+            port.as_deref(),
+            LINK_UP_WAIT.min(ctx.remaining().unwrap_or(LINK_UP_WAIT)),
+        );
         sys::announce(ctx, &guest, addr, Some(&ns.path));
         Ok(ActionReport::changed())
     }

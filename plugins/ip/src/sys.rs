@@ -127,6 +127,23 @@ pub fn ns_default_route(ns_path: &str, addr: IpAddr) -> Result<DefaultRoute> {
         .map_err(|e| Error::other(format!("reading the routes of {ns_path}: {e}")))
 }
 
+/// Wait, at most `limit`, until the kernel has processed the carrier of `dev` in the
+/// namespace at `ns_path` and of `port` on the host: a gratuitous ARP sent before a bridge
+/// port forwards is lost, and the other hosts keep a stale neighbour entry.
+pub fn wait_oper_up(ns_path: &str, dev: &str, port: Option<&str>, limit: Duration) {
+    let end = std::time::Instant::now() + limit;
+    let oper_up = |links: std::io::Result<Vec<Link>>, name: &str| {
+        links.is_ok_and(|l| l.iter().any(|l| l.ifname == name && l.oper_up))
+    };
+    while std::time::Instant::now() < end {
+        let inside = oper_up(netlink::links(Some(ns_path)), dev);
+        if inside && port.is_none_or(|p| oper_up(netlink::links(None), p)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// One ping, one second: does something answer at `addr`?
 fn answers(ctx: &Ctx, addr: IpAddr) -> Result<bool> {
     let a = addr.to_string();
