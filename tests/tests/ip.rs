@@ -772,3 +772,28 @@ fn validate_config_names_each_bad_keyword() {
     assert_eq!(v.code, errors as i32, "{}", v.stdout);
     assert_eq!(errors, expect.len(), "{}", v.stdout);
 }
+
+#[test]
+fn a_missing_tool_names_its_package_and_changes_nothing() {
+    let net = Net::new();
+    let mut svc = Svc::new();
+    let addr = net.addr(13);
+    svc.write_conf(&format!(
+        "[ip#1]\nipdev = {}\nipname = {addr}\n",
+        net.bridge
+    ));
+    svc.env.set_env("PATH", "/nonexistent");
+    let start = svc.run("start").code(1);
+    start.line_index(&[
+        "ip#1 ",
+        "ip not found in PATH: install the iproute2 package",
+    ]);
+    assert!(!net.bridge_addrs().contains(&format!("inet {addr}/")));
+    // Status needs no tool: it reads the kernel over netlink.
+    let status = svc.run("print status").ok();
+    assert!(
+        status.status_line("ip#1").contains(" down "),
+        "{}",
+        status.stdout
+    );
+}
