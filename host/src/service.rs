@@ -246,3 +246,98 @@ fn describe_sort_key(h: &ResourceBox) -> Option<String> {
         RResult::RErr(_) => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drivers::DriverEntry;
+    use svcmgr_plugin_api::types::{DriverManifest, KeywordSpec, KwType};
+
+    fn registry() -> Registry {
+        let kw = |name: &str, link: Option<&str>| KeywordSpec {
+            name: name.into(),
+            kind: KwType::String,
+            default: None,
+            required: false,
+            aliases: Vec::new(),
+            candidates: None,
+            help: String::new(),
+            link: link.map(String::from),
+        };
+        let netns = DriverManifest {
+            id: "ip.netns".into(),
+            keywords: vec![kw("ipdev", None), kw("netns", Some("container"))],
+            ..Default::default()
+        };
+        Registry {
+            libs: Vec::new(),
+            drivers: [(
+                netns.id.clone(),
+                DriverEntry {
+                    manifest: netns,
+                    lib: 0,
+                },
+            )]
+            .into(),
+            warnings: Vec::new(),
+        }
+    }
+
+    fn def(rid: &str, group: &str, driver: &str, kw: serde_json::Value) -> ResourceDef {
+        ResourceDef {
+            rid: rid.into(),
+            group: group.into(),
+            driver: Some(driver.into()),
+            problem: None,
+            keywords: kw.as_object().cloned().unwrap_or_default(),
+            service_keywords: Default::default(),
+            props: Default::default(),
+        }
+    }
+
+    #[test]
+    fn links_from_keywords_and_who_links_to_whom() {
+        let reg = registry();
+        let all = vec![
+            def(
+                "container#1",
+                "container",
+                "container.docker",
+                serde_json::json!({}),
+            ),
+            def(
+                "ip#1",
+                "ip",
+                "ip.netns",
+                serde_json::json!({"ipdev": "br0", "netns": "container#1"}),
+            ),
+            def(
+                "ip#2",
+                "ip",
+                "ip.netns",
+                serde_json::json!({"netns": "ip#1"}),
+            ),
+            def("ip#3", "ip", "ip.netns", serde_json::json!({"netns": ""})),
+        ];
+        let links: Vec<Vec<ConfigLink>> = all.iter().map(|r| config_links(&reg, r)).collect();
+        assert_eq!(links[1].len(), 1);
+        assert_eq!(
+            (links[1][0].keyword.as_str(), links[1][0].target.as_str()),
+            ("netns", "container#1")
+        );
+        assert!(links[0].is_empty() && links[3].is_empty());
+        assert_eq!(links[1][0].problem(&all), None);
+        assert_eq!(
+            links[2][0].problem(&all).as_deref(),
+            Some("ip#1 is not a container resource of this service")
+        );
+        assert_eq!(
+            linked_by("container#1", &all, &links),
+            [LinkedBy {
+                rid: "ip#1".into(),
+                driver: "ip.netns".into()
+            }]
+        );
+        assert_eq!(linked_by("ip#3", &all, &links), []);
+    }
+}
