@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use svcmgr_plugin_api::abi::ResourceBox;
-use svcmgr_plugin_api::types::{LinkedBy, ResourceContext};
+use svcmgr_plugin_api::types::{features, LinkedBy, ResourceContext};
 
 /// One resource: its definition and, when its driver could create it, the driver object.
 pub struct Resource {
@@ -54,16 +54,14 @@ impl Service {
             def.resources.iter().map(|r| config_links(reg, r)).collect();
         let mut resources = Vec::with_capacity(def.resources.len());
         for (rdef, own_links) in def.resources.iter().zip(&links) {
-            let context = ResourceContext {
-                svcname: cfg.name.clone(),
-                nodename: paths.nodename.clone(),
-                svc_id: def.id.clone(),
-                var_dir: var.to_string_lossy().into_owned(),
-                token,
-                service: rdef.service_keywords.clone(),
-                linked_by: linked_by(&rdef.rid, &def.resources, &links),
-                tags: rdef.props.tags.clone(),
-            };
+            let mut context = ResourceContext::new(&cfg.name, &var.to_string_lossy());
+            context.nodename = paths.nodename.clone();
+            context.svc_id = def.id.clone();
+            context.token = token;
+            context.service = rdef.service_keywords.clone();
+            context.host_features = features::ALL.iter().map(|f| f.to_string()).collect();
+            context.linked_by = linked_by(&rdef.rid, &def.resources, &links);
+            context.tags = rdef.props.tags.clone();
             let broken_link = own_links
                 .iter()
                 .find_map(|l| l.problem(&def.resources).map(|p| (l, p)));
@@ -210,10 +208,7 @@ fn linked_by(rid: &str, all: &[ResourceDef], links: &[Vec<ConfigLink>]) -> Vec<L
     all.iter()
         .zip(links)
         .filter(|(_, l)| l.iter().any(|l| l.target == rid))
-        .map(|(r, _)| LinkedBy {
-            rid: r.rid.clone(),
-            driver: r.driver.clone().unwrap_or_default(),
-        })
+        .map(|(r, _)| LinkedBy::new(&r.rid, r.driver.as_deref().unwrap_or_default()))
         .collect()
 }
 
@@ -254,21 +249,13 @@ mod tests {
     use svcmgr_plugin_api::types::{DriverManifest, KeywordSpec, KwType};
 
     fn registry() -> Registry {
-        let kw = |name: &str, link: Option<&str>| KeywordSpec {
-            name: name.into(),
-            kind: KwType::String,
-            default: None,
-            required: false,
-            aliases: Vec::new(),
-            candidates: None,
-            help: String::new(),
-            link: link.map(String::from),
+        let kw = |name: &str, link: Option<&str>| {
+            let mut k = KeywordSpec::new(name, KwType::String);
+            k.link = link.map(String::from);
+            k
         };
-        let netns = DriverManifest {
-            id: "ip.netns".into(),
-            keywords: vec![kw("ipdev", None), kw("netns", Some("container"))],
-            ..Default::default()
-        };
+        let mut netns = DriverManifest::new("ip.netns", "1.0.0");
+        netns.keywords = vec![kw("ipdev", None), kw("netns", Some("container"))];
         Registry {
             libs: Vec::new(),
             drivers: [(
@@ -280,6 +267,7 @@ mod tests {
             )]
             .into(),
             warnings: Vec::new(),
+            debug: Vec::new(),
         }
     }
 
@@ -333,10 +321,7 @@ mod tests {
         );
         assert_eq!(
             linked_by("container#1", &all, &links),
-            [LinkedBy {
-                rid: "ip#1".into(),
-                driver: "ip.netns".into()
-            }]
+            [LinkedBy::new("ip#1", "ip.netns")]
         );
         assert_eq!(linked_by("ip#3", &all, &links), []);
     }

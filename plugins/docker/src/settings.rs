@@ -210,16 +210,9 @@ mod tests {
 
     fn spec(rid: &str, kw: Value) -> ResourceSpec {
         let keywords: Map<String, Value> = serde_json_obj(kw);
-        ResourceSpec {
-            driver_id: "container.docker".into(),
-            rid: rid.into(),
-            keywords,
-            context: ResourceContext {
-                svcname: "svc2".into(),
-                svc_id: "u-1".into(),
-                ..Default::default()
-            },
-        }
+        let mut context = ResourceContext::new("svc2", "");
+        context.svc_id = "u-1".into();
+        ResourceSpec::new("container.docker", rid, keywords, context)
     }
 
     fn serde_json_obj(v: Value) -> Map<String, Value> {
@@ -285,13 +278,7 @@ mod tests {
     fn network_none_when_an_ip_resource_plumbs_the_namespace() {
         let with_links = |kw: Value, drivers: &[&str]| {
             let mut sp = spec("container#1", kw);
-            sp.context.linked_by = drivers
-                .iter()
-                .map(|d| LinkedBy {
-                    rid: "ip#1".into(),
-                    driver: d.to_string(),
-                })
-                .collect();
+            sp.context.linked_by = drivers.iter().map(|d| LinkedBy::new("ip#1", d)).collect();
             Settings::from_spec(&sp).unwrap()
         };
         let pause = with_links(json!({"image": "pause"}), &["ip.netns"]);

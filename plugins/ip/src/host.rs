@@ -6,7 +6,7 @@ use crate::plan;
 use crate::sys;
 use std::net::IpAddr;
 use svcmgr_plugin_api::{
-    ActionReport, Ctx, Error, ResourceImpl, ResourceSpec, Result, StatusReport,
+    ActionReport, Ctx, Error, ResourceImpl, ResourceSpec, Result, Status, StatusReport,
 };
 
 pub struct IpHost {
@@ -18,7 +18,7 @@ pub struct IpHost {
     alias: bool,
     check_carrier: bool,
     /// Tag `nonrouted`: no availability checks (the address is not reachable from here).
-    nonrouted: bool,
+    pub(crate) nonrouted: bool,
 }
 
 impl IpHost {
@@ -99,21 +99,22 @@ impl ResourceImpl for IpHost {
     fn status(&self, _ctx: &Ctx) -> Result<StatusReport> {
         let addr = match self.resolve() {
             Ok(a) => a,
-            Err(e) => return Ok(StatusReport::new("warn").warn(&e.message)),
+            Err(e) => return Ok(StatusReport::warn(e.message())),
         };
         let Some(link) = sys::host_link(&self.ipdev)? else {
-            return Ok(StatusReport::down().warn(&format!("interface {} not found", self.ipdev)));
+            return Ok(StatusReport::new(Status::Down)
+                .with_warn(format!("interface {} not found", self.ipdev)));
         };
         let prefix = self.address.prefix(addr, &link.addrs(), &self.ipdev).ok();
-        let mut report = if link.holding(addr).is_none() {
-            StatusReport::down().info(&format!("{addr} is not plumbed on {}", self.ipdev))
+        let report = if link.holding(addr).is_none() {
+            StatusReport::down(format!("{addr} is not plumbed on {}", self.ipdev))
         } else if self.check_carrier && !link.carrier {
-            StatusReport::down().warn(&format!("interface {} has no carrier", self.ipdev))
+            StatusReport::new(Status::Down)
+                .with_warn(format!("interface {} has no carrier", self.ipdev))
         } else {
             StatusReport::up()
         };
-        report.label = Some(self.label_of(&addr.to_string(), prefix));
-        Ok(report)
+        Ok(report.with_label(self.label_of(&addr.to_string(), prefix)))
     }
 
     fn start(&self, ctx: &Ctx) -> Result<ActionReport> {

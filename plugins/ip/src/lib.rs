@@ -19,11 +19,9 @@ use svcmgr_plugin_api::{
 export_plugin!(plugin);
 
 pub fn plugin() -> Plugin {
-    Plugin {
-        name: "ip",
-        version: env!("CARGO_PKG_VERSION"),
-        drivers: vec![host_declaration(), netns_declaration()],
-    }
+    Plugin::new("ip", env!("CARGO_PKG_VERSION"))
+        .driver(host_declaration())
+        .driver(netns_declaration())
 }
 
 fn boxed<T: ResourceImpl>(r: std::result::Result<T, String>) -> Result<Box<dyn ResourceImpl>> {
@@ -135,19 +133,48 @@ mod tests {
 
     #[test]
     fn manifest() {
-        let (h, n) = (host_declaration().manifest, netns_declaration().manifest);
+        let (h, n) = (host_declaration(), netns_declaration());
+        let (h, n) = (h.manifest(), n.manifest());
         assert_eq!((h.id.as_str(), n.id.as_str()), ("ip.host", "ip.netns"));
         assert!(h.default_for_group && !n.default_for_group);
         assert_eq!(n.type_aliases, ["docker"]);
         let kw = |m: &svcmgr_plugin_api::types::DriverManifest, name: &str| {
             m.keywords.iter().find(|k| k.name == name).unwrap().clone()
         };
-        assert!(kw(&h, "ipname").required && kw(&n, "ipname").required);
-        let netns = kw(&n, "netns");
+        assert!(kw(h, "ipname").required && kw(n, "ipname").required);
+        let netns = kw(n, "netns");
         assert!(netns.required);
         assert_eq!(netns.link.as_deref(), Some("container"));
         assert_eq!(netns.aliases, ["container_rid"]);
-        assert_eq!(kw(&n, "mode").candidates.unwrap(), plan::MODES);
+        assert_eq!(kw(n, "mode").candidates.unwrap(), plan::MODES);
         assert!(h.keywords.iter().all(|k| k.link.is_none()));
+    }
+
+    #[test]
+    fn keywords_and_tags_reach_the_resources() {
+        use svcmgr_plugin_api::testing;
+        let host = |b: testing::Builder| host::IpHost::new(&b.spec().unwrap());
+        let base = || {
+            testing::resource(plugin, "ip.host", "ip#1")
+                .keyword("ipname", "198.18.0.10")
+                .keyword("ipdev", "br0")
+        };
+        assert!(!host(base()).unwrap().nonrouted);
+        assert!(host(base().tag("nonrouted")).unwrap().nonrouted);
+        let too_long = base().keyword("ipdev", "averylongbridge0");
+        assert!(host(too_long).err().unwrap().starts_with("ipdev: "));
+        let netns = |mode: &str| {
+            let b = testing::resource(plugin, "ip.netns", "ip#1")
+                .keyword("ipname", "198.18.0.10")
+                .keyword("ipdev", "br0")
+                .keyword("netns", "container#1")
+                .keyword("mode", mode);
+            netns::IpNetns::new(&b.spec().unwrap())
+        };
+        assert!(netns("bridge").is_ok());
+        assert_eq!(
+            netns("dedicated").err().unwrap(),
+            "netmask: required in dedicated mode"
+        );
     }
 }

@@ -196,23 +196,22 @@ impl ResourceImpl for IpNetns {
     fn status(&self, ctx: &Ctx) -> Result<StatusReport> {
         let addr = match self.resolve() {
             Ok(a) => a,
-            Err(e) => return Ok(StatusReport::new("warn").warn(&e.message)),
+            Err(e) => return Ok(StatusReport::warn(e.message())),
         };
         let prefix = self.prefix(addr).ok();
-        let mut report = match self.namespace(ctx) {
-            Err(e) => StatusReport::down().info(&e.message),
+        let report = match self.namespace(ctx) {
+            Err(e) => StatusReport::down(e.message()),
             Ok(ns) => match sys::ns_links(&ns.path) {
                 // The container went away between the two looks.
-                Err(e) => StatusReport::down().info(&e.message),
+                Err(e) => StatusReport::down(e.message()),
                 Ok(links) if holder(&links, addr).is_some() => StatusReport::up(),
-                Ok(_) => StatusReport::down().info(&format!(
+                Ok(_) => StatusReport::down(format!(
                     "{addr} is not plumbed in the namespace of {}",
                     self.container
                 )),
             },
         };
-        report.label = Some(self.label_of(&addr.to_string(), prefix));
-        Ok(report)
+        Ok(report.with_label(self.label_of(&addr.to_string(), prefix)))
     }
 
     fn start(&self, ctx: &Ctx) -> Result<ActionReport> {
@@ -227,7 +226,7 @@ impl ResourceImpl for IpNetns {
         let prefix = self.prefix(addr)?;
         let ns = self
             .namespace(ctx)
-            .map_err(|e| Error::other(format!("{}: {}", self.container, e.message)))?;
+            .map_err(|e| Error::other(format!("{}: {}", self.container, e.message())))?;
         if let Some((intf, _)) = holder(&sys::ns_links(&ns.path)?, addr) {
             ctx.info(&format!(
                 "{addr} is already up on {intf} in the namespace of {}",
@@ -264,7 +263,7 @@ impl ResourceImpl for IpNetns {
             Ok(ns) => ns,
             // The namespace went with its container: nothing is left to undo.
             Err(e) => {
-                ctx.info(&format!("{addr} is already down: {}", e.message));
+                ctx.info(&format!("{addr} is already down: {}", e.message()));
                 return Ok(ActionReport::unchanged());
             }
         };

@@ -89,7 +89,8 @@ pub fn run_steps(ctx: &Ctx, steps: &[Step]) -> Result<()> {
                 if let Err(again) = run(ctx, u) {
                     return Err(Error::other(format!(
                         "{}; removing what was plumbed failed too: {}",
-                        e.message, again.message
+                        e.message(),
+                        again.message()
                     ))
                     .changed());
                 }
