@@ -34,6 +34,7 @@ pub struct Cmd<'a> {
     uid_gid: Option<(u32, u32)>,
     quiet: bool,
     deadline: Option<Instant>,
+    line_level: fn(&str) -> u8,
 }
 
 impl<'a> Cmd<'a> {
@@ -47,6 +48,7 @@ impl<'a> Cmd<'a> {
             uid_gid: None,
             quiet: false,
             deadline,
+            line_level: |_| level::INFO,
         }
     }
     pub fn env(mut self, key: &str, value: &str) -> Self {
@@ -66,6 +68,12 @@ impl<'a> Cmd<'a> {
     pub fn timeout(mut self, limit: std::time::Duration) -> Self {
         let own = Instant::now() + limit;
         self.deadline = Some(self.deadline.map_or(own, |d| d.min(own)));
+        self
+    }
+    /// Choose each output line's log level (default: info), for commands that mark their
+    /// lines (`WARNING: …`).
+    pub fn line_level(mut self, classify: fn(&str) -> u8) -> Self {
+        self.line_level = classify;
         self
     }
     /// Do not log the command line nor its output (status probes).
@@ -110,10 +118,10 @@ impl<'a> Cmd<'a> {
         let pid = child.id() as i32;
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
-        let quiet = self.quiet;
+        let (quiet, level_of) = (self.quiet, self.line_level);
         let (stdout_text, stderr_text, waited) = std::thread::scope(|scope| {
-            let out = scope.spawn(|| pump(stdout, self.ctx, quiet, "output:"));
-            let err = scope.spawn(|| pump(stderr, self.ctx, quiet, "stderr:"));
+            let out = scope.spawn(|| pump(stdout, self.ctx, quiet, level_of, "output:"));
+            let err = scope.spawn(|| pump(stderr, self.ctx, quiet, level_of, "stderr:"));
             let waited = wait_until(&mut child, pid, self.deadline);
             (
                 out.join().unwrap_or_default(),
@@ -178,8 +186,15 @@ impl<'a> Cmd<'a> {
     }
 }
 
-/// Read a stream line by line, logging each line (with a header before the first one).
-fn pump(stream: impl Read, ctx: &Ctx, quiet: bool, header: &str) -> String {
+/// Read a stream line by line, logging each line at its level (with a header before the
+/// first one).
+fn pump(
+    stream: impl Read,
+    ctx: &Ctx,
+    quiet: bool,
+    level_of: fn(&str) -> u8,
+    header: &str,
+) -> String {
     let mut text = String::new();
     let mut first = true;
     for line in BufReader::new(stream).lines() {
@@ -189,7 +204,7 @@ fn pump(stream: impl Read, ctx: &Ctx, quiet: bool, header: &str) -> String {
                 ctx.log(level::INFO, header);
                 first = false;
             }
-            ctx.log(level::INFO, &line);
+            ctx.log(level_of(&line), &line);
         }
         text.push_str(&line);
         text.push('\n');
