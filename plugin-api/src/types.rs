@@ -194,6 +194,11 @@ pub struct ResourceContext {
     /// The converted `[DEFAULT]` keywords the driver declared in `service_keywords`.
     #[serde(default)]
     pub service: Map<String, Value>,
+    /// The resource is made only to answer `call("info")` for `svcmgr driver info <id> --kw
+    /// …`: no action runs on it, so a driver may skip checks that need a whole configuration
+    /// (its required keywords are still filled in by the host when given).
+    #[serde(default)]
+    pub info_only: bool,
 }
 
 /// Arguments of every verb call.
@@ -244,6 +249,21 @@ pub struct ActionReport {
     /// The call changed the resource's state (a start that found it already up did not):
     /// only changed resources are rolled back.
     pub changed: bool,
+}
+
+/// Answer of `call("info")`, asked by `svcmgr driver info <id> --kw …` of a resource made with
+/// `ResourceContext::info_only`: what a driver tells about one configuration (e.g. the
+/// parameters of the OCF agent its keywords name). Drivers that answer list `info` in their
+/// manifest's `capabilities`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct InfoReport {
+    /// What the answer is about, e.g. `heartbeat:IPaddr2 (/usr/lib/ocf/resource.d/heartbeat/IPaddr2)`.
+    pub title: String,
+    #[serde(default)]
+    pub help: String,
+    /// Settings of that configuration, described like keywords.
+    #[serde(default)]
+    pub keywords: Vec<KeywordSpec>,
 }
 
 #[cfg(test)]
