@@ -91,7 +91,9 @@ fn ocf_root(env: &Env) -> String {
 }
 
 fn json_status(env: &Env, svc: &str) -> Value {
-    let run = env.run(&format!("-s {svc} print status --format json")).ok();
+    let run = env
+        .run(&format!("-s {svc} print status --format json"))
+        .ok();
     serde_json::from_str(&run.stdout).unwrap()
 }
 
@@ -130,7 +132,10 @@ fn dummy_agent_starts_stops_and_reports_status() {
     );
 
     let run = env.run("-s d1 start").ok();
-    line_index(&run, &["app#1", "/usr/lib/ocf/resource.d/heartbeat/Dummy start"]);
+    line_index(
+        &run,
+        &["app#1", "/usr/lib/ocf/resource.d/heartbeat/Dummy start"],
+    );
     assert!(state.exists(), "Dummy keeps its state file");
     assert_eq!(status_of(&json_status(&env, "d1"), "app#1"), "up");
     env.run("-s d1 status").code(0);
@@ -185,7 +190,13 @@ fn ip_fs_and_app_agents_take_their_group_order() {
     let mount = line_index(&run, &["fs#1", "Filesystem start"]);
     let app = line_index(&run, &["app#1", "Dummy start"]);
     assert!(ip < mount && mount < app, "start order:\n{}", run.stderr);
-    assert!(br.has_ip(), "{} not on {}: {:?}", br.ip, br.name, br.addresses());
+    assert!(
+        br.has_ip(),
+        "{} not on {}: {:?}",
+        br.ip,
+        br.name,
+        br.addresses()
+    );
     assert!(fs.mounted(), "{} not mounted", fs.mnt.display());
     let doc = json_status(&env, "g1");
     for rid in ["ip#1", "fs#1", "app#1"] {
@@ -281,7 +292,11 @@ fn a_hanging_agent_is_killed_at_the_deadline_and_the_start_rolled_back() {
     // file: nothing to stop), then what the start brought up before it.
     let stop_agent = line_index(&run, &["app#1", "ocf:test:agent", "is already down"]);
     let stop_dummy = line_index(&run, &["ip#1", "Dummy stop"]);
-    assert!(timeout < stop_agent && stop_agent < stop_dummy, "{}", run.stderr);
+    assert!(
+        timeout < stop_agent && stop_agent < stop_dummy,
+        "{}",
+        run.stderr
+    );
     assert!(!dummy.exists(), "the rollback stops ip#1");
     // The agent's whole process group went with it.
     let child: u32 = std::fs::read_to_string(format!("{}.child", state.display()))
@@ -296,7 +311,10 @@ fn a_hanging_agent_is_killed_at_the_deadline_and_the_start_rolled_back() {
     // What the agent was given: the instance, the deadline in ms, its parameters.
     let seen = std::fs::read_to_string(format!("{}.env.start", state.display())).unwrap();
     assert!(seen.contains("OCF_RESOURCE_INSTANCE=h1.app#1\n"), "{seen}");
-    assert!(seen.contains(&format!("OCF_ROOT={}\n", ocf_root(&env))), "{seen}");
+    assert!(
+        seen.contains(&format!("OCF_ROOT={}\n", ocf_root(&env))),
+        "{seen}"
+    );
     assert!(seen.contains("OCF_RESKEY_hang=start\n"), "{seen}");
     let ms: u64 = seen
         .lines()
@@ -322,12 +340,27 @@ fn agent_lines_keep_their_level_and_odd_monitor_codes_warn() {
         ),
     );
     let run = env.run("-s m1 start").ok();
-    let warn = &run.stderr.lines().nth(line_index(&run, &["starting slowly"])).unwrap();
+    let warn = &run
+        .stderr
+        .lines()
+        .nth(line_index(&run, &["starting slowly"]))
+        .unwrap();
     assert!(warn.contains(" W "), "{warn}");
-    let out = &run.stderr.lines().nth(line_index(&run, &["agent output line"])).unwrap();
+    let out = &run
+        .stderr
+        .lines()
+        .nth(line_index(&run, &["agent output line"]))
+        .unwrap();
     assert!(!out.contains(" W ") && !out.contains(" E "), "{out}");
 
-    env.run_args(&["-s", "m1", "set", "--kw", &format!("app#1.params=state={} monitor_rc=6", state.display())]).ok();
+    env.run_args(&[
+        "-s",
+        "m1",
+        "set",
+        "--kw",
+        &format!("app#1.params=state={} monitor_rc=6", state.display()),
+    ])
+    .ok();
     let doc = json_status(&env, "m1");
     assert_eq!(status_of(&doc, "app#1"), "warn", "{doc:#}");
     let log: Vec<&str> = doc["resources"]["app#1"]["log"]
@@ -395,7 +428,11 @@ fn driver_info_shows_an_agents_parameters() {
             .to_string()
     };
     assert!(row("ip").contains("(string, required)"), "{}", row("ip"));
-    assert!(row("cidr_netmask").contains("(string)"), "{}", row("cidr_netmask"));
+    assert!(
+        row("cidr_netmask").contains("(string)"),
+        "{}",
+        row("cidr_netmask")
+    );
 
     let run = env
         .run_args(&[
@@ -421,15 +458,19 @@ fn driver_info_shows_an_agents_parameters() {
     assert_eq!(doc["keywords"][0]["required"], true);
     assert_eq!(doc["keywords"][2]["type"], "int");
 
-    let run = env.run("driver info ip.ocf --kw agent=heartbeat:Nope").code(1);
+    let run = env
+        .run("driver info ip.ocf --kw agent=heartbeat:Nope")
+        .code(1);
     assert!(
-        run.stderr.contains("agent: heartbeat:Nope not found: /usr/lib/ocf/resource.d/heartbeat/Nope"),
+        run.stderr
+            .contains("agent: heartbeat:Nope not found: /usr/lib/ocf/resource.d/heartbeat/Nope"),
         "{}",
         run.stderr
     );
     let run = env.run("driver info app.forking --kw start=true").code(1);
     assert!(
-        run.stderr.contains("driver app.forking tells nothing more for --kw"),
+        run.stderr
+            .contains("driver app.forking tells nothing more for --kw"),
         "{}",
         run.stderr
     );
