@@ -347,10 +347,11 @@ fn stop_daemon(child: &mut Child) {
 impl Drop for Cluster {
     fn drop(&mut self) {
         // pacemakerd first: it stops the resources and its own daemons.
-        for daemon in [self.pacemakerd.take(), self.corosync.take()] {
-            if let Some(mut child) = daemon {
-                stop_daemon(&mut child);
-            }
+        for mut child in [self.pacemakerd.take(), self.corosync.take()]
+            .into_iter()
+            .flatten()
+        {
+            stop_daemon(&mut child);
         }
         remove_state();
         match &self.conf_before {
