@@ -190,4 +190,12 @@ impl Run {
             .map(String::from)
             .collect()
     }
+    /// The index of the first log line (stderr) holding every part, to check an order.
+    #[track_caller]
+    pub fn line_index(&self, parts: &[&str]) -> usize {
+        self.stderr
+            .lines()
+            .position(|l| parts.iter().all(|p| l.contains(p)))
+            .unwrap_or_else(|| panic!("no log line with {parts:?} in:\n{}", self.stderr))
+    }
 }

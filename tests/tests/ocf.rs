@@ -7,7 +7,7 @@ mod ocf_kit;
 use ocf_kit::{alive, require_packages, wait_for, Bridge, LoopFs};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
-use svcmgr_tests::{Env, Run};
+use svcmgr_tests::Env;
 
 /// A test agent: up while its state file exists. `hang=<action>` makes that action hang
 /// (with a child, to show the whole process group is killed); `monitor_rc=N` makes monitor
@@ -104,14 +104,6 @@ fn status_of(doc: &Value, rid: &str) -> String {
         .to_string()
 }
 
-/// The index of the first log line holding every part.
-fn line_index(run: &Run, parts: &[&str]) -> usize {
-    run.stderr
-        .lines()
-        .position(|l| parts.iter().all(|p| l.contains(p)))
-        .unwrap_or_else(|| panic!("no log line with {parts:?}:\n{}", run.stderr))
-}
-
 #[test]
 fn dummy_agent_starts_stops_and_reports_status() {
     let env = env();
@@ -132,16 +124,13 @@ fn dummy_agent_starts_stops_and_reports_status() {
     );
 
     let run = env.run("-s d1 start").ok();
-    line_index(
-        &run,
-        &["app#1", "/usr/lib/ocf/resource.d/heartbeat/Dummy start"],
-    );
+    run.line_index(&["app#1", "/usr/lib/ocf/resource.d/heartbeat/Dummy start"]);
     assert!(state.exists(), "Dummy keeps its state file");
     assert_eq!(status_of(&json_status(&env, "d1"), "app#1"), "up");
     env.run("-s d1 status").code(0);
 
     let run = env.run("-s d1 start").ok();
-    line_index(&run, &["app#1", "is already up"]);
+    run.line_index(&["app#1", "is already up"]);
 
     env.run("-s d1 stop").ok();
     assert!(!state.exists());
@@ -186,9 +175,9 @@ fn ip_fs_and_app_agents_take_their_group_order() {
     }
 
     let run = env.run("-s g1 start").ok();
-    let ip = line_index(&run, &["ip#1", "IPaddr2 start"]);
-    let mount = line_index(&run, &["fs#1", "Filesystem start"]);
-    let app = line_index(&run, &["app#1", "Dummy start"]);
+    let ip = run.line_index(&["ip#1", "IPaddr2 start"]);
+    let mount = run.line_index(&["fs#1", "Filesystem start"]);
+    let app = run.line_index(&["app#1", "Dummy start"]);
     assert!(ip < mount && mount < app, "start order:\n{}", run.stderr);
     assert!(
         br.has_ip(),
@@ -205,9 +194,9 @@ fn ip_fs_and_app_agents_take_their_group_order() {
     assert_eq!(doc["overall"], "up");
 
     let run = env.run("-s g1 stop").ok();
-    let app = line_index(&run, &["app#1", "Dummy stop"]);
-    let umount = line_index(&run, &["fs#1", "Filesystem stop"]);
-    let ip = line_index(&run, &["ip#1", "IPaddr2 stop"]);
+    let app = run.line_index(&["app#1", "Dummy stop"]);
+    let umount = run.line_index(&["fs#1", "Filesystem stop"]);
+    let ip = run.line_index(&["ip#1", "IPaddr2 stop"]);
     assert!(app < umount && umount < ip, "stop order:\n{}", run.stderr);
     assert!(!br.has_ip(), "stop left {:?}", br.addresses());
     assert!(!fs.mounted());
@@ -287,11 +276,11 @@ fn a_hanging_agent_is_killed_at_the_deadline_and_the_start_rolled_back() {
     );
     let run = env.run("-s h1 start");
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let timeout = line_index(&run, &["app#1", "start timed out after 2s"]);
+    let timeout = run.line_index(&["app#1", "start timed out after 2s"]);
     // Rollback, in stop order: the timed-out resource (killed before it made its state
     // file: nothing to stop), then what the start brought up before it.
-    let stop_agent = line_index(&run, &["app#1", "ocf:test:agent", "is already down"]);
-    let stop_dummy = line_index(&run, &["ip#1", "Dummy stop"]);
+    let stop_agent = run.line_index(&["app#1", "ocf:test:agent", "is already down"]);
+    let stop_dummy = run.line_index(&["ip#1", "Dummy stop"]);
     assert!(
         timeout < stop_agent && stop_agent < stop_dummy,
         "{}",
@@ -343,13 +332,13 @@ fn agent_lines_keep_their_level_and_odd_monitor_codes_warn() {
     let warn = &run
         .stderr
         .lines()
-        .nth(line_index(&run, &["starting slowly"]))
+        .nth(run.line_index(&["starting slowly"]))
         .unwrap();
     assert!(warn.contains(" W "), "{warn}");
     let out = &run
         .stderr
         .lines()
-        .nth(line_index(&run, &["agent output line"]))
+        .nth(run.line_index(&["agent output line"]))
         .unwrap();
     assert!(!out.contains(" W ") && !out.contains(" E "), "{out}");
 

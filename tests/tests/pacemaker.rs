@@ -260,13 +260,10 @@ impl Cluster {
             &[],
             &[("PCMK_logfile", logfile.to_str().unwrap())],
         ));
-        assert!(
-            wait_for(60, || crm_mon().is_some_and(|o| o
-                .contains("Online: [ node1 ]")
-                && o.contains("Current DC: node1"))),
-            "the node did not come online: {}",
-            c.diag()
-        );
+        c.expect("the node did not come online", || {
+            crm_mon()
+                .is_some_and(|o| o.contains("Online: [ node1 ]") && o.contains("Current DC: node1"))
+        });
         c
     }
 
@@ -324,6 +321,12 @@ impl Cluster {
             crm_mon().unwrap_or_default(),
             self.log("pacemaker.log")
         )
+    }
+
+    /// Wait up to 60s for `cond`; fail naming `what`, with the cluster's state.
+    #[track_caller]
+    fn expect(&self, what: &str, cond: impl FnMut() -> bool) {
+        assert!(wait_for(60, cond), "{what}{}", self.diag());
     }
 
     fn pacemaker_log(&self) -> String {
@@ -525,21 +528,13 @@ fn pacemaker_runs_svcmgr_services() {
         "--xml-text",
         &service_primitive("svc1", &env, "svc1"),
     ]);
-    assert!(wait_for(60, || up("svc1")), "svc1 not up{}", cluster.diag());
+    cluster.expect("svc1 not up", || up("svc1"));
 
     // target-role Stopped, then Started.
     target_role("svc1", "Stopped");
-    assert!(
-        wait_for(60, || down("svc1")),
-        "svc1 not down{}",
-        cluster.diag()
-    );
+    cluster.expect("svc1 not down", || down("svc1"));
     target_role("svc1", "Started");
-    assert!(
-        wait_for(60, || up("svc1")),
-        "svc1 not up again{}",
-        cluster.diag()
-    );
+    cluster.expect("svc1 not up again", || up("svc1"));
     assert_eq!(fail_count("svc1").unwrap_or(0), 0);
 
     // A resource fails behind svcmgr's back: the monitor sees warn, Pacemaker recovers it.
@@ -558,11 +553,7 @@ fn pacemaker_runs_svcmgr_services() {
         cluster.diag()
     );
     target_role("svc1", "Stopped");
-    assert!(
-        wait_for(60, || down("svc1")),
-        "svc1 not down{}",
-        cluster.diag()
-    );
+    cluster.expect("svc1 not down", || down("svc1"));
 
     // A group: the address, then the service; stopped the other way round.
     let group = format!(
@@ -589,11 +580,7 @@ fn pacemaker_runs_svcmgr_services() {
         "--xml-text",
         &group,
     ]);
-    assert!(
-        wait_for(60, || up("svc2")),
-        "svc2 not up: its start found no address?{}",
-        cluster.diag()
-    );
+    cluster.expect("svc2 not up: its start found no address?", || up("svc2"));
     assert!(
         br.has_ip(),
         "{} not on {}{}",
@@ -602,11 +589,7 @@ fn pacemaker_runs_svcmgr_services() {
         cluster.diag()
     );
     target_role("g1", "Stopped");
-    assert!(
-        wait_for(60, || down("svc2") && !br.has_ip()),
-        "g1 not stopped{}",
-        cluster.diag()
-    );
+    cluster.expect("g1 not stopped", || down("svc2") && !br.has_ip());
     assert_eq!(
         std::fs::read_to_string(&ip_seen).unwrap().trim(),
         "1",

@@ -113,9 +113,18 @@ impl Ocf {
         Ok((out.code, exit_reasons(&out)))
     }
 
-    /// An action's failure: its exit code's OCF meaning and the agent's reason.
-    fn failed(&self, action: &str, out: &Output) -> Error {
-        let reasons = exit_reasons(out);
+    /// start or stop: nothing to do when monitor already answers `done` (running for a start,
+    /// not running for a stop), else the action, which must succeed.
+    fn transition(&self, ctx: &Ctx, action: &str, done: i32, state: &str) -> Result<ActionReport> {
+        if self.monitor(ctx)?.0 == done {
+            ctx.info(&format!("{} is already {state}", self.label()));
+            return Ok(ActionReport::unchanged());
+        }
+        let out = self.run(ctx, action, false)?;
+        if out.code == codes::SUCCESS {
+            return Ok(ActionReport::changed());
+        }
+        let reasons = exit_reasons(&out);
         let mut msg = format!(
             "{} {action} failed: {}",
             self.agent.name(),
@@ -127,7 +136,7 @@ impl Ocf {
         }
         // An agent may have done part of its work before failing: roll it back too (a stop
         // of what is not running succeeds, per the OCF rules).
-        Error::other(msg).changed()
+        Err(Error::other(msg).changed())
     }
 
     /// `driver info` answer: the agent's parameters, as keywords of `params`.
@@ -204,27 +213,11 @@ impl ResourceImpl for Ocf {
     }
 
     fn start(&self, ctx: &Ctx) -> Result<ActionReport> {
-        if self.monitor(ctx)?.0 == codes::SUCCESS {
-            ctx.info(&format!("{} is already up", self.label()));
-            return Ok(ActionReport::unchanged());
-        }
-        let out = self.run(ctx, "start", false)?;
-        match out.code {
-            codes::SUCCESS => Ok(ActionReport::changed()),
-            _ => Err(self.failed("start", &out)),
-        }
+        self.transition(ctx, "start", codes::SUCCESS, "up")
     }
 
     fn stop(&self, ctx: &Ctx) -> Result<ActionReport> {
-        if self.monitor(ctx)?.0 == codes::NOT_RUNNING {
-            ctx.info(&format!("{} is already down", self.label()));
-            return Ok(ActionReport::unchanged());
-        }
-        let out = self.run(ctx, "stop", false)?;
-        match out.code {
-            codes::SUCCESS => Ok(ActionReport::changed()),
-            _ => Err(self.failed("stop", &out)),
-        }
+        self.transition(ctx, "stop", codes::NOT_RUNNING, "down")
     }
 
     fn call(
