@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use svcmgr_tests::{target_dir, Env};
 
 /// The agent in the tree.
@@ -67,46 +67,44 @@ fn svcmgr_bin() -> String {
     target_dir().join("svcmgr").display().to_string()
 }
 
-fn ocf_tester(env: &Env, agent: &Path, name: &str) -> Output {
-    Command::new("ocf-tester")
-        .args(["-n", "t1", "-o"])
-        .arg(format!("name={name}"))
-        .arg("-o")
+/// ocf-tester on the agent against a new service `s1` of app resources: the environment, the
+/// exit code and the report.
+fn ocf_tester(stop_keeps_app2: bool) -> (Env, Option<i32>, String) {
+    let env = agent_env();
+    let (_dir, agent) = agent_copy();
+    app_service(&env, "s1", stop_keeps_app2);
+    let out = Command::new("ocf-tester")
+        .args(["-n", "t1", "-o", "name=s1", "-o"])
         .arg(format!("root={}", env.root.path().display()))
         .arg("-o")
         .arg(format!("binary={}", svcmgr_bin()))
-        .arg(agent)
+        .arg(&agent)
         .output()
-        .expect("ocf-tester")
+        .expect("ocf-tester");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (env, out.status.code(), report)
 }
 
 #[test]
 fn ocf_tester_passes_on_a_service_of_app_resources() {
-    let env = agent_env();
-    let (_dir, agent) = agent_copy();
-    app_service(&env, "s1", false);
-    let out = ocf_tester(&env, &agent, "s1");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && text.contains("passed all tests"),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (env, code, report) = ocf_tester(false);
+    assert_eq!(code, Some(0), "{report}");
+    assert!(report.contains("passed all tests"), "{report}");
     env.run("-s s1 status").code(1);
 }
 
 #[test]
 fn ocf_tester_fails_when_stop_leaves_the_service_up() {
-    let env = agent_env();
-    let (_dir, agent) = agent_copy();
-    app_service(&env, "s2", true);
-    let out = ocf_tester(&env, &agent, "s2");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("rc=1: Stop failed"), "{text}");
+    let (_env, code, report) = ocf_tester(true);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(report.contains("rc=1: Stop failed"), "{report}");
     assert!(
-        text.contains("ocf-exit-reason:service s2 is warn after stop"),
-        "{text}"
+        report.contains("ocf-exit-reason:service s1 is warn after stop"),
+        "{report}"
     );
 }
 
