@@ -58,6 +58,7 @@ echo "== app.ocf: print status of 20 heartbeat:Dummy resources"
     done
 } >"$root/etc/opensvc/dummies.conf"
 "$svcmgr" -s dummies start >/dev/null 2>&1
+"$svcmgr" -s dummies status || { "$svcmgr" -s dummies print status; echo "dummies is not up" >&2; exit 1; }
 # The same monitors, same instance names and parameters, 16 at a time (eval.rs WORKERS).
 cat >"$root/monitors.sh" <<EOF
 seq 1 20 | xargs -P16 -I{} env OCF_ROOT=/usr/lib/ocf OCF_RA_VERSION_MAJOR=1 \
@@ -79,11 +80,13 @@ echo "== ocf:svcmgr:service: monitor of a 10-resource service"
     done
 } >"$root/etc/opensvc/apps.conf"
 "$svcmgr" -s apps start >/dev/null 2>&1
-cat >"$root/monitor.sh" <<EOF
-OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=apps OCF_RESKEY_name=apps OCF_RESKEY_root=$root \
-    OCF_RESKEY_binary=$svcmgr exec $repo/packaging/ocf/service monitor
-EOF
-alone=$(median_ms 30 "$svcmgr -s apps status")
-agent=$(median_ms 30 "sh $root/monitor.sh")
+"$svcmgr" -s apps status || { "$svcmgr" -s apps print status; echo "apps is not up" >&2; exit 1; }
+alone=$(median_ms 40 "$svcmgr -s apps status")
+# The agent run directly, as pacemaker-execd runs it: parameters in the environment.
+agent=$(
+    export OCF_ROOT=/usr/lib/ocf OCF_RESOURCE_INSTANCE=apps OCF_RESKEY_name=apps \
+        OCF_RESKEY_root=$root OCF_RESKEY_binary=$svcmgr
+    median_ms 40 "$repo/packaging/ocf/service monitor"
+)
 echo "   (agent monitor ${agent} ms; svcmgr status ${alone} ms)"
 report "agent monitor / svcmgr status" "$(ratio "$agent" "$alone")" 1.3
