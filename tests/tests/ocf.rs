@@ -385,11 +385,20 @@ fn meta_data_runs_once_per_agent_file() {
             .map(|t| t.lines().count())
             .unwrap_or(0)
     };
-    env.run("-s c1 print status").ok();
+    env.run("-s c1 validate config").ok();
     assert_eq!(runs(), 1, "5 resources of one agent, one meta-data run");
+    assert!(
+        !env.path("var").exists(),
+        "reading a config makes no var dir"
+    );
+    // The first print status makes the var dir (after creating the resources)…
+    env.run("-s c1 print status").ok();
+    // … where the next command writes the cache, which later ones read.
+    env.run("-s c1 print status").ok();
+    assert_eq!(runs(), 3);
     env.run("-s c1 print status").ok();
     env.run("-s c1 start").ok();
-    assert_eq!(runs(), 1, "later commands read the cache in the var dir");
+    assert_eq!(runs(), 3, "later commands read the cache in the var dir");
     assert!(env
         .path("var/lib/opensvc/c1/ocf-meta-data/test:agent.json")
         .is_file());
@@ -397,7 +406,7 @@ fn meta_data_runs_once_per_agent_file() {
     let agent = env.path("ocf/resource.d/test/agent");
     std::fs::write(&agent, format!("{TEST_AGENT}# v2\n")).unwrap();
     env.run("-s c1 print status").ok();
-    assert_eq!(runs(), 2);
+    assert_eq!(runs(), 4);
 }
 
 #[test]

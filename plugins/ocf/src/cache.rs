@@ -100,12 +100,14 @@ fn read(file: &Path, agent: &Path, stamp: Stamp) -> Option<AgentMeta> {
 }
 
 /// Write through a temporary file and a rename, so a concurrent reader sees all or nothing.
+/// The cache folder is made in an existing var dir only: reading a config (`validate
+/// config`, a refused start) creates no var dir.
 fn write(file: &Path, agent: &Path, stamp: Stamp, meta: &AgentMeta) -> std::io::Result<()> {
     let dir = file.parent().expect("cache files live in a folder");
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
     let entry = Entry {
         path: agent.to_path_buf(),
         stamp,
@@ -161,12 +163,18 @@ mod tests {
         let cache = root.path().join("var/svc/ocf-meta-data");
         let agent = counting_agent(root.path(), "a");
 
+        // No var dir yet: nothing is written.
+        meta_data(&agent, r, Some(&cache)).unwrap();
+        assert!(!root.path().join("var").exists());
+        forget(&agent);
+        std::fs::create_dir_all(root.path().join("var/svc")).unwrap();
+
         let m = meta_data(&agent, r, Some(&cache)).unwrap();
         assert_eq!(m.params[0].name, "p");
         meta_data(&agent, r, Some(&cache)).unwrap();
         assert_eq!(
             runs(root.path(), "a"),
-            1,
+            2,
             "the second call is served from memory"
         );
         let mode = std::fs::metadata(&cache).unwrap().permissions().mode();
@@ -176,7 +184,7 @@ mod tests {
         meta_data(&agent, r, Some(&cache)).unwrap();
         assert_eq!(
             runs(root.path(), "a"),
-            1,
+            2,
             "a new process reads the disk cache"
         );
 
@@ -185,12 +193,12 @@ mod tests {
         text.push_str("# v2\n");
         std::fs::write(&agent.path, text).unwrap();
         meta_data(&agent, r, Some(&cache)).unwrap();
-        assert_eq!(runs(root.path(), "a"), 2);
+        assert_eq!(runs(root.path(), "a"), 3);
         forget(&agent);
         meta_data(&agent, r, Some(&cache)).unwrap();
         assert_eq!(
             runs(root.path(), "a"),
-            2,
+            3,
             "the disk cache holds the new version"
         );
     }
