@@ -6,7 +6,7 @@
 use super::{DriverEntry, Registry};
 use abi_stable::std_types::{RResult, RStr};
 use serde_json::{Map, Value};
-use svcmgr_plugin_api::types::{CallArgs, InfoReport, KeywordSpec, ResourceContext};
+use svcmgr_plugin_api::types::{features, CallArgs, InfoReport, KeywordSpec, ResourceContext};
 
 /// The capability a driver lists when it answers `call("info")`.
 pub const INFO_CAPABILITY: &str = "info";
@@ -55,10 +55,9 @@ impl Registry {
             return Err(format!("driver {id} tells nothing more for --kw"));
         }
         let keywords = keywords_of(&entry.manifest.keywords, kws)?;
-        let context = ResourceContext {
-            info_only: true,
-            ..Default::default()
-        };
+        let mut context = ResourceContext::default();
+        context.info_only = true;
+        context.host_features = features::ALL.iter().map(|f| f.to_string()).collect();
         let handle = self
             .new_resource(
                 entry,
@@ -67,10 +66,7 @@ impl Registry {
                 &json(&context),
             )
             .map_err(|e| format!("{id}: {e}"))?;
-        let args = CallArgs {
-            action: "driver info".into(),
-            ..Default::default()
-        };
+        let args = CallArgs::new("driver info");
         match handle.call(RStr::from("info"), RStr::from(json(&args).as_str())) {
             RResult::ROk(doc) => serde_json::from_str(doc.as_str())
                 .map_err(|e| format!("{id}: invalid info answer: {e}")),
@@ -90,15 +86,10 @@ mod tests {
     use svcmgr_plugin_api::types::KwType;
 
     fn spec(name: &str, kind: KwType, default: Option<&str>) -> KeywordSpec {
-        KeywordSpec {
-            name: name.into(),
-            kind,
-            default: default.map(|d| Value::String(d.into())),
-            required: false,
-            aliases: vec![format!("{name}_alias")],
-            candidates: None,
-            help: String::new(),
-        }
+        let mut spec = KeywordSpec::new(name, kind);
+        spec.default = default.map(|d| Value::String(d.into()));
+        spec.aliases = vec![format!("{name}_alias")];
+        spec
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Running commands from a driver: the argv line, `output:` and every output line are logged
 //! through the host under the resource's rid; the call's deadline kills the process group.
 
-use super::{Ctx, Error, Result};
-use crate::abi::level;
+use super::{Context, Ctx, Error, Result};
+use crate::types::Level;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
@@ -12,20 +12,24 @@ use std::time::Instant;
 
 /// What a finished command produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Output {
     /// Exit code, or 128 + signal number when killed by a signal.
     pub code: i32,
+    /// Its standard output.
     pub stdout: String,
+    /// Its standard error.
     pub stderr: String,
 }
 
 impl Output {
+    /// Exit code 0.
     pub fn success(&self) -> bool {
         self.code == 0
     }
 }
 
-/// A command builder bound to a call context.
+/// A command builder bound to a call context ([`Ctx::command`]).
 pub struct Cmd<'a> {
     ctx: &'a Ctx,
     argv: Vec<String>,
@@ -34,7 +38,7 @@ pub struct Cmd<'a> {
     uid_gid: Option<(u32, u32)>,
     quiet: bool,
     deadline: Option<Instant>,
-    line_level: fn(&str) -> u8,
+    line_level: fn(&str) -> Level,
 }
 
 impl<'a> Cmd<'a> {
@@ -48,13 +52,15 @@ impl<'a> Cmd<'a> {
             uid_gid: None,
             quiet: false,
             deadline,
-            line_level: |_| level::INFO,
+            line_level: |_| Level::Info,
         }
     }
+    /// Add an environment variable.
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_string(), value.to_string()));
         self
     }
+    /// Run in this folder.
     pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cwd = Some(dir.into());
         self
@@ -72,7 +78,7 @@ impl<'a> Cmd<'a> {
     }
     /// Choose each output line's log level (default: info), for commands that mark their
     /// lines (`WARNING: …`).
-    pub fn line_level(mut self, classify: fn(&str) -> u8) -> Self {
+    pub fn line_level(mut self, classify: fn(&str) -> Level) -> Self {
         self.line_level = classify;
         self
     }
@@ -163,8 +169,12 @@ impl<'a> Cmd<'a> {
                 let f = std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
-                    .open(path)?;
-                (Stdio::from(f.try_clone()?), Stdio::from(f))
+                    .open(path)
+                    .with_context(|| format!("open {}", path.display()))?;
+                let dup = f
+                    .try_clone()
+                    .with_context(|| format!("open {}", path.display()))?;
+                (Stdio::from(dup), Stdio::from(f))
             }
             None => (Stdio::null(), Stdio::null()),
         };
@@ -192,7 +202,7 @@ fn pump(
     stream: impl Read,
     ctx: &Ctx,
     quiet: bool,
-    level_of: fn(&str) -> u8,
+    level_of: fn(&str) -> Level,
     header: &str,
 ) -> String {
     let mut text = String::new();
@@ -201,7 +211,7 @@ fn pump(
         let Ok(line) = line else { break };
         if !quiet {
             if first {
-                ctx.log(level::INFO, header);
+                ctx.log(Level::Info, header);
                 first = false;
             }
             ctx.log(level_of(&line), &line);
@@ -215,7 +225,7 @@ fn pump(
 /// Wait for the child; past the deadline kill its process group and report a timeout.
 fn wait_until(child: &mut std::process::Child, pid: i32, deadline: Option<Instant>) -> Result<i32> {
     let Some(deadline) = deadline else {
-        return Ok(code_of(child.wait()?));
+        return Ok(code_of(child.wait().context("wait for the command")?));
     };
     // A waiter thread lets us block with a precise timeout instead of polling.
     let (tx, rx) = mpsc::channel();
@@ -224,7 +234,7 @@ fn wait_until(child: &mut std::process::Child, pid: i32, deadline: Option<Instan
             let _ = tx.send(child.wait());
         });
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(status) => Ok(code_of(status?)),
+            Ok(status) => Ok(code_of(status.context("wait for the command")?)),
             Err(_) => {
                 // SAFETY: plain kill(2) on the group we created.
                 unsafe { libc::kill(-pid, libc::SIGKILL) };

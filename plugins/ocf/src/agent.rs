@@ -17,15 +17,13 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// `provider:type` under `ocf_root`; errors name the keyword and the path looked in.
+    /// `provider:type` under `ocf_root`; errors name the path looked in.
     pub fn locate(spec: &str, ocf_root: &str) -> Result<Agent, String> {
         let part_ok = |s: &str| !s.is_empty() && !s.contains('/') && s != "." && s != "..";
         let (provider, kind) = spec
             .split_once(':')
             .filter(|(p, t)| part_ok(p) && part_ok(t) && !t.contains(':'))
-            .ok_or_else(|| {
-                format!("agent: '{spec}' is not provider:type (e.g. heartbeat:IPaddr2)")
-            })?;
+            .ok_or_else(|| format!("'{spec}' is not provider:type (e.g. heartbeat:IPaddr2)"))?;
         let path = PathBuf::from(ocf_root)
             .join("resource.d")
             .join(provider)
@@ -34,11 +32,11 @@ impl Agent {
             Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => {}
             Ok(_) => {
                 return Err(format!(
-                    "agent: {spec}: {} is not an executable file",
+                    "{spec}: {} is not an executable file",
                     path.display()
                 ))
             }
-            Err(e) => return Err(format!("agent: {spec} not found: {}: {e}", path.display())),
+            Err(e) => return Err(format!("{spec} not found: {}: {e}", path.display())),
         }
         Ok(Agent {
             provider: provider.to_string(),
@@ -55,7 +53,7 @@ impl Agent {
     /// Run `<agent> meta-data` and return what it printed. Agents answer in milliseconds;
     /// one that hangs is killed (with what it started) after `limit`.
     pub fn meta_data_xml(&self, ocf_root: &str, limit: Duration) -> Result<String, String> {
-        let fail = |what: String| format!("agent: {} meta-data {what}", self.name());
+        let fail = |what: String| format!("{} meta-data {what}", self.name());
         let mut child = Command::new(&self.path)
             .arg("meta-data")
             .env("OCF_ROOT", ocf_root)
@@ -135,20 +133,20 @@ mod tests {
         for bad in ["a", "test:", ":a", "test:a:b", "../x:a", "test:.."] {
             assert_eq!(
                 Agent::locate(bad, r).unwrap_err(),
-                format!("agent: '{bad}' is not provider:type (e.g. heartbeat:IPaddr2)")
+                format!("'{bad}' is not provider:type (e.g. heartbeat:IPaddr2)")
             );
         }
         let missing = Agent::locate("test:nope", r).unwrap_err();
         assert!(
             missing.starts_with(&format!(
-                "agent: test:nope not found: {}/resource.d/test/nope: ",
+                "test:nope not found: {}/resource.d/test/nope: ",
                 r
             )),
             "{missing}"
         );
         assert_eq!(
             Agent::locate("test:a", r).unwrap_err(),
-            format!("agent: test:a: {r}/resource.d/test/a is not an executable file")
+            format!("test:a: {r}/resource.d/test/a is not an executable file")
         );
     }
 
@@ -168,7 +166,7 @@ mod tests {
         let a = Agent::locate("test:bad", r).unwrap();
         assert_eq!(
             a.meta_data_xml(r, Duration::from_secs(5)).unwrap_err(),
-            "agent: test:bad meta-data failed: exit status: 3"
+            "test:bad meta-data failed: exit status: 3"
         );
 
         // The sleep is in the agent's process group: killed with it, so the pipe closes.
@@ -177,7 +175,7 @@ mod tests {
         let a = Agent::locate("test:hang", r).unwrap();
         assert_eq!(
             a.meta_data_xml(r, Duration::from_secs(1)).unwrap_err(),
-            "agent: test:hang meta-data gave no answer within 1s: killed"
+            "test:hang meta-data gave no answer within 1s: killed"
         );
     }
 }

@@ -68,7 +68,7 @@ pub fn meta_data(
     disk: Option<&Path>,
 ) -> Result<Arc<AgentMeta>, String> {
     let stamp = Stamp::of(&agent.path)
-        .map_err(|e| format!("agent: {}: {}: {e}", agent.name(), agent.path.display()))?;
+        .map_err(|e| format!("{}: {}: {e}", agent.name(), agent.path.display()))?;
     let mut mem = memory().lock().unwrap_or_else(|e| e.into_inner());
     if let Some((s, meta)) = mem.get(&agent.path) {
         if *s == stamp {
@@ -82,7 +82,7 @@ pub fn meta_data(
         None => {
             let xml = agent.meta_data_xml(ocf_root, META_DATA_LIMIT)?;
             let meta = AgentMeta::parse(&xml)
-                .map_err(|e| format!("agent: {} meta-data is not valid: {e}", agent.name()))?;
+                .map_err(|e| format!("{} meta-data is not valid: {e}", agent.name()))?;
             if let Some(f) = &file {
                 // A cache that cannot be written costs speed, not correctness.
                 let _ = write(f, &agent.path, stamp, &meta);
@@ -224,9 +224,6 @@ mod tests {
         let r = root.path().to_str().unwrap();
         let agent = Agent::locate("test:c", r).unwrap();
         let err = meta_data(&agent, r, None).unwrap_err();
-        assert!(
-            err.starts_with("agent: test:c meta-data is not valid: "),
-            "{err}"
-        );
+        assert!(err.starts_with("test:c meta-data is not valid: "), "{err}");
     }
 }

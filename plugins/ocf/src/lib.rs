@@ -21,32 +21,29 @@ const GROUPS: &[&str] = &["app", "ip", "fs", "disk", "container"];
 
 pub fn plugin() -> Plugin {
     let version = env!("CARGO_PKG_VERSION");
-    Plugin {
-        name: "ocf",
-        version,
-        drivers: GROUPS
-            .iter()
-            .map(|group| {
+    GROUPS
+        .iter()
+        .fold(Plugin::new("ocf", version), |plugin, group| {
+            plugin.driver(
                 DriverDecl::new(&format!("{group}.ocf"), version, new_resource)
                     .help("An OCF resource agent: its start, stop and monitor actions.")
                     .capability("info")
                     .keyword(Kw::string("agent").required().help(
                         "The agent, provider:type (heartbeat:IPaddr2 runs \
-                         <ocf_root>/resource.d/heartbeat/IPaddr2). \
-                         `svcmgr driver info <id> --kw agent=…` lists its parameters.",
+                     <ocf_root>/resource.d/heartbeat/IPaddr2). \
+                     `svcmgr driver info <id> --kw agent=…` lists its parameters.",
                     ))
                     .keyword(Kw::shlex("params").help(
                         "The agent's parameters, key=value words (quoted like a shell), \
-                         passed as OCF_RESKEY_<key>.",
+                     passed as OCF_RESKEY_<key>.",
                     ))
                     .keyword(
                         Kw::string("ocf_root")
                             .default(resource::OCF_ROOT)
                             .help("Where the agents are installed (OCF_ROOT)."),
-                    )
-            })
-            .collect(),
-    }
+                    ),
+            )
+        })
 }
 
 fn new_resource(spec: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> {

@@ -10,14 +10,14 @@ pub fn parse(words: &[String]) -> Result<Vec<(String, String)>, String> {
     for word in words {
         let (key, value) = word
             .split_once('=')
-            .ok_or_else(|| format!("params: '{word}' is not key=value"))?;
+            .ok_or_else(|| format!("'{word}' is not key=value"))?;
         let identifier = key.chars().next().is_some_and(|c| !c.is_ascii_digit())
             && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !identifier {
-            return Err(format!("params: '{key}' is not a parameter name"));
+            return Err(format!("'{key}' is not a parameter name"));
         }
         if pairs.iter().any(|(k, _)| k == key) {
-            return Err(format!("params: '{key}' is given twice"));
+            return Err(format!("'{key}' is given twice"));
         }
         pairs.push((key.to_string(), value.to_string()));
     }
@@ -29,7 +29,7 @@ pub fn check(agent: &str, meta: &AgentMeta, pairs: &[(String, String)]) -> Resul
     let list = || meta.param_list();
     if let Some((key, _)) = pairs.iter().find(|(k, _)| meta.param(k).is_none()) {
         return Err(format!(
-            "params: {agent} has no parameter '{key}' (its parameters: {})",
+            "{agent} has no parameter '{key}' (its parameters: {})",
             list()
         ));
     }
@@ -41,7 +41,7 @@ pub fn check(agent: &str, meta: &AgentMeta, pairs: &[(String, String)]) -> Resul
         .collect();
     if !missing.is_empty() {
         return Err(format!(
-            "params: {agent} requires {} (its parameters: {})",
+            "{agent} requires {} (its parameters: {})",
             missing.join(", "),
             list()
         ));
@@ -91,21 +91,18 @@ mod tests {
 
     #[test]
     fn malformed_words_are_named() {
-        assert_eq!(
-            parse(&words(&["ip"])).unwrap_err(),
-            "params: 'ip' is not key=value"
-        );
+        assert_eq!(parse(&words(&["ip"])).unwrap_err(), "'ip' is not key=value");
         assert_eq!(
             parse(&words(&["my-ip=1"])).unwrap_err(),
-            "params: 'my-ip' is not a parameter name"
+            "'my-ip' is not a parameter name"
         );
         assert_eq!(
             parse(&words(&["=1"])).unwrap_err(),
-            "params: '' is not a parameter name"
+            "'' is not a parameter name"
         );
         assert_eq!(
             parse(&words(&["ip=1", "ip=2"])).unwrap_err(),
-            "params: 'ip' is given twice"
+            "'ip' is given twice"
         );
     }
 
@@ -117,12 +114,12 @@ mod tests {
         let unknown = parse(&words(&["ip=1", "mask=24"])).unwrap();
         assert_eq!(
             check("heartbeat:IPaddr2", &m, &unknown).unwrap_err(),
-            "params: heartbeat:IPaddr2 has no parameter 'mask' (its parameters: ip (required), nic)"
+            "heartbeat:IPaddr2 has no parameter 'mask' (its parameters: ip (required), nic)"
         );
         let missing = parse(&words(&["nic=br0"])).unwrap();
         assert_eq!(
             check("heartbeat:IPaddr2", &m, &missing).unwrap_err(),
-            "params: heartbeat:IPaddr2 requires ip (its parameters: ip (required), nic)"
+            "heartbeat:IPaddr2 requires ip (its parameters: ip (required), nic)"
         );
     }
 }

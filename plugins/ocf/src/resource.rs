@@ -6,11 +6,10 @@ use crate::meta::AgentMeta;
 use crate::{cache, codes, params};
 use std::sync::Arc;
 use std::time::Duration;
-use svcmgr_plugin_api::abi::{error_kind, level};
-use svcmgr_plugin_api::sdk::Output;
-use svcmgr_plugin_api::types::{format_duration, InfoReport, KeywordSpec, KwType};
+use svcmgr_plugin_api::types::{format_duration, InfoReport, KwType};
 use svcmgr_plugin_api::{
-    ActionReport, Ctx, Error, ResourceImpl, ResourceSpec, Result, StatusReport,
+    ActionReport, Ctx, Error, ErrorKind, Kw, Level, Output, ResourceImpl, ResourceSpec, Result,
+    Status, StatusReport,
 };
 
 /// The default of the `ocf_root` keyword.
@@ -34,20 +33,22 @@ pub struct Ocf {
 impl Ocf {
     pub fn new(spec: &ResourceSpec) -> Result<Ocf> {
         let ocf_root = spec.str("ocf_root").unwrap_or(OCF_ROOT).to_string();
+        let agent_err = |e| Error::config_kw("agent", e);
+        let params_err = |e| Error::config_kw("params", e);
         let agent_kw = spec
             .str("agent")
-            .ok_or_else(|| Error::config("agent: missing (provider:type, e.g. heartbeat:Dummy)"))?;
-        let agent = Agent::locate(agent_kw, &ocf_root).map_err(Error::config)?;
+            .ok_or_else(|| agent_err("missing (provider:type, e.g. heartbeat:Dummy)".into()))?;
+        let agent = Agent::locate(agent_kw, &ocf_root).map_err(agent_err)?;
         let meta = cache::meta_data(
             &agent,
             &ocf_root,
             cache::dir_of(&spec.context.var_dir).as_deref(),
         )
-        .map_err(Error::config)?;
-        let params = params::parse(&spec.words("params")).map_err(Error::config)?;
+        .map_err(agent_err)?;
+        let params = params::parse(&spec.words("params")).map_err(params_err)?;
         // `driver info` asks about the agent before any parameter is chosen.
         if !spec.context.info_only {
-            params::check(&agent.name(), &meta, &params).map_err(Error::config)?;
+            params::check(&agent.name(), &meta, &params).map_err(params_err)?;
         }
         Ok(Ocf {
             instance: format!("{}.{}", spec.context.svcname, spec.rid),
@@ -97,20 +98,20 @@ impl Ocf {
         if quiet {
             cmd = cmd.quiet();
         }
-        cmd.run().map_err(|e| match error_kind::base(e.kind) {
-            error_kind::TIMEOUT => Error::timeout(format!(
+        cmd.run().map_err(|e| match e.kind() {
+            ErrorKind::Timeout => Error::timeout(format!(
                 "{} {action} killed after {}",
                 self.agent.name(),
                 format_duration(limit)
             )),
-            _ => Error::other(format!("{} {action}: {}", self.agent.name(), e.message)),
+            _ => e.context(format!("{} {action}", self.agent.name())),
         })
     }
 
     /// The exit code of `monitor`, run quietly, and the reasons the agent gave.
     fn monitor(&self, ctx: &Ctx) -> Result<(i32, Vec<String>)> {
         let out = self.run(ctx, "monitor", true)?;
-        Ok((out.code, exit_reasons(&out)))
+        Ok((out.code, exit_reasons(&out.stderr, &out.stdout)))
     }
 
     /// start or stop: nothing to do when monitor already answers `done` (running for a start,
@@ -124,7 +125,7 @@ impl Ocf {
         if out.code == codes::SUCCESS {
             return Ok(ActionReport::changed());
         }
-        let reasons = exit_reasons(&out);
+        let reasons = exit_reasons(&out.stderr, &out.stdout);
         let mut msg = format!(
             "{} {action} failed: {}",
             self.agent.name(),
@@ -145,41 +146,38 @@ impl Ocf {
             .meta
             .params
             .iter()
-            .map(|p| KeywordSpec {
-                name: p.name.clone(),
-                kind: match p.kind.as_str() {
+            .map(|p| {
+                let kind = match p.kind.as_str() {
                     "integer" => KwType::Int,
                     "boolean" => KwType::Bool,
                     _ => KwType::String,
-                },
-                default: p
-                    .default
-                    .clone()
-                    .filter(|d| !d.is_empty())
-                    .map(serde_json::Value::String),
-                required: p.required,
-                aliases: Vec::new(),
-                candidates: None,
-                help: match p.unique {
+                };
+                let mut kw = Kw::new(&p.name, kind).help(&match p.unique {
                     true => format!("{} [unique]", p.shortdesc),
                     false => p.shortdesc.clone(),
-                },
+                });
+                if p.required {
+                    kw = kw.required();
+                }
+                if let Some(default) = p.default.as_deref().filter(|d| !d.is_empty()) {
+                    kw = kw.default(default);
+                }
+                kw.spec().clone()
             })
             .collect();
-        InfoReport {
-            title: format!(
+        let help: Vec<&str> = [self.meta.shortdesc.as_str(), self.meta.longdesc.as_str()]
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .collect();
+        InfoReport::new(
+            &format!(
                 "ocf:{} ({}), set with params = key=value …",
                 self.agent.name(),
                 self.agent.path.display()
             ),
-            help: [self.meta.shortdesc.as_str(), self.meta.longdesc.as_str()]
-                .iter()
-                .filter(|t| !t.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join("\n\n"),
+            &help.join("\n\n"),
             keywords,
-        }
+        )
     }
 }
 
@@ -200,15 +198,11 @@ impl ResourceImpl for Ocf {
         let (code, reasons) = self.monitor(ctx)?;
         Ok(match code {
             codes::SUCCESS => StatusReport::up(),
-            codes::NOT_RUNNING => StatusReport::down(),
-            other => {
-                let mut report =
-                    StatusReport::new("warn").warn(&format!("monitor: {}", codes::describe(other)));
-                for reason in reasons {
-                    report = report.warn(&reason);
-                }
-                report
-            }
+            codes::NOT_RUNNING => StatusReport::new(Status::Down),
+            other => reasons.into_iter().fold(
+                StatusReport::warn(format!("monitor: {}", codes::describe(other))),
+                |report, reason| report.with_warn(reason),
+            ),
         })
     }
 
@@ -238,28 +232,28 @@ impl ResourceImpl for Ocf {
 /// The log level of an agent's output line. `ocf_log` writes `<date> ERROR: …` (or
 /// `WARNING:`, `INFO:`, `DEBUG:`, `CRIT:`) to stderr; `ocf_exit_reason` writes
 /// `ocf-exit-reason:…`. Lines of neither kind are the output of the tools an agent runs.
-pub fn line_level(line: &str) -> u8 {
+pub fn line_level(line: &str) -> Level {
     if line.starts_with(EXIT_REASON) {
-        return level::ERROR;
+        return Level::Error;
     }
     // The mark follows a date of up to three words (`Nov 30 08:50:01`).
     for word in line.split_whitespace().take(4) {
         match word {
-            "ERROR:" | "CRIT:" => return level::ERROR,
-            "WARNING:" | "WARN:" => return level::WARN,
-            "DEBUG:" => return level::DEBUG,
-            "INFO:" => return level::INFO,
+            "ERROR:" | "CRIT:" => return Level::Error,
+            "WARNING:" | "WARN:" => return Level::Warn,
+            "DEBUG:" => return Level::Debug,
+            "INFO:" => return Level::Info,
             _ => {}
         }
     }
-    level::INFO
+    Level::Info
 }
 
-/// The reasons an agent gave with `ocf_exit_reason`.
-fn exit_reasons(out: &Output) -> Vec<String> {
-    out.stderr
+/// The reasons an agent gave with `ocf_exit_reason` (on stderr, or stdout for some).
+fn exit_reasons(stderr: &str, stdout: &str) -> Vec<String> {
+    stderr
         .lines()
-        .chain(out.stdout.lines())
+        .chain(stdout.lines())
         .filter_map(|l| l.strip_prefix(EXIT_REASON))
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty())
@@ -274,30 +268,29 @@ mod tests {
     fn levels_of_agent_lines() {
         assert_eq!(
             line_level("Nov 30 08:50:01 ERROR: no such nic"),
-            level::ERROR
+            Level::Error
         );
-        assert_eq!(line_level("Nov 30 08:50:01 WARNING: slow"), level::WARN);
+        assert_eq!(line_level("Nov 30 08:50:01 WARNING: slow"), Level::Warn);
         assert_eq!(
             line_level("Nov 30 08:50:01 INFO: Adding ERROR: x"),
-            level::INFO
+            Level::Info
         );
-        assert_eq!(line_level("DEBUG: x"), level::DEBUG);
+        assert_eq!(line_level("DEBUG: x"), Level::Debug);
         assert_eq!(
             line_level("ocf-exit-reason:IP address is mandatory"),
-            level::ERROR
+            Level::Error
         );
-        assert_eq!(line_level("mke2fs 1.47.0 (5-Feb-2023)"), level::INFO);
+        assert_eq!(line_level("mke2fs 1.47.0 (5-Feb-2023)"), Level::Info);
         // A mark past the date words is message text.
-        assert_eq!(line_level("a b c d ERROR: e"), level::INFO);
+        assert_eq!(line_level("a b c d ERROR: e"), Level::Info);
     }
 
     #[test]
     fn exit_reasons_from_either_stream() {
-        let out = Output {
-            code: 6,
-            stdout: "ocf-exit-reason:on stdout\n".into(),
-            stderr: "noise\nocf-exit-reason:IP address is mandatory\nocf-exit-reason:  \n".into(),
-        };
-        assert_eq!(exit_reasons(&out), ["IP address is mandatory", "on stdout"]);
+        let stderr = "noise\nocf-exit-reason:IP address is mandatory\nocf-exit-reason:  \n";
+        assert_eq!(
+            exit_reasons(stderr, "ocf-exit-reason:on stdout\n"),
+            ["IP address is mandatory", "on stdout"]
+        );
     }
 }
