@@ -462,6 +462,18 @@ fn service_primitive(id: &str, env: &Env, name: &str) -> String {
     )
 }
 
+/// Add a primitive or group to the CIB's resources.
+fn create_resource(xml: &str) {
+    sh(&[
+        "cibadmin",
+        "--create",
+        "--scope",
+        "resources",
+        "--xml-text",
+        xml,
+    ]);
+}
+
 fn target_role(rsc: &str, role: &str) {
     sh(&[
         "crm_resource",
@@ -518,14 +530,7 @@ fn pacemaker_runs_svcmgr_services() {
     let cluster = Cluster::start();
 
     // A primitive with a 5s monitor: Pacemaker starts the service.
-    sh(&[
-        "cibadmin",
-        "--create",
-        "--scope",
-        "resources",
-        "--xml-text",
-        &service_primitive("svc1", &env, "svc1"),
-    ]);
+    create_resource(&service_primitive("svc1", &env, "svc1"));
     cluster.expect("svc1 not up", || up("svc1"));
 
     // target-role Stopped, then Started.
@@ -570,14 +575,7 @@ fn pacemaker_runs_svcmgr_services() {
         nic = br.name,
         svc = service_primitive("g1-svc", &env, "svc2"),
     );
-    sh(&[
-        "cibadmin",
-        "--create",
-        "--scope",
-        "resources",
-        "--xml-text",
-        &group,
-    ]);
+    create_resource(&group);
     cluster.expect("svc2 not up: its start found no address?", || up("svc2"));
     assert!(
         br.has_ip(),
