@@ -2,8 +2,11 @@
 //! and [`Kw`], export them with [`crate::export_plugin!`].
 
 pub mod command;
+pub mod devices;
 pub mod export;
 mod log_bridge;
+pub mod mountinfo;
+pub mod programs;
 
 use crate::abi::{error_kind, level, DriverError};
 use crate::types::{
