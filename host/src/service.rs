@@ -59,6 +59,7 @@ impl Service {
                 var_dir: var.to_string_lossy().into_owned(),
                 token,
                 service: rdef.service_keywords.clone(),
+                generic_keywords: rdef.generic_keywords.clone(),
             };
             let created = match &rdef.problem {
                 Some(p) => Err(p.clone()),

@@ -194,6 +194,12 @@ pub struct ResourceContext {
     /// The converted `[DEFAULT]` keywords the driver declared in `service_keywords`.
     #[serde(default)]
     pub service: Map<String, Value>,
+    /// The generic resource keywords (handled by the host for every driver: `unprovision`,
+    /// `optional`, …) explicitly set in this resource's section, converted. Keywords left to
+    /// their default are absent, so a driver can tell `unprovision = true` written by the user
+    /// from the default.
+    #[serde(default)]
+    pub generic_keywords: Map<String, Value>,
 }
 
 /// Arguments of every verb call.
