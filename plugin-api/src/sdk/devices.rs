@@ -162,7 +162,10 @@ impl Devices {
     fn add_device(&self, kname: &str, out: &mut Aliases) {
         let node = self.dev.join(kname);
         out.names.insert(path_text(&node));
-        if let Some(number) = self.sys_read(kname, "dev").and_then(|d| parse_dev_number(&d)) {
+        if let Some(number) = self
+            .sys_read(kname, "dev")
+            .and_then(|d| parse_dev_number(&d))
+        {
             out.numbers.insert(number);
         }
         if let Some(dm_name) = self.sys_read(kname, "dm/name") {
@@ -333,7 +336,8 @@ pub fn parse_superblock(head: &[u8]) -> Option<Superblock> {
 }
 
 fn format_uuid(b: &[u8]) -> String {
-    let hex = |r: std::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let hex =
+        |r: std::ops::Range<usize>| b[r].iter().map(|x| format!("{x:02x}")).collect::<String>();
     format!(
         "{}-{}-{}-{}-{}",
         hex(0..4),
@@ -390,8 +394,14 @@ mod tests {
         /// A block device as sysfs and udev show it (the node is a plain file here).
         fn block(&self, kname: &str, number: &str, size: &str) {
             self.write(&format!("dev/{kname}"), "");
-            self.write(&format!("sys/class/block/{kname}/dev"), &format!("{number}\n"));
-            self.write(&format!("sys/class/block/{kname}/size"), &format!("{size}\n"));
+            self.write(
+                &format!("sys/class/block/{kname}/dev"),
+                &format!("{number}\n"),
+            );
+            self.write(
+                &format!("sys/class/block/{kname}/size"),
+                &format!("{size}\n"),
+            );
             self.link(
                 &format!("sys/dev/block/{number}"),
                 &format!("../../class/block/{kname}"),
@@ -463,7 +473,10 @@ mod tests {
         fs::write(&image, "").unwrap();
         let image_s = path_text(&image);
         t.block("loop0", "7:0", "128");
-        t.write("sys/class/block/loop0/loop/backing_file", &format!("{image_s}\n"));
+        t.write(
+            "sys/class/block/loop0/loop/backing_file",
+            &format!("{image_s}\n"),
+        );
         t.block("loop1", "7:1", "128");
         t.write("sys/class/block/loop1/loop/backing_file", "/other.img\n");
         let d = t.devices();
@@ -471,7 +484,10 @@ mod tests {
         assert_eq!(a.names, set(&[&image_s, &t.dev("loop0")]));
         assert_eq!(a.numbers, BTreeSet::from([(7, 0)]));
         let b = d.aliases(&t.dev("loop0"));
-        assert!(b.names.contains(&image_s), "a loop device names its backing file");
+        assert!(
+            b.names.contains(&image_s),
+            "a loop device names its backing file"
+        );
         assert_eq!(d.loops_backed_by(&image), ["loop0"]);
     }
 
@@ -496,7 +512,8 @@ mod tests {
         fs::create_dir_all(t.0.join("dev/mapper")).unwrap();
         let node = std::ffi::CString::new(t.dev("mapper/vg-data")).unwrap();
         // SAFETY: mknod(2) on a path we own; no memory is shared.
-        let made = unsafe { libc::mknod(node.as_ptr(), libc::S_IFBLK | 0o600, libc::makedev(253, 7)) };
+        let made =
+            unsafe { libc::mknod(node.as_ptr(), libc::S_IFBLK | 0o600, libc::makedev(253, 7)) };
         if made != 0 {
             eprintln!(
                 "skipped: mknod needs CAP_MKNOD ({})",
@@ -554,9 +571,18 @@ mod tests {
         assert_eq!(ext4.fs_type, "ext4");
         assert_eq!(ext4.uuid, "00112233-4455-6677-8899-aabbccddeeff");
         assert_eq!(ext4.label, "appfs");
-        assert_eq!(parse_superblock(&ext_head(0x4, 0x2, 0x1)).unwrap().fs_type, "ext3");
-        assert_eq!(parse_superblock(&ext_head(0, 0x2, 0x3)).unwrap().fs_type, "ext2");
-        assert_eq!(parse_superblock(&ext_head(0, 0x2, 0x8)).unwrap().fs_type, "ext4");
+        assert_eq!(
+            parse_superblock(&ext_head(0x4, 0x2, 0x1)).unwrap().fs_type,
+            "ext3"
+        );
+        assert_eq!(
+            parse_superblock(&ext_head(0, 0x2, 0x3)).unwrap().fs_type,
+            "ext2"
+        );
+        assert_eq!(
+            parse_superblock(&ext_head(0, 0x2, 0x8)).unwrap().fs_type,
+            "ext4"
+        );
 
         let mut xfs = vec![0u8; 512];
         xfs[..4].copy_from_slice(b"XFSB");

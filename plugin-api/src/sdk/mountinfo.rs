@@ -12,7 +12,7 @@
 //! let table = mountinfo::parse(
 //!     b"36 25 7:0 / /srv/my\\040data rw,relatime shared:1 - ext4 /dev/loop0 rw\n",
 //! );
-//! let m = mountinfo::mounts_at(&table, Path::new("/srv/my data")).next().unwrap();
+//! let m = mountinfo::mounts_at(&table, Path::new("/srv/my data"))[0];
 //! assert_eq!((m.source.as_str(), m.fs_type.as_str()), ("/dev/loop0", "ext4"));
 //! assert_eq!(m.device_number(), (7, 0));
 //! ```
@@ -123,8 +123,8 @@ pub fn unescape(field: &[u8]) -> Vec<u8> {
 }
 
 /// The mounts whose mount point is `path`, in mount order (the last one is on top).
-pub fn mounts_at<'a>(mounts: &'a [Mount], path: &'a Path) -> impl Iterator<Item = &'a Mount> {
-    mounts.iter().filter(move |m| m.mount_point == path)
+pub fn mounts_at<'a>(mounts: &'a [Mount], path: &Path) -> Vec<&'a Mount> {
+    mounts.iter().filter(|m| m.mount_point == path).collect()
 }
 
 /// The mounts strictly below `path`, deepest first: the order to unmount them in.
@@ -194,13 +194,20 @@ mod tests {
     #[test]
     fn at_and_under() {
         let t = parse(SAMPLE);
-        let at: Vec<u32> = mounts_at(&t, Path::new("/srv/a/b")).map(|m| m.id).collect();
+        let at: Vec<u32> = mounts_at(&t, Path::new("/srv/a/b"))
+            .iter()
+            .map(|m| m.id)
+            .collect();
         assert_eq!(at, [41, 45], "stacked mounts in mount order");
         let under: Vec<u32> = mounts_under(&t, Path::new("/srv/a"))
             .iter()
             .map(|m| m.id)
             .collect();
-        assert_eq!(under, [42, 45, 43, 41], "deepest first, /srv/ab is not below");
+        assert_eq!(
+            under,
+            [42, 45, 43, 41],
+            "deepest first, /srv/ab is not below"
+        );
         assert!(mounts_under(&t, Path::new("/srv/a/b/c d")).is_empty());
     }
 

@@ -1,0 +1,426 @@
+//! One fs resource: status from the mount table, start (check, mount, owner), stop (deeper
+//! mounts first, retried umount, optional kill of the users), provision (format a blank
+//! device), unprovision (wipe only when asked for explicitly).
+
+use crate::commands;
+use crate::health::{self, Health};
+use crate::kind::Kind;
+use crate::mounted::{self, Source, State};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use svcmgr_plugin_api::sdk::devices::Devices;
+use svcmgr_plugin_api::sdk::mountinfo::{self, Mount};
+use svcmgr_plugin_api::sdk::{programs, Cmd};
+use svcmgr_plugin_api::serde_json::Value;
+use svcmgr_plugin_api::types::format_duration;
+use svcmgr_plugin_api::{
+    ActionReport, Ctx, Error, ResourceImpl, ResourceSpec, Result, StatusReport,
+};
+
+/// `umount` attempts before giving up (or killing the users, with `kill_procs`).
+const UMOUNT_TRIES: u32 = 3;
+const UMOUNT_PAUSE: Duration = Duration::from_millis(300);
+
+pub struct Fs {
+    kind: Kind,
+    /// `dev` as written (tmpfs: the mount source word, `tmpfs` by default).
+    dev: String,
+    /// `mnt`, cleaned (no `..`, no trailing slash).
+    mnt: PathBuf,
+    mnt_opt: Option<String>,
+    mkfs_opt: Vec<String>,
+    user: Option<String>,
+    group: Option<String>,
+    perm: Option<u32>,
+    stat_timeout: Duration,
+    kill_procs: bool,
+    /// `unprovision = true` written in the section: unprovision wipes the filesystem.
+    wipe: bool,
+    devices: Devices,
+}
+
+pub fn new_fs(spec: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> {
+    Fs::new(spec).map(|f| Box::new(f) as Box<dyn ResourceImpl>)
+}
+
+impl Fs {
+    fn new(spec: &ResourceSpec) -> Result<Fs> {
+        let kind = Kind::from_driver_id(&spec.driver_id)
+            .ok_or_else(|| Error::config(format!("{} is not an fs driver", spec.driver_id)))?;
+        let mnt = spec
+            .str("mnt")
+            .ok_or_else(|| Error::config("mnt: missing required keyword"))?;
+        if !mnt.starts_with('/') {
+            return Err(Error::config(format!(
+                "mnt: '{mnt}' is not an absolute path"
+            )));
+        }
+        let dev = match spec.str("dev") {
+            Some(d) => d.to_string(),
+            None if kind.needs_dev() => return Err(Error::config("dev: missing required keyword")),
+            None => "tmpfs".to_string(),
+        };
+        let perm = spec
+            .str("perm")
+            .map(|p| {
+                u32::from_str_radix(p, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or_else(|| Error::config(format!("perm: '{p}' is not an octal mode")))
+            })
+            .transpose()?;
+        Ok(Fs {
+            kind,
+            dev,
+            mnt: mounted::clean(Path::new(mnt)),
+            mnt_opt: spec.str("mnt_opt").map(String::from),
+            mkfs_opt: spec.words("mkfs_opt"),
+            user: spec.str("user").map(String::from),
+            group: spec.str("group").map(String::from),
+            perm,
+            stat_timeout: spec
+                .duration("stat_timeout")
+                .unwrap_or(Duration::from_secs(5)),
+            kill_procs: spec.bool("kill_procs"),
+            wipe: spec.context.generic_keywords.get("unprovision") == Some(&Value::Bool(true)),
+            devices: Devices::system(),
+        })
+    }
+
+    /// The mount point as written and, when it differs, its real path.
+    fn points(&self) -> Vec<PathBuf> {
+        let mut points = vec![self.mnt.clone()];
+        if let Ok(real) = std::fs::canonicalize(&self.mnt) {
+            if real != self.mnt {
+                points.push(real);
+            }
+        }
+        points
+    }
+
+    /// What must be mounted at `mnt`, as the mount table would show it.
+    fn source(&self) -> Source {
+        match self.kind {
+            Kind::Tmpfs => Source::Tmpfs,
+            Kind::Bind => match std::fs::canonicalize(&self.dev)
+                .and_then(|p| std::fs::metadata(&p).map(|m| (p, m.dev())))
+            {
+                Ok((path, dev)) => Source::Directory {
+                    dev: major_minor(dev),
+                    path,
+                },
+                // A missing source directory is mounted nowhere.
+                Err(_) => Source::Device(Default::default()),
+            },
+            _ => Source::Device(self.devices.aliases(&self.dev)),
+        }
+    }
+
+    fn read_mounts() -> Result<Vec<Mount>> {
+        mountinfo::read().map_err(|e| Error::other(format!("read /proc/self/mountinfo: {e}")))
+    }
+
+    /// Our mount, if the filesystem is mounted at `mnt`.
+    fn our_mount(&self, table: &[Mount]) -> Option<Mount> {
+        match mounted::state(table, &self.points(), &self.source()) {
+            State::Mounted(m) => Some(m.clone()),
+            _ => None,
+        }
+    }
+
+    /// The path to hand to the tools: the device (`UUID=`/`LABEL=` resolved), the image file
+    /// or the bind source. Fails with `device does not exist <dev>`.
+    fn device(&self) -> Result<PathBuf> {
+        if self.kind == Kind::Tmpfs {
+            return Ok(PathBuf::from(&self.dev));
+        }
+        self.devices
+            .resolve(&self.dev)
+            .ok_or_else(|| Error::not_found(format!("device does not exist {}", self.dev)))
+    }
+
+    /// A command (logged when run); a missing program is an error naming its package.
+    fn command<'a>(&self, ctx: &'a Ctx, argv: &[String]) -> Result<Cmd<'a>> {
+        programs::require(&argv[0], commands::package_of(&argv[0]))?;
+        Ok(ctx.command(argv))
+    }
+
+    fn ensure_mountpoint(&self, ctx: &Ctx) -> Result<()> {
+        match std::fs::metadata(&self.mnt) {
+            Ok(m) if m.is_dir() => Ok(()),
+            Ok(_) => Err(Error::other(format!(
+                "mount point {} is not a directory",
+                self.mnt.display()
+            ))),
+            Err(_) => {
+                ctx.info(&format!("create missing mountpoint {}", self.mnt.display()));
+                std::fs::create_dir_all(&self.mnt)
+                    .map_err(|e| Error::other(format!("create {}: {e}", self.mnt.display())))
+            }
+        }
+    }
+
+    /// `e2fsck -p` for ext*: exit codes 0 and 1 are fine; a missing e2fsck is a warning.
+    fn check(&self, ctx: &Ctx, dev: &Path) -> Result<()> {
+        let Some(argv) = commands::fsck(self.kind, dev) else {
+            return Ok(());
+        };
+        let out = match self.command(ctx, &argv) {
+            Ok(cmd) => cmd.run()?,
+            Err(e) => {
+                ctx.warn(&format!("{}: skipping the filesystem check", e.message));
+                return Ok(());
+            }
+        };
+        if commands::fsck_ok(out.code) {
+            Ok(())
+        } else {
+            Err(Error::other(format!(
+                "{} failed with exit code {}",
+                argv.join(" "),
+                out.code
+            )))
+        }
+    }
+
+    /// Apply `user`, `group` and `perm` to the mounted mount point, where they differ.
+    fn apply_owner(&self, ctx: &Ctx) -> Result<()> {
+        let mnt = &self.mnt;
+        let meta = std::fs::metadata(mnt)
+            .map_err(|e| Error::other(format!("stat {}: {e}", mnt.display())))?;
+        let fail = |what: &str, e: std::io::Error| {
+            Error::other(format!("set {} {what}: {e}", mnt.display()))
+        };
+        if let Some(name) = &self.user {
+            let uid = nix::unistd::User::from_name(name)
+                .ok()
+                .flatten()
+                .ok_or_else(|| Error::config(format!("user: unknown user '{name}'")))?
+                .uid
+                .as_raw();
+            if meta.uid() != uid {
+                ctx.info(&format!("set {} user to {name}", mnt.display()));
+                std::os::unix::fs::chown(mnt, Some(uid), None).map_err(|e| fail("user", e))?;
+            }
+        }
+        if let Some(name) = &self.group {
+            let gid = nix::unistd::Group::from_name(name)
+                .ok()
+                .flatten()
+                .ok_or_else(|| Error::config(format!("group: unknown group '{name}'")))?
+                .gid
+                .as_raw();
+            if meta.gid() != gid {
+                ctx.info(&format!("set {} group to {name}", mnt.display()));
+                std::os::unix::fs::chown(mnt, None, Some(gid)).map_err(|e| fail("group", e))?;
+            }
+        }
+        if let Some(mode) = self.perm {
+            if meta.mode() & 0o7777 != mode {
+                ctx.info(&format!("set {} perm to {mode:o}", mnt.display()));
+                std::fs::set_permissions(mnt, std::fs::Permissions::from_mode(mode))
+                    .map_err(|e| fail("perm", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn still_mounted(path: &Path) -> Result<bool> {
+        Ok(!mountinfo::mounts_at(&Self::read_mounts()?, path).is_empty())
+    }
+
+    /// Unmount `path`: up to [`UMOUNT_TRIES`] `umount`, then, with `kill_procs`, rounds of
+    /// `fuser -k -m` and `umount`. A mount that went away by itself counts as unmounted.
+    fn umount(&self, ctx: &Ctx, path: &Path) -> Result<()> {
+        let rounds = if self.kill_procs {
+            2 * UMOUNT_TRIES
+        } else {
+            UMOUNT_TRIES
+        };
+        for attempt in 1..=rounds {
+            if attempt > UMOUNT_TRIES {
+                self.kill_users(ctx, path)?;
+            }
+            let out = self.command(ctx, &commands::umount(path))?.run()?;
+            if out.success() || !Self::still_mounted(path)? {
+                return Ok(());
+            }
+            if ctx.timed_out() {
+                break;
+            }
+            std::thread::sleep(UMOUNT_PAUSE.min(ctx.remaining().unwrap_or(UMOUNT_PAUSE)));
+        }
+        Err(Error::other(format!("failed to umount {}", path.display())))
+    }
+
+    /// `fuser -k -m`, logged with the pids it killed. Run quietly: in a container, fuser
+    /// complains on stderr about every descriptor of processes it may not inspect.
+    fn kill_users(&self, ctx: &Ctx, path: &Path) -> Result<()> {
+        let argv = commands::fuser_kill(path);
+        let cmd = self.command(ctx, &argv)?.quiet();
+        ctx.info(&argv.join(" "));
+        let out = cmd.run()?;
+        let pids: Vec<&str> = out.stdout.split_whitespace().collect();
+        if !pids.is_empty() {
+            ctx.info(&format!("killed {}", pids.join(" ")));
+        }
+        Ok(())
+    }
+
+    /// The signature on `dev`, if any (`blkid -p`): Some(type), or Some("") when blkid finds
+    /// several candidates and will not say.
+    fn existing_signature(&self, ctx: &Ctx, dev: &Path) -> Result<Option<String>> {
+        let argv = commands::probe(dev);
+        let out = self.command(ctx, &argv)?.quiet().run()?;
+        match out.code {
+            0 => Ok(Some(
+                out.stdout
+                    .lines()
+                    .find_map(|l| l.strip_prefix("TYPE="))
+                    .unwrap_or_default()
+                    .to_string(),
+            )),
+            // 2: nothing found; 8: ambivalent probing result (several signatures).
+            2 => Ok(None),
+            8 => Ok(Some(String::new())),
+            code => Err(Error::other(format!(
+                "{} failed with exit code {code}: {}",
+                argv.join(" "),
+                out.stderr.trim()
+            ))),
+        }
+    }
+}
+
+/// A `st_dev` as the mount table writes it.
+fn major_minor(dev: u64) -> (u32, u32) {
+    (
+        nix::sys::stat::major(dev) as u32,
+        nix::sys::stat::minor(dev) as u32,
+    )
+}
+
+impl ResourceImpl for Fs {
+    fn label(&self) -> String {
+        format!("{}@{}", self.dev, self.mnt.display())
+    }
+
+    /// Parents sort before their children: a path sorts before every path it is a prefix of.
+    fn sort_key(&self) -> Option<String> {
+        Some(self.mnt.to_string_lossy().into_owned())
+    }
+
+    fn status(&self, _ctx: &Ctx) -> Result<StatusReport> {
+        let table = Self::read_mounts()?;
+        let m = match mounted::state(&table, &self.points(), &self.source()) {
+            State::Mounted(m) => m,
+            State::Other(m) => {
+                return Ok(StatusReport::down().warn(&format!(
+                    "{} holds another mount ({} {})",
+                    self.mnt.display(),
+                    m.fs_type,
+                    m.source
+                )))
+            }
+            State::Unmounted => return Ok(StatusReport::down()),
+        };
+        let warn = |msg: String| StatusReport::new("warn").warn(&msg);
+        Ok(
+            match health::check(&m.mount_point, !m.read_only(), self.stat_timeout) {
+                Health::Fine => StatusReport::up(),
+                Health::NoAnswer => warn(format!(
+                    "{} does not answer stat within {}",
+                    self.mnt.display(),
+                    format_duration(self.stat_timeout)
+                )),
+                Health::StatFailed(e) => warn(format!("stat {}: {e}", self.mnt.display())),
+                Health::NotWritable(e) => warn(format!("fs is not writable: {e}")),
+            },
+        )
+    }
+
+    fn start(&self, ctx: &Ctx) -> Result<ActionReport> {
+        if self.our_mount(&Self::read_mounts()?).is_some() {
+            ctx.info(&format!("{} is already mounted", self.label()));
+            return Ok(ActionReport::unchanged());
+        }
+        let dev = self.device()?;
+        self.ensure_mountpoint(ctx)?;
+        self.check(ctx, &dev)?;
+        let argv = commands::mount(
+            self.kind,
+            &dev.to_string_lossy(),
+            &self.mnt,
+            self.mnt_opt.as_deref(),
+        );
+        self.command(ctx, &argv)?.check()?;
+        // Mounted: a failure from here on leaves it up, for the rollback to unmount.
+        self.apply_owner(ctx).map_err(Error::changed)?;
+        Ok(ActionReport::changed())
+    }
+
+    fn stop(&self, ctx: &Ctx) -> Result<ActionReport> {
+        let table = Self::read_mounts()?;
+        let Some(ours) = self.our_mount(&table) else {
+            ctx.info(&format!("{} is already umounted", self.label()));
+            return Ok(ActionReport::unchanged());
+        };
+        for below in mountinfo::mounts_under(&table, &ours.mount_point) {
+            self.umount(ctx, &below.mount_point)?;
+        }
+        self.umount(ctx, &ours.mount_point)?;
+        Ok(ActionReport::changed())
+    }
+
+    fn provision(&self, ctx: &Ctx) -> Result<ActionReport> {
+        let mut formatted = false;
+        if self.kind.formatted() {
+            let dev = self.device()?;
+            match self.existing_signature(ctx, &dev)? {
+                Some(found) => {
+                    ctx.info("already provisioned");
+                    if found != self.kind.name() {
+                        let what = if found.is_empty() {
+                            "several signatures"
+                        } else {
+                            &found
+                        };
+                        ctx.warn(&format!(
+                            "{} holds {what}, not {}: left as it is",
+                            dev.display(),
+                            self.kind.name()
+                        ));
+                    }
+                }
+                None => {
+                    let argv = commands::mkfs(self.kind, &self.mkfs_opt, &dev)
+                        .expect("formatted kinds have a mkfs");
+                    self.command(ctx, &argv)?.check()?;
+                    formatted = true;
+                }
+            }
+        }
+        let started = self.start(ctx)?;
+        Ok(ActionReport {
+            changed: formatted || started.changed,
+        })
+    }
+
+    fn unprovision(&self, ctx: &Ctx) -> Result<ActionReport> {
+        let stopped = self.stop(ctx)?;
+        if !self.kind.formatted() {
+            return Ok(stopped);
+        }
+        if !self.wipe {
+            ctx.info(&format!(
+                "{} keeps its filesystem (unprovision = true on the resource wipes it)",
+                self.dev
+            ));
+            return Ok(stopped);
+        }
+        let dev = self.device()?;
+        self.command(ctx, &commands::wipefs(&dev))?.check()?;
+        Ok(ActionReport::changed())
+    }
+}
