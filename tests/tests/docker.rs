@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 use svcmgr_tests::{Env, Run};
 
 const IMAGE1: &str = "svcmgr-test/busybox:1";
@@ -89,13 +89,7 @@ impl Svc {
 
     /// The pid of the service's private daemon, if it runs.
     fn daemon_pid(&self) -> Option<u32> {
-        let pid: u32 = std::fs::read_to_string(self.var().join("docker.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
-        exe.to_string_lossy().contains("dockerd").then_some(pid)
+        svcmgr_tests::private_daemon_pid(&self.var())
     }
 
     /// Ids of this service's containers on the system daemon (running only unless `all`).
@@ -111,20 +105,7 @@ impl Svc {
 
 impl Drop for Svc {
     fn drop(&mut self) {
-        if let Some(pid) = self.daemon_pid() {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-            let end = Instant::now() + Duration::from_secs(15);
-            while self.daemon_pid().is_some() && Instant::now() < end {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
-        let key = &self.id[..8];
-        let _ = std::fs::remove_dir_all(format!("/var/run/svcmgr-docker/{key}"));
-        let _ = Command::new("ip")
-            .args(["link", "del", &format!("svcd{key}")])
-            .stderr(std::process::Stdio::null())
-            .status();
+        svcmgr_tests::remove_private_daemon(&self.var(), &self.id);
         let ids = self.system_containers(true);
         if !ids.is_empty() {
             let mut args = vec!["rm", "-f"];
