@@ -193,6 +193,24 @@ impl Run {
     }
 }
 
+/// Index of the first log line (stderr) of `run` holding all of `parts`.
+#[track_caller]
+pub fn line_index(run: &Run, parts: &[&str]) -> usize {
+    run.stderr
+        .lines()
+        .position(|l| parts.iter().all(|p| l.contains(p)))
+        .unwrap_or_else(|| panic!("no log line with {parts:?} in:\n{}", run.stderr))
+}
+
+/// The `print status` line of the resource `rid`.
+#[track_caller]
+pub fn status_line<'a>(run: &'a Run, rid: &str) -> &'a str {
+    run.stdout
+        .lines()
+        .find(|l| l.contains(&format!("{rid} ")))
+        .unwrap_or_else(|| panic!("no {rid} in:\n{}", run.stdout))
+}
+
 /// The pid of a service's private docker daemon (its pid file in the var dir `var`), if that
 /// process runs and is a dockerd.
 pub fn private_daemon_pid(var: &Path) -> Option<u32> {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
-use svcmgr_tests::{Env, Run};
+use svcmgr_tests::{line_index, status_line, Env, Run};
 
 const IMAGE1: &str = "svcmgr-test/busybox:1";
 const IMAGE2: &str = "svcmgr-test/busybox:2";
@@ -115,27 +115,11 @@ impl Drop for Svc {
     }
 }
 
-/// Index of the first log line holding all of `parts`.
-fn line_index(run: &Run, parts: &[&str]) -> usize {
-    run.stderr
-        .lines()
-        .position(|l| parts.iter().all(|p| l.contains(p)))
-        .unwrap_or_else(|| panic!("no log line with {parts:?} in:\n{}", run.stderr))
-}
-
 /// Asserts that exactly `n` lines of `text` (a run's stdout or stderr) hold `needle`.
 #[track_caller]
 fn assert_lines(text: &str, needle: &str, n: usize) {
     let found = text.lines().filter(|l| l.contains(needle)).count();
     assert_eq!(found, n, "{n} lines with {needle:?} expected in:\n{text}");
-}
-
-/// The `print status` line of a resource.
-fn status_line<'a>(run: &'a Run, rid: &str) -> &'a str {
-    run.stdout
-        .lines()
-        .find(|l| l.contains(&format!("{rid} ")))
-        .unwrap_or_else(|| panic!("no {rid} in:\n{}", run.stdout))
 }
 
 fn v1_conf(svc: &Svc) -> String {

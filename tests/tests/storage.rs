@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use svcmgr_plugin_api::sdk::mountinfo;
-use svcmgr_tests::{Env, Run};
+use svcmgr_tests::{line_index, status_line, Env, Run};
 
 /// A system command's stdout; panics with its stderr when it fails.
 #[track_caller]
@@ -94,22 +94,18 @@ fn fs_type(dev: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// Index of the first log line holding all of `parts`.
+/// Asserts that `run` logged each `(rid, text)` step, in this order.
 #[track_caller]
-fn line_index(run: &Run, parts: &[&str]) -> usize {
-    run.stderr
-        .lines()
-        .position(|l| parts.iter().all(|p| l.contains(p)))
-        .unwrap_or_else(|| panic!("no log line with {parts:?} in:\n{}", run.stderr))
-}
-
-/// The `print status` line of a resource.
-#[track_caller]
-fn status_line<'a>(run: &'a Run, rid: &str) -> &'a str {
-    run.stdout
-        .lines()
-        .find(|l| l.contains(&format!("{rid} ")))
-        .unwrap_or_else(|| panic!("no {rid} in:\n{}", run.stdout))
+fn assert_in_order(run: &Run, steps: &[(&str, &str)]) {
+    let at: Vec<usize> = steps
+        .iter()
+        .map(|(rid, what)| line_index(run, &[rid, what]))
+        .collect();
+    assert!(
+        at.windows(2).all(|w| w[0] < w[1]),
+        "{steps:?} at {at:?} in:\n{}",
+        run.stderr
+    );
 }
 
 /// One test's kernel objects and service, all removed on drop.
@@ -485,37 +481,23 @@ fn the_device_is_recognised_under_its_other_names() {
 fn unprovision_wipes_the_filesystem_only_when_explicitly_asked() {
     let lab = Lab::new(&["fs"]);
     let dev = lab.loop_dev("wipe");
-    lab.write_conf(&fs_section(&lab, "fs#1", "ext4", &dev, "wipe", ""));
-    lab.run("provision").ok();
-    let unprov = lab.run("unprovision").ok();
-    line_index(&unprov, &["fs#1 ", "keeps its filesystem"]);
+    let unprovision = |extra: &str| {
+        lab.write_conf(&fs_section(&lab, "fs#1", "ext4", &dev, "wipe", extra));
+        lab.run("provision").ok();
+        lab.run("unprovision").ok()
+    };
+    let default = unprovision("");
+    line_index(&default, &["fs#1 ", "keeps its filesystem"]);
     assert_eq!(fs_type(&dev).as_deref(), Some("ext4"));
 
-    lab.write_conf(&fs_section(
-        &lab,
-        "fs#1",
-        "ext4",
-        &dev,
-        "wipe",
-        "unprovision = false",
-    ));
-    lab.run("start").ok();
-    let unprov = lab.run("unprovision").ok();
-    assert!(!unprov.stderr.contains("wipefs"), "{}", unprov.stderr);
+    // `unprovision = false`: the host stops the resource instead.
+    let off = unprovision("unprovision = false");
+    assert!(!off.stderr.contains("wipefs"), "{}", off.stderr);
     assert_eq!(fs_type(&dev).as_deref(), Some("ext4"));
 
-    lab.write_conf(&fs_section(
-        &lab,
-        "fs#1",
-        "ext4",
-        &dev,
-        "wipe",
-        "unprovision = true",
-    ));
-    lab.run("start").ok();
-    let unprov = lab.run("unprovision").ok();
-    let umount = line_index(&unprov, &["fs#1 ", "umount"]);
-    assert!(umount < line_index(&unprov, &["fs#1 ", &format!("wipefs -a {dev}")]));
+    let asked = unprovision("unprovision = true");
+    let umount = line_index(&asked, &["fs#1 ", "umount"]);
+    assert!(umount < line_index(&asked, &["fs#1 ", &format!("wipefs -a {dev}")]));
     assert_eq!(fs_type(&dev), None);
 }
 
@@ -881,22 +863,17 @@ fn v1_service_on_loop_devices_with_the_docker_data_on_fs2() {
     );
 
     let stop = lab.run("stop").ok();
-    let order: Vec<usize> = [
-        ("container#3 ", "docker -H"),
-        ("container#2 ", "docker -H"),
-        ("container#1 ", "docker -H"),
-        ("fs#2 ", "umount"),
-        ("fs#1 ", "umount"),
-        ("vg#1 ", "vgchange -a n"),
-        ("vg#1 ", "vgchange --deltag @node1"),
-    ]
-    .iter()
-    .map(|(rid, what)| line_index(&stop, &[rid, what]))
-    .collect();
-    assert!(
-        order.windows(2).all(|w| w[0] < w[1]),
-        "{order:?}\n{}",
-        stop.stderr
+    assert_in_order(
+        &stop,
+        &[
+            ("container#3 ", "docker -H"),
+            ("container#2 ", "docker -H"),
+            ("container#1 ", "docker -H"),
+            ("fs#2 ", "umount"),
+            ("fs#1 ", "umount"),
+            ("vg#1 ", "vgchange -a n"),
+            ("vg#1 ", "vgchange --deltag @node1"),
+        ],
     );
     assert!(
         mounts_under(lab.root()).is_empty(),
@@ -906,23 +883,18 @@ fn v1_service_on_loop_devices_with_the_docker_data_on_fs2() {
     assert!(svcmgr_tests::private_daemon_pid(&lab.var()).is_none());
 
     let start = lab.run("start").ok();
-    let order: Vec<usize> = [
-        ("vg#1 ", "vgchange --addtag @node1"),
-        ("vg#1 ", "vgchange -a y"),
-        ("fs#1 ", "mount -t ext4 -o rw"),
-        ("fs#2 ", "mount -t ext4 -o rw"),
-        ("", "starting docker daemon"),
-        ("container#1 ", "docker -H"),
-        ("container#2 ", "docker -H"),
-        ("container#3 ", "docker -H"),
-    ]
-    .iter()
-    .map(|(rid, what)| line_index(&start, &[rid, what]))
-    .collect();
-    assert!(
-        order.windows(2).all(|w| w[0] < w[1]),
-        "{order:?}\n{}",
-        start.stderr
+    assert_in_order(
+        &start,
+        &[
+            ("vg#1 ", "vgchange --addtag @node1"),
+            ("vg#1 ", "vgchange -a y"),
+            ("fs#1 ", "mount -t ext4 -o rw"),
+            ("fs#2 ", "mount -t ext4 -o rw"),
+            ("", "starting docker daemon"),
+            ("container#1 ", "docker -H"),
+            ("container#2 ", "docker -H"),
+            ("container#3 ", "docker -H"),
+        ],
     );
     lab.run("stop").ok();
     assert!(mounts_under(lab.root()).is_empty());

@@ -192,29 +192,18 @@ impl Fs {
         let fail = |what: &str, e: std::io::Error| {
             Error::other(format!("set {} {what}: {e}", mnt.display()))
         };
-        if let Some(name) = &self.user {
-            let uid = nix::unistd::User::from_name(name)
-                .ok()
-                .flatten()
-                .ok_or_else(|| Error::config(format!("user: unknown user '{name}'")))?
-                .uid
-                .as_raw();
-            if meta.uid() != uid {
-                ctx.info(&format!("set {} user to {name}", mnt.display()));
-                std::os::unix::fs::chown(mnt, Some(uid), None).map_err(|e| fail("user", e))?;
+        let user = self.user.as_deref().map(user_id).transpose()?;
+        let group = self.group.as_deref().map(group_id).transpose()?;
+        let uid = user.filter(|(_, id)| *id != meta.uid());
+        let gid = group.filter(|(_, id)| *id != meta.gid());
+        for (what, change) in [("user", uid), ("group", gid)] {
+            if let Some((name, _)) = change {
+                ctx.info(&format!("set {} {what} to {name}", mnt.display()));
             }
         }
-        if let Some(name) = &self.group {
-            let gid = nix::unistd::Group::from_name(name)
-                .ok()
-                .flatten()
-                .ok_or_else(|| Error::config(format!("group: unknown group '{name}'")))?
-                .gid
-                .as_raw();
-            if meta.gid() != gid {
-                ctx.info(&format!("set {} group to {name}", mnt.display()));
-                std::os::unix::fs::chown(mnt, None, Some(gid)).map_err(|e| fail("group", e))?;
-            }
+        if uid.is_some() || gid.is_some() {
+            std::os::unix::fs::chown(mnt, uid.map(|u| u.1), gid.map(|g| g.1))
+                .map_err(|e| fail("owner", e))?;
         }
         if let Some(mode) = self.perm {
             if meta.mode() & 0o7777 != mode {
@@ -290,6 +279,22 @@ impl Fs {
                 out.stderr.trim()
             ))),
         }
+    }
+}
+
+/// The uid of the user `name`.
+fn user_id(name: &str) -> Result<(&str, u32)> {
+    match nix::unistd::User::from_name(name) {
+        Ok(Some(u)) => Ok((name, u.uid.as_raw())),
+        _ => Err(Error::config(format!("user: unknown user '{name}'"))),
+    }
+}
+
+/// The gid of the group `name`.
+fn group_id(name: &str) -> Result<(&str, u32)> {
+    match nix::unistd::Group::from_name(name) {
+        Ok(Some(g)) => Ok((name, g.gid.as_raw())),
+        _ => Err(Error::config(format!("group: unknown group '{name}'"))),
     }
 }
 
