@@ -49,6 +49,13 @@ pub fn fsck_ok(code: i32) -> bool {
     code == 0 || code == 1
 }
 
+/// Exit code 8 of `e2fsck` (operational error) is worth another try: it is what e2fsck says
+/// of a device still held exclusively, as it is for a moment after its umount when a new mount
+/// namespace (a container being created) copied the mount just before.
+pub fn fsck_retriable(code: i32) -> bool {
+    code == 8
+}
+
 /// `mkfs.<type> -q [mkfs_opt] <dev>`, for the formatted kinds.
 pub fn mkfs(kind: Kind, opts: &[String], dev: &Path) -> Option<Vec<String>> {
     kind.formatted().then(|| {
@@ -124,6 +131,7 @@ mod tests {
         assert_eq!(fsck(Kind::Xfs, dev), None);
         assert!(fsck_ok(0) && fsck_ok(1));
         assert!(!fsck_ok(2) && !fsck_ok(4) && !fsck_ok(8));
+        assert!(fsck_retriable(8) && !fsck_retriable(4) && !fsck_retriable(1));
         assert_eq!(
             line(mkfs(Kind::Ext4, &["-L".into(), "app".into()], dev).unwrap()),
             "mkfs.ext4 -q -L app /dev/loop0"

@@ -20,7 +20,9 @@ use svcmgr_plugin_api::{
 
 /// `umount` attempts before giving up (or killing the users, with `kill_procs`).
 const UMOUNT_TRIES: u32 = 3;
-const UMOUNT_PAUSE: Duration = Duration::from_millis(300);
+/// `e2fsck` attempts while it finds the device busy.
+const FSCK_TRIES: u32 = 5;
+const RETRY_PAUSE: Duration = Duration::from_millis(300);
 
 pub struct Fs {
     kind: Kind,
@@ -166,20 +168,21 @@ impl Fs {
         let Some(argv) = commands::fsck(self.kind, dev) else {
             return Ok(());
         };
-        let out = match self.command(ctx, &argv) {
-            Ok(cmd) => cmd.run()?,
-            Err(e) => {
-                ctx.warn(&format!("{}: skipping the filesystem check", e.message));
-                return Ok(());
-            }
-        };
-        if commands::fsck_ok(out.code) {
+        if let Err(e) = self.command(ctx, &argv) {
+            ctx.warn(&format!("{}: skipping the filesystem check", e.message));
+            return Ok(());
+        }
+        let mut code = 0;
+        retry(ctx, FSCK_TRIES, |_| {
+            code = self.command(ctx, &argv)?.run()?.code;
+            Ok(!commands::fsck_retriable(code))
+        })?;
+        if commands::fsck_ok(code) {
             Ok(())
         } else {
             Err(Error::other(format!(
-                "{} failed with exit code {}",
-                argv.join(" "),
-                out.code
+                "{} failed with exit code {code}",
+                argv.join(" ")
             )))
         }
     }
@@ -227,20 +230,18 @@ impl Fs {
         } else {
             UMOUNT_TRIES
         };
-        for attempt in 1..=rounds {
+        let done = retry(ctx, rounds, |attempt| {
             if attempt > UMOUNT_TRIES {
                 self.kill_users(ctx, path)?;
             }
             let out = self.command(ctx, &commands::umount(path))?.run()?;
-            if out.success() || !Self::still_mounted(path)? {
-                return Ok(());
-            }
-            if ctx.timed_out() {
-                break;
-            }
-            std::thread::sleep(UMOUNT_PAUSE.min(ctx.remaining().unwrap_or(UMOUNT_PAUSE)));
+            Ok(out.success() || !Self::still_mounted(path)?)
+        })?;
+        if done {
+            Ok(())
+        } else {
+            Err(Error::other(format!("failed to umount {}", path.display())))
         }
-        Err(Error::other(format!("failed to umount {}", path.display())))
     }
 
     /// `fuser -k -m`, logged with the pids it killed. Run quietly: in a container, fuser
@@ -280,6 +281,21 @@ impl Fs {
             ))),
         }
     }
+}
+
+/// Run `attempt` (given its number, from 1) up to `tries` times, [`RETRY_PAUSE`] apart, until
+/// it is done (`Ok(true)`); stop early at the call's deadline. `Ok(false)`: never done.
+fn retry(ctx: &Ctx, tries: u32, mut attempt: impl FnMut(u32) -> Result<bool>) -> Result<bool> {
+    for n in 1..=tries {
+        if attempt(n)? {
+            return Ok(true);
+        }
+        if n == tries || ctx.timed_out() {
+            break;
+        }
+        std::thread::sleep(RETRY_PAUSE.min(ctx.remaining().unwrap_or(RETRY_PAUSE)));
+    }
+    Ok(false)
 }
 
 /// The uid of the user `name`.
