@@ -127,6 +127,9 @@ hyperfine -N --warmup 3 --runs 30 --export-json "$out/fs.json" \
 	-n "mount" --prepare "sh -c 'umount -q $mnt || true'" "mount -t ext4 $one $mnt" \
 	-n "umount" --prepare "sh -c 'umount -q $mnt; mount -t ext4 $one $mnt'" "umount $mnt"
 umount -q "$mnt" || true
+# What any svcmgr command costs before acting: process, config, drivers, the fs status.
+hyperfine -N --warmup 3 --runs 30 --export-json "$out/baseline.json" \
+	-n "svcmgr print status (fs down)" "$bin -s bench-fs print status"
 
 python3 - "$out" <<'EOF'
 import json, sys
@@ -143,6 +146,10 @@ print(f"start + stop of one ext4 fs: {start + stop:.1f} ms (start {start:.1f}, s
       f"e2fsck {fsck:.1f} + mount {mount:.1f} + umount {umount:.1f} = {tools:.1f} ms "
       f"({100 * tools / (start + stop):.0f} %); svcmgr's own part {start + stop - tools:.1f} ms "
       f"for the two commands (target <= 5 ms)")
+base = ms(json.load(open(f"{out}/baseline.json"))["results"][0])
+print(f"  of which the fixed cost of running svcmgr twice (process, config, drivers, status: "
+      f"{base:.1f} ms each): {2 * base:.1f} ms; the actions themselves: "
+      f"{start + stop - tools - 2 * base:.1f} ms")
 # Wall time on a shared machine is noisy; CPU time (mean, children included) is steadier.
 cpu = [(r["user"] + r["system"]) * 1000 for r in runs]
 print(f"  CPU: start + stop {cpu[0] + cpu[1]:.1f} ms, the three tools {sum(cpu[2:]):.1f} ms, "
