@@ -6,7 +6,7 @@ use crate::commands;
 use crate::health::{self, Health};
 use crate::kind::Kind;
 use crate::mounted::{self, Source, State};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use svcmgr_plugin_api::sdk::devices::Devices;
@@ -23,6 +23,9 @@ const UMOUNT_TRIES: u32 = 3;
 /// `e2fsck` attempts while it finds the device busy.
 const FSCK_TRIES: u32 = 5;
 const RETRY_PAUSE: Duration = Duration::from_millis(300);
+/// How long a stop waits for the device to be released after its umount, polling.
+const RELEASE_POLLS: u32 = 40;
+const RELEASE_POLL: Duration = Duration::from_millis(50);
 
 pub struct Fs {
     kind: Kind,
@@ -173,7 +176,7 @@ impl Fs {
             return Ok(());
         }
         let mut code = 0;
-        retry(ctx, FSCK_TRIES, |_| {
+        retry(ctx, FSCK_TRIES, RETRY_PAUSE, |_| {
             code = self.command(ctx, &argv)?.run()?.code;
             Ok(!commands::fsck_retriable(code))
         })?;
@@ -230,7 +233,7 @@ impl Fs {
         } else {
             UMOUNT_TRIES
         };
-        let done = retry(ctx, rounds, |attempt| {
+        let done = retry(ctx, rounds, RETRY_PAUSE, |attempt| {
             if attempt > UMOUNT_TRIES {
                 self.kill_users(ctx, path)?;
             }
@@ -242,6 +245,29 @@ impl Fs {
         } else {
             Err(Error::other(format!("failed to umount {}", path.display())))
         }
+    }
+
+    /// After the umount of `ours`, wait a little for its block device to be released: a mount
+    /// namespace created while it was mounted (a container starting) keeps the filesystem
+    /// alive for a moment, and what follows a stop (e2fsck, wipefs, deactivating the LV,
+    /// releasing a loop device) needs the device free. Not when the filesystem is still
+    /// mounted elsewhere here; a device still held at the end is a warning, not a failure.
+    fn wait_released(&self, ctx: &Ctx, ours: &Mount) -> Result<()> {
+        let dev = Path::new(&ours.source);
+        let is_block = std::fs::metadata(dev).is_ok_and(|m| m.file_type().is_block_device());
+        let elsewhere = Self::read_mounts()?
+            .iter()
+            .any(|m| m.device_number() == ours.device_number());
+        if !is_block || elsewhere {
+            return Ok(());
+        }
+        if !retry(ctx, RELEASE_POLLS, RELEASE_POLL, |_| Ok(released(dev)))? {
+            ctx.warn(&format!(
+                "{} is still in use after its umount",
+                dev.display()
+            ));
+        }
+        Ok(())
     }
 
     /// `fuser -k -m`, logged with the pids it killed. Run quietly: in a container, fuser
@@ -283,9 +309,14 @@ impl Fs {
     }
 }
 
-/// Run `attempt` (given its number, from 1) up to `tries` times, [`RETRY_PAUSE`] apart, until
-/// it is done (`Ok(true)`); stop early at the call's deadline. `Ok(false)`: never done.
-fn retry(ctx: &Ctx, tries: u32, mut attempt: impl FnMut(u32) -> Result<bool>) -> Result<bool> {
+/// Run `attempt` (given its number, from 1) up to `tries` times, `pause` apart, until it is
+/// done (`Ok(true)`); stop early at the call's deadline. `Ok(false)`: never done.
+fn retry(
+    ctx: &Ctx,
+    tries: u32,
+    pause: Duration,
+    mut attempt: impl FnMut(u32) -> Result<bool>,
+) -> Result<bool> {
     for n in 1..=tries {
         if attempt(n)? {
             return Ok(true);
@@ -293,9 +324,19 @@ fn retry(ctx: &Ctx, tries: u32, mut attempt: impl FnMut(u32) -> Result<bool>) ->
         if n == tries || ctx.timed_out() {
             break;
         }
-        std::thread::sleep(RETRY_PAUSE.min(ctx.remaining().unwrap_or(RETRY_PAUSE)));
+        std::thread::sleep(pause.min(ctx.remaining().unwrap_or(pause)));
     }
     Ok(false)
+}
+
+/// Whether nobody holds the block device `dev` exclusively (a mounted filesystem does).
+fn released(dev: &Path) -> bool {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_EXCL.bits())
+        .open(dev)
+        .is_ok()
 }
 
 /// The uid of the user `name`.
@@ -391,6 +432,7 @@ impl ResourceImpl for Fs {
             self.umount(ctx, &below.mount_point)?;
         }
         self.umount(ctx, &ours.mount_point)?;
+        self.wait_released(ctx, &ours)?;
         Ok(ActionReport::changed())
     }
 
