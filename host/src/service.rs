@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use svcmgr_plugin_api::abi::ResourceBox;
-use svcmgr_plugin_api::types::ResourceContext;
+use svcmgr_plugin_api::types::{features, ResourceContext};
 
 /// One resource: its definition and, when its driver could create it, the driver object.
 pub struct Resource {
@@ -52,15 +52,13 @@ impl Service {
         let (def, mut diags) = resolve::resolve(&cfg, reg, &paths.nodename, &var.to_string_lossy());
         let mut resources = Vec::with_capacity(def.resources.len());
         for rdef in &def.resources {
-            let context = ResourceContext {
-                svcname: cfg.name.clone(),
-                nodename: paths.nodename.clone(),
-                svc_id: def.id.clone(),
-                var_dir: var.to_string_lossy().into_owned(),
-                token,
-                service: rdef.service_keywords.clone(),
-                generic_keywords: rdef.generic_keywords.clone(),
-            };
+            let mut context = ResourceContext::new(&cfg.name, &var.to_string_lossy());
+            context.nodename = paths.nodename.clone();
+            context.svc_id = def.id.clone();
+            context.token = token;
+            context.service = rdef.service_keywords.clone();
+            context.host_features = features::ALL.iter().map(|f| f.to_string()).collect();
+            context.generic_keywords = rdef.generic_keywords.clone();
             let created = match &rdef.problem {
                 Some(p) => Err(p.clone()),
                 None => instantiate(reg, rdef, &context).inspect_err(|e| {

@@ -1,8 +1,8 @@
 //! Running commands from a driver: the argv line, `output:` and every output line are logged
 //! through the host under the resource's rid; the call's deadline kills the process group.
 
-use super::{Ctx, Error, Result};
-use crate::abi::level;
+use super::{Context, Ctx, Error, Result};
+use crate::types::Level;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
@@ -12,20 +12,24 @@ use std::time::Instant;
 
 /// What a finished command produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Output {
     /// Exit code, or 128 + signal number when killed by a signal.
     pub code: i32,
+    /// Its standard output.
     pub stdout: String,
+    /// Its standard error.
     pub stderr: String,
 }
 
 impl Output {
+    /// Exit code 0.
     pub fn success(&self) -> bool {
         self.code == 0
     }
 }
 
-/// A command builder bound to a call context.
+/// A command builder bound to a call context ([`Ctx::command`]).
 pub struct Cmd<'a> {
     ctx: &'a Ctx,
     argv: Vec<String>,
@@ -49,10 +53,12 @@ impl<'a> Cmd<'a> {
             deadline,
         }
     }
+    /// Add an environment variable.
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_string(), value.to_string()));
         self
     }
+    /// Run in this folder.
     pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cwd = Some(dir.into());
         self
@@ -155,8 +161,12 @@ impl<'a> Cmd<'a> {
                 let f = std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
-                    .open(path)?;
-                (Stdio::from(f.try_clone()?), Stdio::from(f))
+                    .open(path)
+                    .with_context(|| format!("open {}", path.display()))?;
+                let dup = f
+                    .try_clone()
+                    .with_context(|| format!("open {}", path.display()))?;
+                (Stdio::from(dup), Stdio::from(f))
             }
             None => (Stdio::null(), Stdio::null()),
         };
@@ -186,10 +196,10 @@ fn pump(stream: impl Read, ctx: &Ctx, quiet: bool, header: &str) -> String {
         let Ok(line) = line else { break };
         if !quiet {
             if first {
-                ctx.log(level::INFO, header);
+                ctx.log(Level::Info, header);
                 first = false;
             }
-            ctx.log(level::INFO, &line);
+            ctx.log(Level::Info, &line);
         }
         text.push_str(&line);
         text.push('\n');
@@ -200,7 +210,7 @@ fn pump(stream: impl Read, ctx: &Ctx, quiet: bool, header: &str) -> String {
 /// Wait for the child; past the deadline kill its process group and report a timeout.
 fn wait_until(child: &mut std::process::Child, pid: i32, deadline: Option<Instant>) -> Result<i32> {
     let Some(deadline) = deadline else {
-        return Ok(code_of(child.wait()?));
+        return Ok(code_of(child.wait().context("wait for the command")?));
     };
     // A waiter thread lets us block with a precise timeout instead of polling.
     let (tx, rx) = mpsc::channel();
@@ -209,7 +219,7 @@ fn wait_until(child: &mut std::process::Child, pid: i32, deadline: Option<Instan
             let _ = tx.send(child.wait());
         });
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(status) => Ok(code_of(status?)),
+            Ok(status) => Ok(code_of(status.context("wait for the command")?)),
             Err(_) => {
                 // SAFETY: plain kill(2) on the group we created.
                 unsafe { libc::kill(-pid, libc::SIGKILL) };

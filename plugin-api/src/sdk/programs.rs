@@ -7,7 +7,7 @@
 //! assert!(programs::which("sh").is_some());
 //! let err = programs::require("no-such-tool-here", "imaginary-tools").unwrap_err();
 //! assert_eq!(
-//!     err.message,
+//!     err.message(),
 //!     "no-such-tool-here not found: install the Debian package imaginary-tools"
 //! );
 //! ```

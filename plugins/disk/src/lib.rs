@@ -10,29 +10,25 @@ use svcmgr_plugin_api::{export_plugin, DriverDecl, Kw, Plugin};
 export_plugin!(plugin);
 
 pub fn plugin() -> Plugin {
-    Plugin {
-        name: "disk",
-        version: env!("CARGO_PKG_VERSION"),
-        drivers: vec![
-            DriverDecl::new("disk.vg", env!("CARGO_PKG_VERSION"), vg::new_vg)
-                .help(
-                    "An LVM volume group: start takes it from other nodes (their tags), tags it \
+    Plugin::new("disk", env!("CARGO_PKG_VERSION")).driver(
+        DriverDecl::new("disk.vg", env!("CARGO_PKG_VERSION"), vg::new_vg)
+            .help(
+                "An LVM volume group: start takes it from other nodes (their tags), tags it \
                  @<nodename> and activates its logical volumes; stop deactivates and untags.",
-                )
-                .section_alias("vg")
-                .capability("provision")
-                .keyword(
-                    Kw::string("name")
-                        .required()
-                        .alias("vgname")
-                        .help("The volume group name."),
-                )
-                .keyword(Kw::list("pvs").help(
-                    "Devices to make the volume group of at provision (pvcreate, then vgcreate).",
-                ))
-                .keyword(Kw::shlex("options").help("vgcreate options at provision.")),
-        ],
-    }
+            )
+            .section_alias("vg")
+            .capability("provision")
+            .keyword(
+                Kw::string("name")
+                    .required()
+                    .alias("vgname")
+                    .help("The volume group name."),
+            )
+            .keyword(Kw::list("pvs").help(
+                "Devices to make the volume group of at provision (pvcreate, then vgcreate).",
+            ))
+            .keyword(Kw::shlex("options").help("vgcreate options at provision.")),
+    )
 }
 
 #[cfg(test)]
@@ -40,7 +36,7 @@ mod tests {
     #[test]
     fn serves_vg_sections() {
         let p = super::plugin();
-        let d = &p.drivers[0].manifest;
+        let d = p.drivers()[0].manifest();
         assert_eq!(
             (d.id.as_str(), d.section_aliases.as_slice()),
             ("disk.vg", &["vg".to_string()][..])

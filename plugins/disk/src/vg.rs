@@ -22,7 +22,7 @@ pub struct VolumeGroup {
 pub fn new_vg(spec: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> {
     let name = spec
         .str("name")
-        .ok_or_else(|| Error::config("name: missing required keyword"))?
+        .ok_or_else(|| Error::config_kw("name", "missing required keyword"))?
         .to_string();
     if spec.context.nodename.is_empty() {
         return Err(Error::config(
@@ -174,21 +174,18 @@ impl ResourceImpl for VolumeGroup {
 
     fn status(&self, ctx: &Ctx) -> Result<StatusReport> {
         let Some(vg) = self.read(ctx)? else {
-            return Ok(StatusReport::down().info(&format!("vg {} not found", self.name)));
+            return Ok(StatusReport::down(format!("vg {} not found", self.name)));
         };
         if !vg.tagged(&self.node) {
-            return Ok(StatusReport::down().info(&format!("not tagged @{}", self.node)));
+            return Ok(StatusReport::down(format!("not tagged @{}", self.node)));
         }
         let inactive = vg.inactive();
         Ok(if inactive.is_empty() {
             StatusReport::up()
         } else if !vg.any_active() {
-            StatusReport::down().info("no active logical volume")
+            StatusReport::down("no active logical volume")
         } else {
-            StatusReport::new("warn").warn(&format!(
-                "inactive logical volumes: {}",
-                inactive.join(", ")
-            ))
+            StatusReport::warn(format!("inactive logical volumes: {}", inactive.join(", ")))
         })
     }
 
@@ -211,10 +208,13 @@ impl ResourceImpl for VolumeGroup {
             ctx.info(&format!("vg {} already exists", self.name));
         } else {
             if self.pvs.is_empty() {
-                return Err(Error::config(format!(
-                    "pvs: vg {} does not exist and no pvs are given to create it",
-                    self.name
-                )));
+                return Err(Error::config_kw(
+                    "pvs",
+                    format!(
+                        "vg {} does not exist and no pvs are given to create it",
+                        self.name
+                    ),
+                ));
             }
             for pv in self.pvs_to_create(ctx)? {
                 lvm(ctx, &args(&["pvcreate", &pv]))?.check()?;
@@ -225,9 +225,7 @@ impl ResourceImpl for VolumeGroup {
         let started = self
             .start(ctx)
             .map_err(|e| if created { e.changed() } else { e })?;
-        Ok(ActionReport {
-            changed: created || started.changed,
-        })
+        Ok(ActionReport::from_changed(created || started.changed))
     }
 
     fn unprovision(&self, ctx: &Ctx) -> Result<ActionReport> {

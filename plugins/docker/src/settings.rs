@@ -197,16 +197,9 @@ mod tests {
 
     fn spec(rid: &str, kw: Value) -> ResourceSpec {
         let keywords: Map<String, Value> = serde_json_obj(kw);
-        ResourceSpec {
-            driver_id: "container.docker".into(),
-            rid: rid.into(),
-            keywords,
-            context: ResourceContext {
-                svcname: "svc2".into(),
-                svc_id: "u-1".into(),
-                ..Default::default()
-            },
-        }
+        let mut context = ResourceContext::new("svc2", "");
+        context.svc_id = "u-1".into();
+        ResourceSpec::new("container.docker", rid, keywords, context)
     }
 
     fn serde_json_obj(v: Value) -> Map<String, Value> {

@@ -13,11 +13,11 @@ use svcmgr_plugin_api::{export_plugin, DriverDecl, Kw, Plugin};
 export_plugin!(plugin);
 
 pub fn plugin() -> Plugin {
-    Plugin {
-        name: "fs",
-        version: env!("CARGO_PKG_VERSION"),
-        drivers: Kind::ALL.into_iter().map(declaration).collect(),
-    }
+    Kind::ALL
+        .into_iter()
+        .fold(Plugin::new("fs", env!("CARGO_PKG_VERSION")), |p, kind| {
+            p.driver(declaration(kind))
+        })
 }
 
 fn declaration(kind: Kind) -> DriverDecl {
@@ -76,16 +76,26 @@ mod tests {
     #[test]
     fn one_driver_per_type_with_its_keywords() {
         let p = plugin();
-        let ids: Vec<&str> = p.drivers.iter().map(|d| d.manifest.id.as_str()).collect();
+        let ids: Vec<&str> = p
+            .drivers()
+            .iter()
+            .map(|d| d.manifest().id.as_str())
+            .collect();
         assert_eq!(
             ids,
             ["fs.ext4", "fs.ext3", "fs.ext2", "fs.xfs", "fs.bind", "fs.tmpfs"]
         );
         let kw = |id: &str, name: &str| {
-            p.drivers
+            p.drivers()
                 .iter()
-                .find(|d| d.manifest.id == id)
-                .and_then(|d| d.manifest.keywords.iter().find(|k| k.name == name).cloned())
+                .find(|d| d.manifest().id == id)
+                .and_then(|d| {
+                    d.manifest()
+                        .keywords
+                        .iter()
+                        .find(|k| k.name == name)
+                        .cloned()
+                })
         };
         assert!(kw("fs.ext4", "dev").unwrap().required);
         assert!(!kw("fs.tmpfs", "dev").unwrap().required);

@@ -15,7 +15,7 @@ use svcmgr_plugin_api::sdk::{programs, Cmd};
 use svcmgr_plugin_api::serde_json::Value;
 use svcmgr_plugin_api::types::format_duration;
 use svcmgr_plugin_api::{
-    ActionReport, Ctx, Error, ResourceImpl, ResourceSpec, Result, StatusReport,
+    ActionReport, Context, Ctx, Error, ResourceImpl, ResourceSpec, Result, Status, StatusReport,
 };
 
 /// `umount` attempts before giving up (or killing the users, with `kill_procs`).
@@ -55,15 +55,18 @@ impl Fs {
             .ok_or_else(|| Error::config(format!("{} is not an fs driver", spec.driver_id)))?;
         let mnt = spec
             .str("mnt")
-            .ok_or_else(|| Error::config("mnt: missing required keyword"))?;
+            .ok_or_else(|| Error::config_kw("mnt", "missing required keyword"))?;
         if !mnt.starts_with('/') {
-            return Err(Error::config(format!(
-                "mnt: '{mnt}' is not an absolute path"
-            )));
+            return Err(Error::config_kw(
+                "mnt",
+                format!("'{mnt}' is not an absolute path"),
+            ));
         }
         let dev = match spec.str("dev") {
             Some(d) => d.to_string(),
-            None if kind.needs_dev() => return Err(Error::config("dev: missing required keyword")),
+            None if kind.needs_dev() => {
+                return Err(Error::config_kw("dev", "missing required keyword"))
+            }
             None => "tmpfs".to_string(),
         };
         let perm = spec
@@ -72,7 +75,7 @@ impl Fs {
                 u32::from_str_radix(p, 8)
                     .ok()
                     .filter(|m| *m <= 0o7777)
-                    .ok_or_else(|| Error::config(format!("perm: '{p}' is not an octal mode")))
+                    .ok_or_else(|| Error::config_kw("perm", format!("'{p}' is not an octal mode")))
             })
             .transpose()?;
         Ok(Fs {
@@ -123,7 +126,7 @@ impl Fs {
     }
 
     fn read_mounts() -> Result<Vec<Mount>> {
-        mountinfo::read().map_err(|e| Error::other(format!("read /proc/self/mountinfo: {e}")))
+        mountinfo::read().context("read /proc/self/mountinfo")
     }
 
     /// Our mount, if the filesystem is mounted at `mnt`.
@@ -160,8 +163,7 @@ impl Fs {
             ))),
             Err(_) => {
                 ctx.info(&format!("create missing mountpoint {}", self.mnt.display()));
-                std::fs::create_dir_all(&self.mnt)
-                    .map_err(|e| Error::other(format!("create {}: {e}", self.mnt.display())))
+                ctx.create_dir_all(&self.mnt)
             }
         }
     }
@@ -172,7 +174,7 @@ impl Fs {
             return Ok(());
         };
         if let Err(e) = self.command(ctx, &argv) {
-            ctx.warn(&format!("{}: skipping the filesystem check", e.message));
+            ctx.warn(&format!("{}: skipping the filesystem check", e.message()));
             return Ok(());
         }
         let mut code = 0;
@@ -193,11 +195,7 @@ impl Fs {
     /// Apply `user`, `group` and `perm` to the mounted mount point, where they differ.
     fn apply_owner(&self, ctx: &Ctx) -> Result<()> {
         let mnt = &self.mnt;
-        let meta = std::fs::metadata(mnt)
-            .map_err(|e| Error::other(format!("stat {}: {e}", mnt.display())))?;
-        let fail = |what: &str, e: std::io::Error| {
-            Error::other(format!("set {} {what}: {e}", mnt.display()))
-        };
+        let meta = std::fs::metadata(mnt).with_context(|| format!("stat {}", mnt.display()))?;
         let user = self.user.as_deref().map(user_id).transpose()?;
         let group = self.group.as_deref().map(group_id).transpose()?;
         let uid = user.filter(|(_, id)| *id != meta.uid());
@@ -209,13 +207,13 @@ impl Fs {
         }
         if uid.is_some() || gid.is_some() {
             std::os::unix::fs::chown(mnt, uid.map(|u| u.1), gid.map(|g| g.1))
-                .map_err(|e| fail("owner", e))?;
+                .with_context(|| format!("chown {}", mnt.display()))?;
         }
         if let Some(mode) = self.perm {
             if meta.mode() & 0o7777 != mode {
                 ctx.info(&format!("set {} perm to {mode:o}", mnt.display()));
                 std::fs::set_permissions(mnt, std::fs::Permissions::from_mode(mode))
-                    .map_err(|e| fail("perm", e))?;
+                    .with_context(|| format!("chmod {mode:o} {}", mnt.display()))?;
             }
         }
         Ok(())
@@ -343,7 +341,7 @@ fn released(dev: &Path) -> bool {
 fn user_id(name: &str) -> Result<(&str, u32)> {
     match nix::unistd::User::from_name(name) {
         Ok(Some(u)) => Ok((name, u.uid.as_raw())),
-        _ => Err(Error::config(format!("user: unknown user '{name}'"))),
+        _ => Err(Error::config_kw("user", format!("unknown user '{name}'"))),
     }
 }
 
@@ -351,7 +349,7 @@ fn user_id(name: &str) -> Result<(&str, u32)> {
 fn group_id(name: &str) -> Result<(&str, u32)> {
     match nix::unistd::Group::from_name(name) {
         Ok(Some(g)) => Ok((name, g.gid.as_raw())),
-        _ => Err(Error::config(format!("group: unknown group '{name}'"))),
+        _ => Err(Error::config_kw("group", format!("unknown group '{name}'"))),
     }
 }
 
@@ -378,26 +376,27 @@ impl ResourceImpl for Fs {
         let m = match mounted::state(&table, &self.points(), &self.source()) {
             State::Mounted(m) => m,
             State::Other(m) => {
-                return Ok(StatusReport::down().warn(&format!(
+                return Ok(StatusReport::new(Status::Down).with_warn(format!(
                     "{} holds another mount ({} {})",
                     self.mnt.display(),
                     m.fs_type,
                     m.source
                 )))
             }
-            State::Unmounted => return Ok(StatusReport::down()),
+            State::Unmounted => return Ok(StatusReport::new(Status::Down)),
         };
-        let warn = |msg: String| StatusReport::new("warn").warn(&msg);
         Ok(
             match health::check(&m.mount_point, !m.read_only(), self.stat_timeout) {
                 Health::Fine => StatusReport::up(),
-                Health::NoAnswer => warn(format!(
+                Health::NoAnswer => StatusReport::warn(format!(
                     "{} does not answer stat within {}",
                     self.mnt.display(),
                     format_duration(self.stat_timeout)
                 )),
-                Health::StatFailed(e) => warn(format!("stat {}: {e}", self.mnt.display())),
-                Health::NotWritable(e) => warn(format!("fs is not writable: {e}")),
+                Health::StatFailed(e) => {
+                    StatusReport::warn(format!("stat {}: {e}", self.mnt.display()))
+                }
+                Health::NotWritable(e) => StatusReport::warn(format!("fs is not writable: {e}")),
             },
         )
     }
@@ -465,9 +464,7 @@ impl ResourceImpl for Fs {
             }
         }
         let started = self.start(ctx)?;
-        Ok(ActionReport {
-            changed: formatted || started.changed,
-        })
+        Ok(ActionReport::from_changed(formatted || started.changed))
     }
 
     fn unprovision(&self, ctx: &Ctx) -> Result<ActionReport> {
