@@ -43,4 +43,15 @@ mod tests {
         );
         assert_eq!(d.keywords[0].aliases, ["vgname"]);
     }
+
+    #[test]
+    fn label_is_the_vg_name_and_a_node_name_is_needed() {
+        use svcmgr_plugin_api::testing;
+        let vg = testing::resource(super::plugin, "disk.vg", "vg#1").keyword("vgname", "vgapp");
+        assert_eq!(vg.build().unwrap().label(), "vgapp");
+        let nameless = testing::resource(super::plugin, "disk.vg", "vg#1")
+            .keyword("name", "vgapp")
+            .nodename("");
+        assert!(nameless.build().is_err());
+    }
 }

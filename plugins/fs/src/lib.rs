@@ -103,4 +103,63 @@ mod tests {
         assert!(kw("fs.bind", "mkfs_opt").is_none());
         assert_eq!(kw("fs.ext4", "mnt_opt").unwrap().aliases, ["mnt_opts"]);
     }
+
+    use svcmgr_plugin_api::testing;
+
+    fn fs(id: &str, keywords: &[(&str, &str)]) -> testing::Builder {
+        keywords
+            .iter()
+            .fold(testing::resource(plugin, id, "fs#1"), |b, (k, v)| {
+                b.keyword(k, v)
+            })
+    }
+
+    #[test]
+    fn label_and_sort_key() {
+        let r = fs(
+            "fs.ext4",
+            &[("dev", "/dev/vgapp/lvapproot"), ("mnt", "/opt/app/./x/")],
+        )
+        .build()
+        .unwrap();
+        assert_eq!(r.label(), "/dev/vgapp/lvapproot@/opt/app/x");
+        assert_eq!(r.sort_key().as_deref(), Some("/opt/app/x"));
+        let t = fs("fs.tmpfs", &[("mnt", "/srv/t")]).build().unwrap();
+        assert_eq!(t.label(), "tmpfs@/srv/t");
+    }
+
+    #[test]
+    fn keyword_errors_name_the_keyword() {
+        let err = |b: testing::Builder| b.build().err().unwrap().to_string();
+        assert_eq!(
+            err(fs("fs.ext4", &[("dev", "/dev/x"), ("mnt", "opt/app")])),
+            "mnt: 'opt/app' is not an absolute path"
+        );
+        assert_eq!(
+            err(fs(
+                "fs.ext4",
+                &[("dev", "/dev/x"), ("mnt", "/m"), ("perm", "rwx")]
+            )),
+            "perm: 'rwx' is not an octal mode"
+        );
+        assert!(err(fs("fs.bind", &[("mnt", "/m")])).contains("dev"));
+    }
+
+    #[test]
+    fn a_missing_device_is_down_and_cannot_start() {
+        let r = fs(
+            "fs.ext4",
+            &[
+                ("dev", "/nonexistent/svcmgr-dev"),
+                ("mnt", "/nonexistent/m"),
+            ],
+        )
+        .build()
+        .unwrap();
+        assert_eq!(r.status().unwrap().status, svcmgr_plugin_api::Status::Down);
+        assert_eq!(
+            r.start().unwrap_err().to_string(),
+            "device does not exist /nonexistent/svcmgr-dev"
+        );
+    }
 }
