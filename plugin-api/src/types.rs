@@ -305,6 +305,12 @@ pub struct ResourceContext {
     /// (its required keywords are still filled in by the host when given).
     #[serde(default)]
     pub info_only: bool,
+    /// The generic resource keywords (handled by the host for every driver: `unprovision`,
+    /// `optional`, …) explicitly set in this resource's section, converted. Keywords left to
+    /// their default are absent, so a driver can tell `unprovision = true` written by the user
+    /// from the default.
+    #[serde(default)]
+    pub generic_keywords: Map<String, Value>,
 }
 
 impl ResourceContext {
