@@ -6,11 +6,12 @@ use crate::drivers::callbacks::{self, ResourceTable};
 use crate::drivers::Registry;
 use crate::paths::Paths;
 use abi_stable::std_types::{RResult, RStr};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use svcmgr_plugin_api::abi::ResourceBox;
-use svcmgr_plugin_api::types::{features, ResourceContext};
+use svcmgr_plugin_api::types::{features, LinkedBy, ResourceContext};
 
 /// One resource: its definition and, when its driver could create it, the driver object.
 pub struct Resource {
@@ -53,17 +54,46 @@ impl Service {
         let (mut def, mut diags) = resolve::resolve(&cfg, reg, &paths.nodename, &var_dir);
         // The definitions move into the resources (cloning 10,000 of them was measurable).
         let rdefs = std::mem::take(&mut def.resources);
+        let links: Vec<Vec<ConfigLink>> = rdefs.iter().map(|r| config_links(reg, r)).collect();
+        let mut linked_by = linked_by_index(&rdefs, &links);
+        let broken: Vec<Option<(String, String)>> = {
+            // By rid, not searched for: a service of 10,000 resources stays linear.
+            let groups: HashMap<&str, &str> = rdefs
+                .iter()
+                .map(|r| (r.rid.as_str(), r.group.as_str()))
+                .collect();
+            links
+                .iter()
+                .map(|own| {
+                    own.iter()
+                        .find_map(|l| l.problem(&groups).map(|p| (l.keyword.clone(), p)))
+                })
+                .collect()
+        };
         let mut resources = Vec::with_capacity(rdefs.len());
-        for rdef in rdefs {
+        for ((rdef, own_links), broken_link) in rdefs.into_iter().zip(links).zip(broken) {
             let mut context = ResourceContext::new(&cfg.name, &var_dir);
             context.nodename = paths.nodename.clone();
             context.svc_id = def.id.clone();
             context.token = token;
             context.service = rdef.service_keywords.clone();
             context.host_features = features::ALL.iter().map(|f| f.to_string()).collect();
-            let created = match &rdef.problem {
-                Some(p) => Err(p.clone()),
-                None => instantiate(reg, &rdef, &context).inspect_err(|e| {
+            context.generic_keywords = rdef.generic_keywords.clone();
+            context.linked_by = linked_by.remove(&rdef.rid).unwrap_or_default();
+            context.tags = rdef.props.tags.clone();
+            let created = match (&rdef.problem, broken_link) {
+                (Some(p), _) => Err(p.clone()),
+                (None, Some((keyword, problem))) => {
+                    let message = format!("{keyword}: {problem}");
+                    diags.push(Diag {
+                        severity: Severity::Error,
+                        section: rdef.rid.clone(),
+                        keyword: Some(keyword),
+                        message: problem,
+                    });
+                    Err(message)
+                }
+                (None, None) => instantiate(reg, &rdef, &context).inspect_err(|e| {
                     diags.push(Diag {
                         severity: Severity::Error,
                         section: rdef.rid.clone(),
@@ -81,13 +111,18 @@ impl Service {
             };
             res.driver = created.map(|h| {
                 res.label = h.label().into_string();
-                res.links = h.links().into_iter().map(|s| s.into_string()).collect();
+                res.links = own_links.iter().map(|l| l.target.clone()).collect();
+                for l in h.links() {
+                    if !res.links.iter().any(|x| x.as_str() == l.as_str()) {
+                        res.links.push(l.into_string());
+                    }
+                }
                 res.sort_key = describe_sort_key(&h);
                 Arc::new(h)
             });
             resources.push(res);
         }
-        let rids: std::collections::HashSet<&str> = resources.iter().map(Resource::rid).collect();
+        let rids: HashSet<&str> = resources.iter().map(Resource::rid).collect();
         for res in &resources {
             for link in &res.links {
                 if !rids.contains(link.as_str()) {
@@ -144,6 +179,73 @@ impl Service {
     }
 }
 
+/// A link a resource's config declares: a keyword its driver flags as naming the rid of a
+/// resource of some group (`KeywordSpec::link`). Known before any resource is created, so
+/// that every resource learns at creation who links to it.
+struct ConfigLink {
+    keyword: String,
+    target: String,
+    group: String,
+}
+
+impl ConfigLink {
+    /// Why the link is wrong, if it is: its target must be a resource of its group (`groups`:
+    /// each rid's group).
+    fn problem(&self, groups: &HashMap<&str, &str>) -> Option<String> {
+        match groups.get(self.target.as_str()) {
+            Some(g) if *g == self.group => None,
+            _ => Some(format!(
+                "{} is not a {} resource of this service",
+                self.target, self.group
+            )),
+        }
+    }
+}
+
+fn config_links(reg: &Registry, rdef: &ResourceDef) -> Vec<ConfigLink> {
+    let Some(entry) = rdef.driver.as_ref().and_then(|d| reg.drivers.get(d)) else {
+        return Vec::new();
+    };
+    entry
+        .manifest
+        .keywords
+        .iter()
+        .filter_map(|k| {
+            let group = k.link.as_ref()?;
+            let target = rdef.keywords.get(&k.name)?.as_str()?;
+            (!target.is_empty()).then(|| ConfigLink {
+                keyword: k.name.clone(),
+                target: target.to_string(),
+                group: group.clone(),
+            })
+        })
+        .collect()
+}
+
+/// For each rid, the resources whose config links them to it, in config order (`links[i]`
+/// are those of `all[i]`). One pass: a search per resource made loading quadratic.
+fn linked_by_index(
+    all: &[ResourceDef],
+    links: &[Vec<ConfigLink>],
+) -> HashMap<String, Vec<LinkedBy>> {
+    let mut index: HashMap<String, Vec<LinkedBy>> = HashMap::new();
+    for (r, own) in all.iter().zip(links) {
+        let mut targets: Vec<&str> = own.iter().map(|l| l.target.as_str()).collect();
+        targets.sort_unstable();
+        targets.dedup();
+        for target in targets {
+            index
+                .entry(target.to_string())
+                .or_default()
+                .push(LinkedBy::new(
+                    &r.rid,
+                    r.driver.as_deref().unwrap_or_default(),
+                ));
+        }
+    }
+    index
+}
+
 /// Create a resource through its driver library.
 fn instantiate(
     reg: &Registry,
@@ -173,5 +275,93 @@ fn describe_sort_key(h: &ResourceBox) -> Option<String> {
     match h.call(RStr::from("describe"), RStr::from("{}")) {
         RResult::ROk(s) => serde_json::from_str::<Describe>(s.as_str()).ok()?.sort_key,
         RResult::RErr(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drivers::DriverEntry;
+    use svcmgr_plugin_api::types::{DriverManifest, KeywordSpec, KwType};
+
+    fn registry() -> Registry {
+        let kw = |name: &str, link: Option<&str>| {
+            let mut k = KeywordSpec::new(name, KwType::String);
+            k.link = link.map(String::from);
+            k
+        };
+        let mut netns = DriverManifest::new("ip.netns", "1.0.0");
+        netns.keywords = vec![kw("ipdev", None), kw("netns", Some("container"))];
+        Registry {
+            libs: Vec::new(),
+            drivers: [(
+                netns.id.clone(),
+                DriverEntry {
+                    manifest: netns,
+                    lib: 0,
+                },
+            )]
+            .into(),
+            warnings: Vec::new(),
+            debug: Vec::new(),
+        }
+    }
+
+    fn def(rid: &str, group: &str, driver: &str, kw: serde_json::Value) -> ResourceDef {
+        ResourceDef {
+            rid: rid.into(),
+            group: group.into(),
+            driver: Some(driver.into()),
+            problem: None,
+            keywords: kw.as_object().cloned().unwrap_or_default(),
+            service_keywords: Default::default(),
+            generic_keywords: Default::default(),
+            props: Default::default(),
+        }
+    }
+
+    #[test]
+    fn links_from_keywords_and_who_links_to_whom() {
+        let reg = registry();
+        let all = vec![
+            def(
+                "container#1",
+                "container",
+                "container.docker",
+                serde_json::json!({}),
+            ),
+            def(
+                "ip#1",
+                "ip",
+                "ip.netns",
+                serde_json::json!({"ipdev": "br0", "netns": "container#1"}),
+            ),
+            def(
+                "ip#2",
+                "ip",
+                "ip.netns",
+                serde_json::json!({"netns": "ip#1"}),
+            ),
+            def("ip#3", "ip", "ip.netns", serde_json::json!({"netns": ""})),
+        ];
+        let links: Vec<Vec<ConfigLink>> = all.iter().map(|r| config_links(&reg, r)).collect();
+        assert_eq!(links[1].len(), 1);
+        assert_eq!(
+            (links[1][0].keyword.as_str(), links[1][0].target.as_str()),
+            ("netns", "container#1")
+        );
+        assert!(links[0].is_empty() && links[3].is_empty());
+        let groups: HashMap<&str, &str> = all
+            .iter()
+            .map(|r| (r.rid.as_str(), r.group.as_str()))
+            .collect();
+        assert_eq!(links[1][0].problem(&groups), None);
+        assert_eq!(
+            links[2][0].problem(&groups).as_deref(),
+            Some("ip#1 is not a container resource of this service")
+        );
+        let index = linked_by_index(&all, &links);
+        assert_eq!(index["container#1"], [LinkedBy::new("ip#1", "ip.netns")]);
+        assert!(!index.contains_key("ip#3"));
     }
 }

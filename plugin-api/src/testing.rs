@@ -43,7 +43,7 @@ use crate::abi::Resource;
 use crate::sdk::export::{create, Adapter};
 use crate::sdk::{Error, HostSide, Plugin, ResourceSpec, Result};
 use crate::types::{
-    features, ActionReport, CallArgs, KeywordSpec, Level, ResourceContext, StatusReport,
+    features, ActionReport, CallArgs, KeywordSpec, Level, LinkedBy, ResourceContext, StatusReport,
 };
 use abi_stable::std_types::{RResult, RStr, RString};
 use serde::de::DeserializeOwned;
@@ -115,6 +115,17 @@ impl Builder {
     /// The service id, `DEFAULT.id` (default `test-id`).
     pub fn svc_id(mut self, id: &str) -> Self {
         self.context.svc_id = id.to_string();
+        self
+    }
+    /// Add a tag (the `tags` keyword, which the host handles and passes in the context).
+    pub fn tag(mut self, tag: &str) -> Self {
+        self.context.tags.push(tag.to_string());
+        self
+    }
+    /// A resource of driver `driver` whose config links it to this one
+    /// (`ResourceContext::linked_by`).
+    pub fn linked_by(mut self, rid: &str, driver: &str) -> Self {
+        self.context.linked_by.push(LinkedBy::new(rid, driver));
         self
     }
     /// The node name (default `node1`).

@@ -50,8 +50,13 @@ impl Manifest {
 /// whose absence would otherwise read as "empty", a new verb) names it here instead of growing
 /// the ABI. What 1.0 did is the baseline and is never listed.
 pub mod features {
-    /// The features of this release (none beyond the 1.0 baseline yet).
-    pub const ALL: &[&str] = &[];
+    /// The host fills [`super::ResourceContext::linked_by`] (from keywords declared with
+    /// [`super::KeywordSpec::link`]).
+    pub const LINKED_BY: &str = "linked_by";
+    /// The host fills [`super::ResourceContext::tags`].
+    pub const TAGS: &str = "tags";
+    /// The features of this release.
+    pub const ALL: &[&str] = &[LINKED_BY, TAGS];
 }
 
 /// One driver id (`group.type`) provided by a library.
@@ -151,6 +156,13 @@ pub struct KeywordSpec {
     /// One line shown by `driver info`.
     #[serde(default)]
     pub help: String,
+    /// The value names a resource of this service, of this driver group, that the resource is
+    /// *linked to* (decisions §6: ip.netns's `netns` names its `container`). The host reads
+    /// links from the config before creating any resource: it checks the target exists in
+    /// that group, orders and expands with the link, and tells the target who links to it
+    /// ([`ResourceContext::linked_by`]).
+    #[serde(default)]
+    pub link: Option<String>,
 }
 
 impl KeywordSpec {
@@ -164,6 +176,7 @@ impl KeywordSpec {
             aliases: Vec::new(),
             candidates: None,
             help: String::new(),
+            link: None,
         }
     }
     /// Whether `name` is this keyword or one of its aliases.
@@ -284,6 +297,27 @@ pub struct ResourceContext {
     /// Optional features the host offers (see [`features`]); empty from a 1.0 host.
     #[serde(default)]
     pub host_features: Vec<String>,
+    /// The resources whose config links them to this one (a keyword declared with
+    /// [`KeywordSpec::link`] names this rid), disabled ones included: a container learns that
+    /// an ip resource will plumb its namespace before it runs it. Filled by hosts that list
+    /// [`features::LINKED_BY`].
+    #[serde(default)]
+    pub linked_by: Vec<LinkedBy>,
+    /// The resource's `tags` keyword (`nonrouted`, `noaction`, …), for drivers whose
+    /// behaviour a tag changes. Filled by hosts that list [`features::TAGS`].
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The resource is made only to answer `call("info")` for `svcmgr driver info <id> --kw
+    /// …`: no action runs on it, so a driver may skip checks that need a whole configuration
+    /// (its required keywords are still filled in by the host when given).
+    #[serde(default)]
+    pub info_only: bool,
+    /// The generic resource keywords (handled by the host for every driver: `unprovision`,
+    /// `optional`, …) explicitly set in this resource's section, converted. Keywords left to
+    /// their default are absent, so a driver can tell `unprovision = true` written by the user
+    /// from the default.
+    #[serde(default)]
+    pub generic_keywords: Map<String, Value>,
 }
 
 impl ResourceContext {
@@ -293,6 +327,26 @@ impl ResourceContext {
             svcname: svcname.to_string(),
             var_dir: var_dir.to_string(),
             ..Default::default()
+        }
+    }
+}
+
+/// One resource linked to another (see [`ResourceContext::linked_by`]).
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LinkedBy {
+    /// Its rid (`ip#1`).
+    pub rid: String,
+    /// Its driver id (`ip.netns`).
+    pub driver: String,
+}
+
+impl LinkedBy {
+    /// Resource `rid` of driver `driver`.
+    pub fn new(rid: &str, driver: &str) -> Self {
+        LinkedBy {
+            rid: rid.to_string(),
+            driver: driver.to_string(),
         }
     }
 }
@@ -695,6 +749,34 @@ impl Devs {
     pub fn with_base(mut self, devs: Vec<String>) -> Self {
         self.base = devs;
         self
+    }
+}
+
+/// Answer of `call("info")`, asked by `svcmgr driver info <id> --kw …` of a resource made with
+/// `ResourceContext::info_only`: what a driver tells about one configuration (e.g. the
+/// parameters of the OCF agent its keywords name). Drivers that answer list `info` in their
+/// manifest's `capabilities`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[non_exhaustive]
+pub struct InfoReport {
+    /// What the answer is about, e.g. `heartbeat:IPaddr2 (/usr/lib/ocf/…/IPaddr2)`.
+    pub title: String,
+    /// Text shown under the title.
+    #[serde(default)]
+    pub help: String,
+    /// Settings of that configuration, described like keywords.
+    #[serde(default)]
+    pub keywords: Vec<KeywordSpec>,
+}
+
+impl InfoReport {
+    /// An answer about `title`, with `help` text and the settings as `keywords`.
+    pub fn new(title: &str, help: &str, keywords: Vec<KeywordSpec>) -> Self {
+        InfoReport {
+            title: title.to_string(),
+            help: help.to_string(),
+            keywords,
+        }
     }
 }
 

@@ -266,7 +266,10 @@ fn actions() -> Vec<Command> {
             action("list", "Loaded drivers: id, version, api, source, path").arg(format()),
             action("info", "A driver's keywords")
                 .arg(Arg::new("id").value_name("DRIVER").required(true))
-                .arg(format()),
+                .args([
+                    format(),
+                    kw("key=value: the driver's answer for that configuration; repeatable"),
+                ]),
         ]),
     ]
 }

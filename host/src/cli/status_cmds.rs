@@ -19,18 +19,27 @@ fn service(ctx: &Ctx) -> Result<Service> {
     Ok(svc)
 }
 
-/// Evaluate a service; --rid/--tags/--subsets narrow what is shown, not what is aggregated.
-fn evaluate(ctx: &Ctx, svc: &Service) -> Result<InstanceView> {
+/// Evaluate a service; --rid/--tags/--subsets narrow what is shown, not what `print status`
+/// aggregates. Also says whether they narrowed it.
+fn evaluate(ctx: &Ctx, svc: &Service) -> Result<(InstanceView, bool)> {
     let mut view = eval::refresh(svc);
-    if let Some(sel) = super::actions::selection(svc, ctx, None)? {
+    let selection = super::actions::selection(svc, ctx, None)?;
+    if let Some(sel) = &selection {
         view.resources.retain(|r| sel.contains(&r.rid));
     }
-    Ok(view)
+    Ok((view, selection.is_some()))
 }
 
-/// `status`: prints nothing; the exit code is the overall status.
+/// `status`: prints nothing; the exit code is the overall status of the instance, or of the
+/// selected resources (what an OCF agent owning part of a service monitors).
 pub fn status(ctx: &Ctx) -> Result<i32> {
-    Ok(evaluate(ctx, &service(ctx)?)?.overall().code())
+    let (view, narrowed) = evaluate(ctx, &service(ctx)?)?;
+    Ok(match narrowed {
+        true => crate::status::aggregate_statuses(&view.resources)
+            .overall
+            .code(),
+        false => view.overall().code(),
+    })
 }
 
 fn print_json(v: &Value) -> Result<()> {
@@ -42,7 +51,7 @@ fn print_json(v: &Value) -> Result<()> {
 pub fn print(ctx: &Ctx) -> Result<i32> {
     let json = ctx.args.format == Some(OutputFormat::Json);
     if ctx.args.service.is_some() {
-        let view = evaluate(ctx, &service(ctx)?)?;
+        let (view, _) = evaluate(ctx, &service(ctx)?)?;
         match json {
             true => print_json(&json::document(&view))?,
             false => print!("{}", render::render(&view, ctx.stdout_color())),
@@ -56,7 +65,7 @@ pub fn print(ctx: &Ctx) -> Result<i32> {
     for name in super::config_cmds::service_names(&ctx.paths) {
         let view = Service::build(&ctx.paths, &name, ctx.registry())
             .map_err(anyhow::Error::from)
-            .and_then(|svc| evaluate(ctx, &svc));
+            .and_then(|svc| evaluate(ctx, &svc).map(|(view, _)| view));
         match (view, json) {
             (Ok(view), true) => {
                 docs.insert(name, json::document(&view));
@@ -76,7 +85,7 @@ pub fn print(ctx: &Ctx) -> Result<i32> {
 
 /// `print resource status`: one `<rid> <status>` row per (selected) resource.
 pub fn print_resources(ctx: &Ctx) -> Result<i32> {
-    let view = evaluate(ctx, &service(ctx)?)?;
+    let (view, _) = evaluate(ctx, &service(ctx)?)?;
     if ctx.args.format == Some(OutputFormat::Json) {
         let rows: Map<String, Value> = view
             .resources

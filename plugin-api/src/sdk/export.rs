@@ -7,7 +7,7 @@ use crate::abi::{
     ApiRange, DriverError, DriverMod, DriverModRef, HostCallbacksRef, Resource, ResourceBox,
     Resource_TO, API_VERSION,
 };
-use crate::types::{features, CallArgs, Manifest, ResourceContext};
+use crate::types::{features, CallArgs, KeywordSpec, Manifest, ResourceContext};
 use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RResult, RStr, RString, RVec};
@@ -116,6 +116,17 @@ extern "C" fn new_resource(
     to_rresult(built, |a| Resource_TO::from_value(a, TD_Opaque))
 }
 
+/// The rids named by the keywords declared as links (the host computes the same from the
+/// config; a host that predates `KeywordSpec::link` still gets them from `links()`).
+fn keyword_links(keywords: &[KeywordSpec], spec: &ResourceSpec) -> Vec<String> {
+    keywords
+        .iter()
+        .filter(|k| k.link.is_some())
+        .filter_map(|k| spec.str(&k.name).filter(|v| !v.is_empty()))
+        .map(String::from)
+        .collect()
+}
+
 /// Build a resource of `plugin` behind the ABI trait, its log lines and queries going to `host`.
 pub(crate) fn create(
     plugin: &Plugin,
@@ -126,7 +137,9 @@ pub(crate) fn create(
         Error::not_found(format!("driver {} is not in this library", spec.driver_id))
     })?;
     let inner = decl.create(spec)?;
-    Ok(Adapter::new(spec.rid.clone(), &spec.context, inner, host))
+    let mut adapter = Adapter::new(spec.rid.clone(), &spec.context, inner, host);
+    adapter.keyword_links = keyword_links(&decl.manifest().keywords, spec);
+    Ok(adapter)
 }
 
 /// Wraps a driver's resource behind the ABI trait.
@@ -134,6 +147,7 @@ pub(crate) struct Adapter {
     rid: String,
     token: u64,
     env: Vec<(String, String)>,
+    keyword_links: Vec<String>,
     pub(crate) inner: Box<dyn ResourceImpl>,
     host: Arc<dyn HostSide>,
 }
@@ -156,6 +170,7 @@ impl Adapter {
             rid,
             token: context.token,
             env,
+            keyword_links: Vec::new(),
             inner,
             host,
         }
@@ -199,7 +214,12 @@ impl Resource for Adapter {
 
     fn links(&self) -> RVec<RString> {
         let _current = CurrentGuard::set(self.token, &self.rid);
-        let links = guarded("links", || Ok(self.inner.links())).unwrap_or_default();
+        let mut links = self.keyword_links.clone();
+        for l in guarded("links", || Ok(self.inner.links())).unwrap_or_default() {
+            if !links.contains(&l) {
+                links.push(l);
+            }
+        }
         links.into_iter().map(RString::from).collect()
     }
 
@@ -234,5 +254,27 @@ impl Resource for Adapter {
             return self.invoke(verb, args, |r, ctx| r.devs(ctx));
         }
         self.invoke(verb, args, |r, ctx| r.call(verb, ctx.payload(), ctx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdk::Kw;
+
+    #[test]
+    fn keywords_declared_as_links_name_the_links() {
+        let kws = vec![
+            Kw::string("netns").link("container").spec().clone(),
+            Kw::string("ipdev").spec().clone(),
+        ];
+        let spec = |kw: serde_json::Value| {
+            let keywords = kw.as_object().unwrap().clone();
+            ResourceSpec::new("ip.netns", "ip#1", keywords, ResourceContext::default())
+        };
+        let both = spec(serde_json::json!({"netns": "container#1", "ipdev": "br0"}));
+        assert_eq!(keyword_links(&kws, &both), ["container#1"]);
+        let unset = spec(serde_json::json!({"netns": "", "ipdev": "br0"}));
+        assert!(keyword_links(&kws, &unset).is_empty());
     }
 }

@@ -3,9 +3,12 @@
 
 pub mod command;
 mod ctx;
+pub mod devices;
 mod error;
 pub(crate) mod export;
 mod log_bridge;
+pub mod mountinfo;
+pub mod programs;
 
 use crate::types::ActionReport;
 use crate::types::{Devs, DriverManifest, KeywordSpec, KwType, ResourceContext, StatusReport};
@@ -85,6 +88,10 @@ impl ResourceSpec {
     pub fn service(&self, kw: &str) -> Option<&Value> {
         self.context.service.get(kw).filter(|v| !v.is_null())
     }
+    /// The resource's `tags` keyword holds `tag`.
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.context.tags.iter().any(|t| t == tag)
+    }
 }
 
 /// One resource, as a driver implements it. Every verb runs under the host's deadline
@@ -96,7 +103,9 @@ pub trait ResourceImpl: Send + Sync + 'static {
     /// The label `print status` shows (`forking /usr/bin/app start`).
     fn label(&self) -> String;
     /// Rids this resource is linked to: it starts right after them, stops right before them,
-    /// and selecting it pulls them in.
+    /// and selecting it pulls them in. Those named by keywords declared with [`Kw::link`] are
+    /// added by the SDK; prefer such a keyword: the host knows those links before it creates
+    /// any resource and tells their targets (`ResourceContext::linked_by`).
     fn links(&self) -> Vec<String> {
         Vec::new()
     }
@@ -262,6 +271,12 @@ impl Kw {
     /// One line for `driver info`.
     pub fn help(mut self, text: &str) -> Self {
         self.0.help = text.to_string();
+        self
+    }
+    /// The value is the rid of a resource of `group` this one is linked to (see
+    /// [`KeywordSpec::link`]); the SDK adds it to the resource's `links()`.
+    pub fn link(mut self, group: &str) -> Self {
+        self.0.link = Some(group.to_string());
         self
     }
     /// The declaration as the manifest carries it.
