@@ -542,12 +542,24 @@ impl<'a> Reader<'a> {
     /// The generic keywords explicitly set in a section, converted. Invalid values are left
     /// out: `props` has reported them.
     fn explicit_generic(&self, section: &str) -> Map<String, Value> {
+        let Some(s) = self.cfg.doc.section(section) else {
+            return Map::new();
+        };
+        // Only the keywords the section holds are looked up: it has a few keys, the host
+        // knows many keywords, and this runs for every resource.
+        let holds = |k: &HostKw| {
+            s.entries().any(|(key, _)| {
+                let base = key.split_once('@').map_or(key, |(b, _)| b);
+                base == k.name || k.aliases.contains(&base)
+            })
+        };
         keywords::RESOURCE
             .iter()
+            .filter(|k| holds(k))
             .filter_map(|k| {
                 let (key, raw) = std::iter::once(&k.name)
                     .chain(k.aliases)
-                    .find_map(|n| Some((*n, self.cfg.raw_scoped(section, n, self.b.nodename)?)))?;
+                    .find_map(|n| Some((*n, self.cfg.raw_scoped_in(s, n, self.b.nodename)?)))?;
                 let text = refs::expand(self.cfg, &self.b, section, key, raw).ok()?;
                 Some((k.name.to_string(), k.kind.convert(&text).ok()?))
             })
