@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod drivers;
 pub mod exec;
+pub mod kit;
 pub mod lock;
 pub mod log;
 pub mod paths;
