@@ -607,7 +607,7 @@ impl Bench<'_> {
         for k in &self.entry.manifest.keywords {
             let word = match k.kind {
                 KwType::Bool => "bool",
-                KwType::Int => "int",
+                KwType::Int => "number",
                 KwType::Duration => "duration",
                 _ => continue,
             };
