@@ -146,7 +146,7 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     ("disable", &["rid", "tags", "subsets"]),
     ("ls", &["format"]),
     ("driver list", &["format"]),
-    ("driver info", &["format"]),
+    ("driver info", &["format", "kw"]),
     (
         "driver test",
         &["kw", "config", "rid", "format", "slow_kw", "bad_kw"],

@@ -38,6 +38,7 @@ pub struct Cmd<'a> {
     uid_gid: Option<(u32, u32)>,
     quiet: bool,
     deadline: Option<Instant>,
+    line_level: fn(&str) -> Level,
 }
 
 impl<'a> Cmd<'a> {
@@ -51,6 +52,7 @@ impl<'a> Cmd<'a> {
             uid_gid: None,
             quiet: false,
             deadline,
+            line_level: |_| Level::Info,
         }
     }
     /// Add an environment variable.
@@ -72,6 +74,12 @@ impl<'a> Cmd<'a> {
     pub fn timeout(mut self, limit: std::time::Duration) -> Self {
         let own = Instant::now() + limit;
         self.deadline = Some(self.deadline.map_or(own, |d| d.min(own)));
+        self
+    }
+    /// Choose each output line's log level (default: info), for commands that mark their
+    /// lines (`WARNING: …`).
+    pub fn line_level(mut self, classify: fn(&str) -> Level) -> Self {
+        self.line_level = classify;
         self
     }
     /// Do not log the command line nor its output (status probes).
@@ -116,10 +124,10 @@ impl<'a> Cmd<'a> {
         let pid = child.id() as i32;
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
-        let quiet = self.quiet;
+        let (quiet, level_of) = (self.quiet, self.line_level);
         let (stdout_text, stderr_text, waited) = std::thread::scope(|scope| {
-            let out = scope.spawn(|| pump(stdout, self.ctx, quiet, "output:"));
-            let err = scope.spawn(|| pump(stderr, self.ctx, quiet, "stderr:"));
+            let out = scope.spawn(|| pump(stdout, self.ctx, quiet, level_of, "output:"));
+            let err = scope.spawn(|| pump(stderr, self.ctx, quiet, level_of, "stderr:"));
             let waited = wait_until(&mut child, pid, self.deadline);
             (
                 out.join().unwrap_or_default(),
@@ -188,8 +196,15 @@ impl<'a> Cmd<'a> {
     }
 }
 
-/// Read a stream line by line, logging each line (with a header before the first one).
-fn pump(stream: impl Read, ctx: &Ctx, quiet: bool, header: &str) -> String {
+/// Read a stream line by line, logging each line at its level (with a header before the
+/// first one).
+fn pump(
+    stream: impl Read,
+    ctx: &Ctx,
+    quiet: bool,
+    level_of: fn(&str) -> Level,
+    header: &str,
+) -> String {
     let mut text = String::new();
     let mut first = true;
     for line in BufReader::new(stream).lines() {
@@ -199,7 +214,7 @@ fn pump(stream: impl Read, ctx: &Ctx, quiet: bool, header: &str) -> String {
                 ctx.log(Level::Info, header);
                 first = false;
             }
-            ctx.log(Level::Info, &line);
+            ctx.log(level_of(&line), &line);
         }
         text.push_str(&line);
         text.push('\n');
