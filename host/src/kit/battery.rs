@@ -33,9 +33,9 @@ pub const CHECKS: &[&str] = &[
     "label",
     "lifecycle",
     "status.read-only",
-    "provision",
     "deadline.start",
     "deadline.stop",
+    "provision",
     "errors.bad-value",
     "call.unknown-verb",
     "call.malformed",
@@ -102,6 +102,8 @@ struct Bench<'a> {
     not_created: Option<String>,
     /// What the resource is linked to, provisioned by the kit.
     deps: BTreeSet<String>,
+    /// Why the slow variant (`--slow-kw`) could not be created.
+    slow_problem: Option<String>,
 }
 
 /// Run the job's checks; the process's exit code.
@@ -131,6 +133,7 @@ pub fn run(
         slow: None,
         not_created: None,
         deps: BTreeSet::new(),
+        slow_problem: None,
     };
     let create_at = CHECKS.iter().position(|c| *c == "create").unwrap_or(0);
     if job.from > create_at && bench.build().is_ok() && job.recover {
@@ -224,11 +227,10 @@ impl Bench<'_> {
             let cfg = setup::variant(&self.cfg, &self.rid, self.slow_kw);
             let slow = Service::from_config(&self.paths, cfg, self.reg);
             let errors: Vec<String> = slow.errors().map(|d| d.message.clone()).collect();
-            if !errors.is_empty() {
-                self.not_created = Some("its slow variant could not be created".into());
-                return Err(format!("with --slow-kw: {}", errors.join("; ")));
+            match errors.is_empty() {
+                true => self.slow = Some(slow),
+                false => self.slow_problem = Some(errors.join("; ")),
             }
-            self.slow = Some(slow);
         }
         let mut built = format!("{} built from its keywords", self.rid);
         self.deps = self.linked_to();
@@ -248,23 +250,35 @@ impl Bench<'_> {
         Ok(built)
     }
 
-    /// Build, and make sure the resource is not up already: the kit acts only on what it
-    /// brings up itself.
+    /// Build, make sure the resource is not up already (the kit acts only on what it brings
+    /// up itself), and provision it when the driver provisions, as `create --provision`
+    /// would: the other checks start from a provisioned resource, down.
     fn create(&mut self) -> Outcome {
-        let built = match self.build() {
+        let mut built = match self.build() {
             Ok(built) => built,
             Err(why) => return fail(why),
         };
-        match self.status(Which::Normal) {
-            Ok(st @ (Status::Up | Status::Warn)) => {
-                self.not_created = Some("it was up before the kit started it".into());
-                fail(format!(
-                    "{} is {st} before the kit started it: the kit tests only what it brings \
-                     up itself (give keywords naming something unused)",
-                    self.rid
-                ))
+        if let Ok(st @ (Status::Up | Status::Warn)) = self.status(Which::Normal) {
+            self.not_created = Some("it was up before the kit started it".into());
+            return fail(format!(
+                "{} is {st} before the kit started it: the kit tests only what it brings up \
+                 itself (give keywords naming something unused)",
+                self.rid
+            ));
+        }
+        if self.provisions() && self.resource().def.props.provision {
+            for verb in [Verb::Provision, Verb::Stop] {
+                let name = verb.name().to_string();
+                let a = self.call(Which::Normal, verb);
+                if !matches!(a.reply, Reply::Done(Ok(_))) {
+                    return fail(format!("{built}; then {name} {}", a.describe()));
+                }
             }
-            _ => ok(built),
+            built += ", provisioned, then stopped";
+        }
+        match &self.slow_problem {
+            Some(p) => fail(format!("{built}; but its slow variant (--slow-kw): {p}")),
+            None => ok(built),
         }
     }
 
@@ -370,12 +384,11 @@ impl Bench<'_> {
         }
     }
 
-    /// After a battery process died: stop (or unprovision) without asking the status first,
-    /// the status being possibly what killed it.
+    /// After a battery process died: stop without asking the status first, the status being
+    /// possibly what killed it.
     fn bring_down_blindly(&self) {
         if self.not_created.is_none() {
-            let verb = self.last_verb();
-            self.call(Which::Normal, verb);
+            self.call(Which::Normal, Verb::Stop);
         }
     }
 
@@ -569,6 +582,9 @@ impl Bench<'_> {
 
     /// A start or a stop given [`DEADLINE`], by the slow variant; then a stop must clean up.
     fn deadline(&self, verb: Verb) -> Outcome {
+        if self.slow_problem.is_some() {
+            return skip("the slow variant could not be created (see create)");
+        }
         if let Err(skipped) = self.start_down() {
             return skipped;
         }
@@ -766,8 +782,12 @@ fn keyword_paths(keywords: &serde_json::Map<String, serde_json::Value>) -> Vec<P
             .collect(),
         _ => Vec::new(),
     });
+    // A path may come as a value of its own or after `name=` (an agent's `state=/x`).
     words
-        .filter(|w| w.starts_with('/'))
+        .filter_map(|w| match w.split_once("=/") {
+            Some((_, rest)) if !w.starts_with('/') => Some(format!("/{rest}")),
+            _ => w.starts_with('/').then_some(w),
+        })
         .map(PathBuf::from)
         .collect()
 }
@@ -806,5 +826,24 @@ fn walk(dir: &Path, snap: &mut Snapshot) {
         if is_dir {
             walk(&path, snap);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_named_by_keywords() {
+        let kw = serde_json::json!({
+            "dev": "/dev/loop3",
+            "mnt": "relative",
+            "params": ["state=/tmp/dummy.state", "fake=1"],
+            "start": ["touch", "/srv/flag"],
+            "size": 3,
+        });
+        let paths = keyword_paths(kw.as_object().unwrap());
+        let paths: Vec<&str> = paths.iter().filter_map(|p| p.to_str()).collect();
+        assert_eq!(paths, ["/dev/loop3", "/tmp/dummy.state", "/srv/flag"]);
     }
 }

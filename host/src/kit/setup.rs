@@ -123,6 +123,7 @@ mod tests {
             problem: None,
             keywords: Default::default(),
             service_keywords: Default::default(),
+            generic_keywords: Default::default(),
             props: Default::default(),
         }
     }
