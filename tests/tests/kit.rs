@@ -3,8 +3,10 @@
 //! regresses), and the fixture driver's misbehaviours fail exactly the checks they break.
 //!
 //! Needs root; the container and ip.netns tests need `bash tests/setup/docker.sh`, the ip
-//! tests `bash tests/setup/network.sh`. Their guards remove what the kit could have left: the
-//! throwaway service's containers, the test bridge.
+//! tests `bash tests/setup/network.sh`, the storage ones `bash tests/setup/storage.sh`, the
+//! ocf one `bash tests/setup/pacemaker.sh` (resource-agents). Their guards remove what the kit
+//! could have left: the throwaway service's containers, the test bridge, mounts, the volume
+//! group and the loop devices.
 
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -632,4 +634,186 @@ fn ip_netns_passes_from_a_config_with_its_container() {
         assert!(with_result(&doc, "ok").contains(id), "{doc:#}");
     }
     assert_eq!(left.ids(), Vec::<String>::new(), "containers left behind");
+}
+
+// --- storage -------------------------------------------------------------------------------
+
+/// Loop devices on sparse images in the test's root, and what the kit could leave on them
+/// (mounts under the root, a volume group), removed on drop.
+struct Storage {
+    env: Env,
+    loops: Vec<String>,
+    vg: Option<String>,
+}
+
+/// A system command that must succeed; its stdout.
+#[track_caller]
+fn must(args: &[&str]) -> String {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (run tests/setup/storage.sh)", args[0]));
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn quietly(args: &[&str]) {
+    let _ = Command::new(args[0])
+        .args(&args[1..])
+        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+        .output();
+}
+
+impl Storage {
+    fn new(libs: &[&str]) -> Storage {
+        Storage {
+            env: Env::new(libs),
+            loops: Vec::new(),
+            vg: None,
+        }
+    }
+
+    /// A loop device on a blank sparse image of `mb` MiB.
+    fn loop_dev(&mut self, name: &str, mb: u64) -> String {
+        let image = self.env.path(&format!("{name}.img"));
+        std::fs::File::create(&image)
+            .unwrap()
+            .set_len(mb << 20)
+            .unwrap();
+        let dev = must(&["losetup", "-f", "--show", image.to_str().unwrap()])
+            .trim()
+            .to_string();
+        self.loops.push(dev.clone());
+        dev
+    }
+
+    /// A folder of the root, as `key=<path>`.
+    fn dir(&self, key: &str, name: &str) -> String {
+        let dir = self.env.path(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        format!("{key}={}", dir.display())
+    }
+
+    /// The mounts under the root.
+    fn mounts(&self) -> Vec<String> {
+        let root = self.env.root.path().to_string_lossy().into_owned();
+        let table = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        table
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .filter(|m| m.starts_with(&root))
+            .map(String::from)
+            .collect()
+    }
+}
+
+impl Drop for Storage {
+    fn drop(&mut self) {
+        for m in self.mounts().iter().rev() {
+            quietly(&["umount", "-l", m]);
+        }
+        if let Some(vg) = &self.vg {
+            quietly(&["vgremove", "-ff", vg]);
+        }
+        for dev in &self.loops {
+            quietly(&["pvremove", "-qq", "-y", dev]);
+            quietly(&["losetup", "-d", dev]);
+        }
+    }
+}
+
+#[test]
+fn filesystems_pass_on_loop_devices() {
+    let mut st = Storage::new(&["fs"]);
+    // Each kind on a blank device: the kit provisions it (mkfs) before the other checks.
+    for (kind, mb) in [("ext2", 64), ("ext3", 64), ("ext4", 64), ("xfs", 300)] {
+        let dev = format!("dev={}", st.loop_dev(kind, mb));
+        let mnt = st.dir("mnt", &format!("mnt-{kind}"));
+        let id = format!("fs.{kind}");
+        let doc = passes(
+            &st.env,
+            &[
+                &id,
+                "--kw",
+                &dev,
+                "--kw",
+                &mnt,
+                "--bad-kw",
+                "mnt=relative/path",
+            ],
+            &[
+                "create",
+                "lifecycle",
+                "status.read-only",
+                "provision",
+                "errors.bad-value",
+            ],
+        );
+        assert!(
+            detail(&doc, "create").ends_with("provisioned, then stopped"),
+            "{doc:#}"
+        );
+        assert_eq!(st.mounts(), Vec::<String>::new(), "{id} left mounted");
+    }
+    let (src, mnt) = (st.dir("dev", "bind-src"), st.dir("mnt", "bind-mnt"));
+    passes(
+        &st.env,
+        &["fs.bind", "--kw", &src, "--kw", &mnt],
+        &["lifecycle"],
+    );
+    let mnt = st.dir("mnt", "tmpfs-mnt");
+    passes(
+        &st.env,
+        &["fs.tmpfs", "--kw", &mnt],
+        &["lifecycle", "status.read-only"],
+    );
+    assert_eq!(st.mounts(), Vec::<String>::new());
+}
+
+#[test]
+fn a_volume_group_passes_on_a_loop_device() {
+    let mut st = Storage::new(&["disk"]);
+    let pvs = format!("pvs={}", st.loop_dev("pv", 64));
+    let vg = format!("kitvg{}", std::process::id());
+    st.vg = Some(vg.clone());
+    let name = format!("name={vg}");
+    let doc = passes(
+        &st.env,
+        &["disk.vg", "--kw", &name, "--kw", &pvs],
+        &["create", "lifecycle", "status.read-only", "provision"],
+    );
+    assert!(
+        detail(&doc, "create").ends_with("provisioned, then stopped"),
+        "{doc:#}"
+    );
+    let vgs = Command::new("vgs").arg(&vg).output().unwrap();
+    assert!(!vgs.status.success(), "the kit left {vg} behind");
+}
+
+// --- ocf -----------------------------------------------------------------------------------
+
+#[test]
+fn an_ocf_agent_passes() {
+    let env = Env::new(&["ocf"]);
+    let params = format!("params=state={}", env.path("dummy.state").display());
+    let doc = passes(
+        &env,
+        &[
+            "app.ocf",
+            "--kw",
+            "agent=heartbeat:Dummy",
+            "--kw",
+            &params,
+            "--bad-kw",
+            "agent=heartbeat:NoSuchAgent",
+        ],
+        &["lifecycle", "status.read-only", "errors.bad-value"],
+    );
+    assert!(
+        detail(&doc, "errors.bad-value")
+            .starts_with("agent=heartbeat:NoSuchAgent refused (agent: "),
+        "{doc:#}"
+    );
+    assert!(!env.path("dummy.state").exists());
 }
