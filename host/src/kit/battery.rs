@@ -252,7 +252,7 @@ impl Bench<'_> {
 
     /// Build, make sure the resource is not up already (the kit acts only on what it brings
     /// up itself), and provision it when the driver provisions, as `create --provision`
-    /// would: the other checks start from a provisioned resource, down.
+    /// would: the other checks start from a provisioned resource.
     fn create(&mut self) -> Outcome {
         let mut built = match self.build() {
             Ok(built) => built,
@@ -267,14 +267,11 @@ impl Bench<'_> {
             ));
         }
         if self.provisions() && self.resource().def.props.provision {
-            for verb in [Verb::Provision, Verb::Stop] {
-                let name = verb.name().to_string();
-                let a = self.call(Which::Normal, verb);
-                if !matches!(a.reply, Reply::Done(Ok(_))) {
-                    return fail(format!("{built}; then {name} {}", a.describe()));
-                }
+            let a = self.call(Which::Normal, Verb::Provision);
+            if !matches!(a.reply, Reply::Done(Ok(_))) {
+                return fail(format!("{built}; then provision {}", a.describe()));
             }
-            built += ", provisioned, then stopped";
+            built += ", provisioned";
         }
         match &self.slow_problem {
             Some(p) => fail(format!("{built}; but its slow variant (--slow-kw): {p}")),
@@ -497,29 +494,27 @@ impl Bench<'_> {
         ok(detail)
     }
 
-    /// down → up → up again (already) → down → down again (already), each checked by status.
+    /// From the state the resource is in: down → up → up again (already) → down → down again
+    /// (already), each checked by status; from up, the same with the downs first.
     fn cycle(&self, up: Verb, down: Verb) -> Outcome {
-        if let Err(skipped) = self.start_down() {
-            return skipped;
-        }
-        match self.status(Which::Normal) {
-            Ok(Status::Down) => {}
+        let ups = [(up.clone(), true, Status::Up), (up, false, Status::Up)];
+        let downs = [
+            (down.clone(), true, Status::Down),
+            (down, false, Status::Down),
+        ];
+        let (state, steps) = match self.status(Which::Normal) {
+            Ok(Status::Down) => (Status::Down, [ups, downs].concat()),
+            Ok(Status::Up) => (Status::Up, [downs, ups].concat()),
             Ok(Status::NA) => {
                 return skip(
                     "status is n/a: up and down cannot be told apart with these keywords \
                      (give the driver what it needs to tell, a check command for one)",
                 )
             }
-            Ok(other) => return fail(format!("status before {} is {other}", up.name())),
+            Ok(other) => return fail(format!("status is {other} before any action")),
             Err(e) => return fail(e),
-        }
-        let mut trail = vec!["down".to_string()];
-        let steps = [
-            (up.clone(), true, Status::Up),
-            (up, false, Status::Up),
-            (down.clone(), true, Status::Down),
-            (down, false, Status::Down),
-        ];
+        };
+        let mut trail = vec![state.as_str().to_string()];
         for (verb, first, want) in steps {
             let name = verb.name().to_string();
             let a = self.call(Which::Normal, verb);
@@ -576,6 +571,9 @@ impl Bench<'_> {
         let props = &self.resource().def.props;
         if !props.provision || !props.unprovision {
             return skip("the config says provision = false or unprovision = false");
+        }
+        if let Err(skipped) = self.start_down() {
+            return skipped;
         }
         self.cycle(Verb::Provision, Verb::Unprovision)
     }
