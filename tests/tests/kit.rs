@@ -59,17 +59,32 @@ fn detail<'a>(doc: &'a Value, id: &str) -> &'a str {
 #[track_caller]
 fn passes(env: &Env, args: &[&str], must_pass: &[&str]) -> Value {
     let (run, doc) = report(env, args);
+    assert_passed(&run, &doc, must_pass);
+    doc
+}
+
+#[track_caller]
+fn assert_passed(run: &Run, doc: &Value, must_pass: &[&str]) {
     assert_eq!(
-        with_result(&doc, "fail"),
+        with_result(doc, "fail"),
         BTreeSet::new(),
         "{doc:#}\n{}",
         run.stderr
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let passed = with_result(&doc, "ok");
+    let passed = with_result(doc, "ok");
     for id in must_pass {
         assert!(passed.contains(*id), "{id} did not pass: {doc:#}");
     }
+}
+
+/// The kit passes and leaves no container of its throwaway service behind (removed anyway).
+#[track_caller]
+fn passes_leaving_no_container(env: &Env, args: &[&str], must_pass: &[&str]) -> Value {
+    let (run, doc) = report(env, args);
+    let left = Leftovers(doc["service"].as_str().unwrap().to_string());
+    assert_passed(&run, &doc, must_pass);
+    assert_eq!(left.ids(), Vec::<String>::new(), "containers left behind");
     doc
 }
 
@@ -485,7 +500,7 @@ fn docker_passes_and_leaves_no_container() {
     need_image();
     let env = Env::new(&["docker"]);
     let image = format!("image={IMAGE}");
-    let (run, doc) = report(
+    passes_leaving_no_container(
         &env,
         &[
             "container.docker",
@@ -494,24 +509,13 @@ fn docker_passes_and_leaves_no_container() {
             "--kw",
             "command=sleep 1000",
         ],
+        &[
+            "lifecycle",
+            "provision",
+            "status.read-only",
+            "call.malformed",
+        ],
     );
-    let left = Leftovers(doc["service"].as_str().unwrap().to_string());
-    assert_eq!(
-        with_result(&doc, "fail"),
-        BTreeSet::new(),
-        "{doc:#}\n{}",
-        run.stderr
-    );
-    assert_eq!(run.code, 0);
-    for id in [
-        "lifecycle",
-        "provision",
-        "status.read-only",
-        "call.malformed",
-    ] {
-        assert!(with_result(&doc, "ok").contains(id), "{doc:#}");
-    }
-    assert_eq!(left.ids(), Vec::<String>::new(), "containers left behind");
 }
 
 // --- ip ------------------------------------------------------------------------------------
@@ -602,38 +606,22 @@ fn ip_netns_passes_from_a_config_with_its_container() {
         ),
     )
     .unwrap();
-    let (run, doc) = report(
+    let conf = conf.to_str().unwrap();
+    let doc = passes_leaving_no_container(
         &env,
+        &["ip.netns", "--config", conf, "--bad-kw", "mode=ovs"],
         &[
-            "ip.netns",
-            "--config",
-            conf.to_str().unwrap(),
-            "--bad-kw",
-            "mode=ovs",
+            "lifecycle",
+            "status.read-only",
+            "deadline.start",
+            "errors.bad-value",
         ],
     );
-    let left = Leftovers(doc["service"].as_str().unwrap().to_string());
-    assert_eq!(
-        with_result(&doc, "fail"),
-        BTreeSet::new(),
-        "{doc:#}\n{}",
-        run.stderr
-    );
-    assert_eq!(run.code, 0);
     assert_eq!(doc["rid"], "ip#1");
     assert_eq!(
         detail(&doc, "create"),
         "ip#1 built from its keywords, with container#1 it is linked to"
     );
-    for id in [
-        "lifecycle",
-        "status.read-only",
-        "deadline.start",
-        "errors.bad-value",
-    ] {
-        assert!(with_result(&doc, "ok").contains(id), "{doc:#}");
-    }
-    assert_eq!(left.ids(), Vec::<String>::new(), "containers left behind");
 }
 
 // --- storage -------------------------------------------------------------------------------
