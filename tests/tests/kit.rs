@@ -239,6 +239,21 @@ fn app_forking_with_a_stop_that_does_not_stop_fails_the_lifecycle() {
 }
 
 #[test]
+fn a_resource_from_a_json_config_on_stdin() {
+    let env = Env::new(&["app"]);
+    let flag = env.path("flag");
+    let flag = flag.display();
+    let conf = format!(
+        r#"{{"app#2": {{"type": "forking", "start": "touch {flag}", "stop": "rm -f {flag}",
+            "check": "test -f {flag}"}}}}"#
+    );
+    let run = env.run_stdin("driver test app.forking --config - --format json", &conf);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {run:?}"));
+    assert_passed(&run, &doc, &["lifecycle", "provision"]);
+    assert_eq!(doc["rid"], "app#2");
+}
+
+#[test]
 fn app_simple_passes() {
     let env = Env::new(&["app"]);
     passes(

@@ -90,16 +90,20 @@ pub fn test(ctx: &Ctx, rest: &[String]) -> Result<i32> {
              --rid RID] [--slow-kw key=value]... [--bad-kw key=value]... [--format json]"
         ));
     };
-    let mut config = match &ctx.args.config {
-        Some(file) => super::config_cmds::read_feed(file)?,
-        None => Document::new(),
+    let file = ctx.args.config.clone();
+    let config = move || -> Result<Document> {
+        let mut doc = match &file {
+            Some(file) => super::config_cmds::read_feed(file)?,
+            None => Document::new(),
+        };
+        if doc.get("DEFAULT", "id").is_none() {
+            doc.set("DEFAULT", "id", &super::config_cmds::new_uuid()?);
+        }
+        Ok(doc)
     };
-    if config.get("DEFAULT", "id").is_none() {
-        config.set("DEFAULT", "id", &super::config_cmds::new_uuid()?);
-    }
     let opts = kit::Options {
         driver: id.clone(),
-        config,
+        config: Box::new(config),
         config_origin: ctx.args.config.clone(),
         rid: ctx.args.rid.clone(),
         kw: ctx.args.kw.clone(),

@@ -26,9 +26,11 @@ use std::path::Path;
 /// What `driver test` was asked.
 pub struct Options {
     pub driver: String,
-    /// The config the resource comes from: a `--config` file (and where it was read), or
-    /// nothing, the resource then being written from `--kw`. `DEFAULT.id` is set.
-    pub config: Document,
+    /// Reads the config the resource comes from: a `--config` file, or nothing, the resource
+    /// then being written from `--kw`; with `DEFAULT.id` set. Called once, by the supervising
+    /// process (the battery's reads the throwaway copy; stdin is read once).
+    pub config: Box<dyn FnOnce() -> Result<Document>>,
+    /// Where the config comes from (`--config`), if anywhere.
     pub config_origin: Option<String>,
     /// The resource under test (`--rid`).
     pub rid: Option<String>,
@@ -73,7 +75,7 @@ pub fn run(paths: &Paths, reg: &Registry, opts: Options) -> Result<i32> {
     let mut cfg = ServiceConfig {
         name: service.clone(),
         path: tmp.conf(&service),
-        doc: opts.config,
+        doc: (opts.config)()?,
     };
     let rid = match &opts.config_origin {
         None => {

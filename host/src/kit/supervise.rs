@@ -49,6 +49,25 @@ pub fn after_death(running: Option<&str>, calling: bool, why: &str) -> Next {
     }
 }
 
+/// The verdicts of the checks a dead battery left unreported: skipped for `reason`, but the
+/// first one fails when the process died outside any check (a run that could not check
+/// everything must not pass).
+pub fn unrun(done: &[CheckResult], outside: bool, why: &str, reason: &str) -> Vec<CheckResult> {
+    CHECKS
+        .iter()
+        .filter(|c| !SUPERVISED.contains(c) && !done.iter().any(|r| r.id == **c))
+        .enumerate()
+        .map(|(i, id)| match (i, outside) {
+            (0, true) => CheckResult::new(
+                id,
+                Verdict::Fail,
+                format!("the test process died before this check: {why}"),
+            ),
+            _ => CheckResult::new(id, Verdict::Skip, reason),
+        })
+        .collect()
+}
+
 /// Show a verdict and keep it.
 fn report(r: CheckResult, results: &mut Vec<CheckResult>, show: &mut dyn FnMut(&Record)) {
     show(&Record::Check(r.clone()));
@@ -117,17 +136,8 @@ pub fn run(mut job: Job, show: &mut dyn FnMut(&Record)) -> anyhow::Result<Vec<Ch
                     .any(|r| r.id == "create" && r.result == Verdict::Ok);
             }
             Next::GiveUp(reason) => {
-                let left: Vec<&str> = CHECKS
-                    .iter()
-                    .copied()
-                    .filter(|c| !SUPERVISED.contains(c) && !results.iter().any(|r| r.id == *c))
-                    .collect();
-                for id in left {
-                    report(
-                        CheckResult::new(id, Verdict::Skip, &reason),
-                        &mut results,
-                        show,
-                    );
+                for r in unrun(&results, running.is_none(), &why, &reason) {
+                    report(r, &mut results, show);
                 }
                 if running.is_none() {
                     show(&Record::Warning {
@@ -178,6 +188,21 @@ mod tests {
         assert!(
             matches!(after_death(None, false, "killed"), Next::GiveUp(r) if r.contains("outside any check (killed)"))
         );
+        let done = [CheckResult::new("manifest.id", Verdict::Ok, "")];
+        let left = unrun(&done, true, "it exited with code 1", "not run");
+        assert_eq!(
+            left.len(),
+            CHECKS.len() - 2,
+            "all but the done and supervised ones"
+        );
+        assert_eq!(
+            (left[0].id.as_str(), left[0].result),
+            ("manifest.help", Verdict::Fail)
+        );
+        assert!(left[1..].iter().all(|r| r.result == Verdict::Skip));
+        assert!(unrun(&done, false, "", "x")
+            .iter()
+            .all(|r| r.result == Verdict::Skip));
         assert_eq!(
             death(ExitStatus::from_raw(6)),
             "it was killed by signal 6 (SIGABRT)"
