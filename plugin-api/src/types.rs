@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// What a driver library describes about itself (`DriverMod::manifest`).
@@ -194,6 +195,15 @@ pub struct ResourceContext {
     /// The converted `[DEFAULT]` keywords the driver declared in `service_keywords`.
     #[serde(default)]
     pub service: Map<String, Value>,
+    /// The environment the host gives every command run for this resource (`OPENSVC_*`,
+    /// `PATH` with the service's script folder first). The SDK adds `OPENSVC_ACTION` per call
+    /// and what the driver declares ([`crate::sdk::ResourceImpl::env`]).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// `<root>/etc/opensvc/<svc>.d`: the service's own scripts (where a relative script
+    /// path is looked up).
+    #[serde(default)]
+    pub scripts_dir: String,
 }
 
 /// Arguments of every verb call.

@@ -29,6 +29,14 @@ pub fn resource_status(res: &Resource) -> ResourceStatus {
         st.status = State::NA;
         return st;
     }
+    if p.has_tag("nostatus") {
+        st.status = State::NA;
+        st.log.push(LogEntry {
+            level: "info".into(),
+            message: "nostatus tag".into(),
+        });
+        return st;
+    }
     let error = |msg: String| LogEntry {
         level: "error".into(),
         message: msg,

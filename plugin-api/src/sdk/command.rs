@@ -33,6 +33,8 @@ pub struct Cmd<'a> {
     cwd: Option<PathBuf>,
     uid_gid: Option<(u32, u32)>,
     quiet: bool,
+    /// The level of stderr lines (info unless [`Cmd::stderr_as_warnings`]).
+    stderr_level: u8,
     deadline: Option<Instant>,
 }
 
@@ -46,6 +48,7 @@ impl<'a> Cmd<'a> {
             cwd: None,
             uid_gid: None,
             quiet: false,
+            stderr_level: level::INFO,
             deadline,
         }
     }
@@ -71,6 +74,12 @@ impl<'a> Cmd<'a> {
     /// Do not log the command line nor its output (status probes).
     pub fn quiet(mut self) -> Self {
         self.quiet = true;
+        self
+    }
+    /// Log the lines the command writes on stderr as warnings (an application's own
+    /// complaints), not as info.
+    pub fn stderr_as_warnings(mut self) -> Self {
+        self.stderr_level = level::WARN;
         self
     }
 
@@ -112,8 +121,8 @@ impl<'a> Cmd<'a> {
         let stderr = child.stderr.take().expect("piped stderr");
         let quiet = self.quiet;
         let (stdout_text, stderr_text, waited) = std::thread::scope(|scope| {
-            let out = scope.spawn(|| pump(stdout, self.ctx, quiet, "output:"));
-            let err = scope.spawn(|| pump(stderr, self.ctx, quiet, "stderr:"));
+            let out = scope.spawn(|| pump(stdout, self.ctx, quiet, "output:", level::INFO));
+            let err = scope.spawn(|| pump(stderr, self.ctx, quiet, "stderr:", self.stderr_level));
             let waited = wait_until(&mut child, pid, self.deadline);
             (
                 out.join().unwrap_or_default(),
@@ -143,7 +152,8 @@ impl<'a> Cmd<'a> {
     }
 
     /// Start the command detached (own session, no pipes) and return its pid. It outlives
-    /// the call and is not waited for: a driver that needs its exit status waits on the pid.
+    /// the call; a background thread reaps it when it exits, so `kill(pid, 0)` tells
+    /// whether it still runs (its exit status is not kept).
     pub fn spawn_detached(self, log_file: Option<&std::path::Path>) -> Result<u32> {
         let line = self.argv.join(" ");
         if !self.quiet {
@@ -171,15 +181,19 @@ impl<'a> Cmd<'a> {
                 _ => Ok(()),
             });
         }
-        let child = cmd
+        let mut child = cmd
             .spawn()
             .map_err(|e| Error::other(format!("{line}: {e}")))?;
-        Ok(child.id())
+        let pid = child.id();
+        // Reap it when it exits, so that while this process lives an exited command is gone
+        // rather than a zombie that still answers `kill -0`.
+        std::thread::spawn(move || child.wait());
+        Ok(pid)
     }
 }
 
-/// Read a stream line by line, logging each line (with a header before the first one).
-fn pump(stream: impl Read, ctx: &Ctx, quiet: bool, header: &str) -> String {
+/// Read a stream line by line, logging each line at `lvl` (with a header before the first).
+fn pump(stream: impl Read, ctx: &Ctx, quiet: bool, header: &str, lvl: u8) -> String {
     let mut text = String::new();
     let mut first = true;
     for line in BufReader::new(stream).lines() {
@@ -189,7 +203,7 @@ fn pump(stream: impl Read, ctx: &Ctx, quiet: bool, header: &str) -> String {
                 ctx.log(level::INFO, header);
                 first = false;
             }
-            ctx.log(level::INFO, &line);
+            ctx.log(lvl, &line);
         }
         text.push_str(&line);
         text.push('\n');

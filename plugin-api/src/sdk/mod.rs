@@ -142,6 +142,12 @@ pub trait ResourceImpl: Send + Sync + 'static {
     fn sort_key(&self) -> Option<String> {
         None
     }
+    /// Variables added to the environment of every command run for this resource, the
+    /// host's triggers included (an ip resource adds `OPENSVC_IPNAME`, …). Asked once, when
+    /// the resource is created.
+    fn env(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
     fn status(&self, ctx: &Ctx) -> Result<StatusReport>;
     fn start(&self, ctx: &Ctx) -> Result<ActionReport>;
     fn stop(&self, ctx: &Ctx) -> Result<ActionReport>;

@@ -149,6 +149,10 @@ impl ResourceImpl for Fixture {
     fn sort_key(&self) -> Option<String> {
         self.mnt.clone()
     }
+    /// A variable of its own in its commands' environment (the host's triggers included).
+    fn env(&self) -> Vec<(String, String)> {
+        vec![("OPENSVC_FIXTURE_RID".into(), self.rid.clone())]
+    }
     fn status(&self, _ctx: &Ctx) -> Result<StatusReport> {
         if self.panic.iter().any(|v| v == "status") {
             panic!("fixture {} told to panic on status", self.rid);
