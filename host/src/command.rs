@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
 use svcmgr_plugin_api::abi::level;
+use svcmgr_plugin_api::sdk::command::program_path;
 
 /// Run `argv` to completion (blocking): its exit code, 128 + the signal number when a signal
 /// ended it (the deadline's KILL included), or why it could not start.
@@ -20,7 +21,8 @@ pub fn run(
     deadline: Option<Instant>,
 ) -> Result<i32, String> {
     let (prog, args) = argv.split_first().ok_or("empty command line")?;
-    let mut child = Command::new(prog)
+    let path = env.iter().rev().find(|(k, _)| k == "PATH");
+    let mut child = Command::new(program_path(prog, path.map(|(_, v)| v.as_str())))
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())

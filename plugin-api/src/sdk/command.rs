@@ -88,7 +88,8 @@ impl<'a> Cmd<'a> {
             .argv
             .split_first()
             .ok_or_else(|| Error::config("empty command line"))?;
-        let mut cmd = Command::new(prog);
+        let path = self.env.iter().rev().find(|(k, _)| k == "PATH");
+        let mut cmd = Command::new(program_path(prog, path.map(|(_, v)| v.as_str())));
         cmd.args(args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
@@ -192,6 +193,25 @@ impl<'a> Cmd<'a> {
     }
 }
 
+/// The program a command line names: `prog` itself when it holds a `/` or the command keeps
+/// this process's `PATH` (`path` None), else the first executable `<dir>/<prog>` of `path`,
+/// the `PATH` the command gets. Resolving it here keeps std on its fast spawn path, which it
+/// leaves for fork and exec when the child's `PATH` is not the parent's.
+pub fn program_path(prog: &str, path: Option<&str>) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(path) = path.filter(|_| !prog.contains('/')) else {
+        return PathBuf::from(prog);
+    };
+    path.split(':')
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| std::path::Path::new(dir).join(prog))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .unwrap_or_else(|| PathBuf::from(prog))
+}
+
 /// Read a stream line by line, logging each line at `lvl` (with a header before the first).
 fn pump(stream: impl Read, ctx: &Ctx, quiet: bool, header: &str, lvl: u8) -> String {
     let mut text = String::new();
@@ -238,4 +258,24 @@ fn code_of(status: std::process::ExitStatus) -> i32 {
     status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs_are_looked_up_in_the_commands_path() {
+        let p = |prog, path| program_path(prog, path);
+        assert_eq!(
+            p("sh", Some("/nonexistent::/bin")),
+            PathBuf::from("/bin/sh")
+        );
+        assert_eq!(p("/bin/sh", Some("/x")), PathBuf::from("/bin/sh"));
+        assert_eq!(p("sh", None), PathBuf::from("sh"));
+        assert_eq!(
+            p("no-such-program", Some("/bin")),
+            PathBuf::from("no-such-program")
+        );
+    }
 }
