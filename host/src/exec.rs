@@ -143,12 +143,11 @@ impl Step {
             optional: p.optional,
             skip_standby: p.standby && !verb.ascending() && !opts.force,
             noaction: p.has_tag("noaction"),
-            args: CallArgs {
-                deadline_unix_ms: None,
-                timeout_ms: timeout.map(|t| t.as_millis() as u64),
-                force: opts.force,
-                action: opts.action.clone(),
-                payload: serde_json::Value::Null,
+            args: {
+                let mut args = CallArgs::new(&opts.action);
+                args.timeout_ms = timeout.map(|t| t.as_millis() as u64);
+                args.force = opts.force;
+                args
             },
             triggers,
             requires,

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use svcmgr_plugin_api::abi::ResourceBox;
-use svcmgr_plugin_api::types::ResourceContext;
+use svcmgr_plugin_api::types::{features, LinkedBy, ResourceContext};
 
 /// One resource: its definition and, when its driver could create it, the driver object.
 #[derive(Clone)]
@@ -55,25 +55,38 @@ impl Service {
         let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
         let var = paths.var(&cfg.name);
         let (def, mut diags) = resolve::resolve(&cfg, reg, &paths.nodename, &var.to_string_lossy());
+        let links: Vec<Vec<ConfigLink>> =
+            def.resources.iter().map(|r| config_links(reg, r)).collect();
         let scripts_dir = paths.scripts_dir(&cfg.name);
         let svc_env = service_env(&cfg.name, &def.id, &scripts_dir);
         let mut resources = Vec::with_capacity(def.resources.len());
-        for rdef in &def.resources {
-            let mut env = svc_env.clone();
-            env.insert("OPENSVC_RID".into(), rdef.rid.clone());
-            let context = ResourceContext {
-                svcname: cfg.name.clone(),
-                nodename: paths.nodename.clone(),
-                svc_id: def.id.clone(),
-                var_dir: var.to_string_lossy().into_owned(),
-                token,
-                service: rdef.service_keywords.clone(),
-                env,
-                scripts_dir: scripts_dir.to_string_lossy().into_owned(),
-            };
-            let created = match &rdef.problem {
-                Some(p) => Err(p.clone()),
-                None => instantiate(reg, rdef, &context).inspect_err(|e| {
+        for (rdef, own_links) in def.resources.iter().zip(&links) {
+            let mut context = ResourceContext::new(&cfg.name, &var.to_string_lossy());
+            context.nodename = paths.nodename.clone();
+            context.svc_id = def.id.clone();
+            context.token = token;
+            context.service = rdef.service_keywords.clone();
+            context.host_features = features::ALL.iter().map(|f| f.to_string()).collect();
+            context.linked_by = linked_by(&rdef.rid, &def.resources, &links);
+            context.tags = rdef.props.tags.clone();
+            context.env = svc_env.clone();
+            context.env.insert("OPENSVC_RID".into(), rdef.rid.clone());
+            context.scripts_dir = scripts_dir.to_string_lossy().into_owned();
+            let broken_link = own_links
+                .iter()
+                .find_map(|l| l.problem(&def.resources).map(|p| (l, p)));
+            let created = match (&rdef.problem, broken_link) {
+                (Some(p), _) => Err(p.clone()),
+                (None, Some((link, problem))) => {
+                    diags.push(Diag {
+                        severity: Severity::Error,
+                        section: rdef.rid.clone(),
+                        keyword: Some(link.keyword.clone()),
+                        message: problem.clone(),
+                    });
+                    Err(format!("{}: {problem}", link.keyword))
+                }
+                (None, None) => instantiate(reg, rdef, &context).inspect_err(|e| {
                     diags.push(Diag {
                         severity: Severity::Error,
                         section: rdef.rid.clone(),
@@ -92,7 +105,12 @@ impl Service {
             };
             res.driver = created.map(|h| {
                 res.label = h.label().into_string();
-                res.links = h.links().into_iter().map(|s| s.into_string()).collect();
+                res.links = own_links.iter().map(|l| l.target.clone()).collect();
+                for l in h.links() {
+                    if !res.links.iter().any(|x| x.as_str() == l.as_str()) {
+                        res.links.push(l.into_string());
+                    }
+                }
                 let described = describe(&h);
                 res.sort_key = described.sort_key;
                 res.env.extend(described.env);
@@ -191,6 +209,57 @@ impl Service {
     }
 }
 
+/// A link a resource's config declares: a keyword its driver flags as naming the rid of a
+/// resource of some group (`KeywordSpec::link`). Known before any resource is created, so
+/// that every resource learns at creation who links to it.
+struct ConfigLink {
+    keyword: String,
+    target: String,
+    group: String,
+}
+
+impl ConfigLink {
+    /// Why the link is wrong, if it is: its target must be a resource of its group.
+    fn problem(&self, all: &[ResourceDef]) -> Option<String> {
+        match all.iter().find(|r| r.rid == self.target) {
+            Some(r) if r.group == self.group => None,
+            _ => Some(format!(
+                "{} is not a {} resource of this service",
+                self.target, self.group
+            )),
+        }
+    }
+}
+
+fn config_links(reg: &Registry, rdef: &ResourceDef) -> Vec<ConfigLink> {
+    let Some(entry) = rdef.driver.as_ref().and_then(|d| reg.drivers.get(d)) else {
+        return Vec::new();
+    };
+    entry
+        .manifest
+        .keywords
+        .iter()
+        .filter_map(|k| {
+            let group = k.link.as_ref()?;
+            let target = rdef.keywords.get(&k.name)?.as_str()?;
+            (!target.is_empty()).then(|| ConfigLink {
+                keyword: k.name.clone(),
+                target: target.to_string(),
+                group: group.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The resources whose config links them to `rid` (`links[i]` are those of `all[i]`).
+fn linked_by(rid: &str, all: &[ResourceDef], links: &[Vec<ConfigLink>]) -> Vec<LinkedBy> {
+    all.iter()
+        .zip(links)
+        .filter(|(_, l)| l.iter().any(|l| l.target == rid))
+        .map(|(r, _)| LinkedBy::new(&r.rid, r.driver.as_deref().unwrap_or_default()))
+        .collect()
+}
+
 /// Create a resource through its driver library.
 fn instantiate(
     reg: &Registry,
@@ -252,6 +321,43 @@ fn service_env(name: &str, id: &str, scripts_dir: &Path) -> BTreeMap<String, Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::drivers::DriverEntry;
+    use svcmgr_plugin_api::types::{DriverManifest, KeywordSpec, KwType};
+
+    fn registry() -> Registry {
+        let kw = |name: &str, link: Option<&str>| {
+            let mut k = KeywordSpec::new(name, KwType::String);
+            k.link = link.map(String::from);
+            k
+        };
+        let mut netns = DriverManifest::new("ip.netns", "1.0.0");
+        netns.keywords = vec![kw("ipdev", None), kw("netns", Some("container"))];
+        Registry {
+            libs: Vec::new(),
+            drivers: [(
+                netns.id.clone(),
+                DriverEntry {
+                    manifest: netns,
+                    lib: 0,
+                },
+            )]
+            .into(),
+            warnings: Vec::new(),
+            debug: Vec::new(),
+        }
+    }
+
+    fn def(rid: &str, group: &str, driver: &str, kw: serde_json::Value) -> ResourceDef {
+        ResourceDef {
+            rid: rid.into(),
+            group: group.into(),
+            driver: Some(driver.into()),
+            problem: None,
+            keywords: kw.as_object().cloned().unwrap_or_default(),
+            service_keywords: Default::default(),
+            props: Default::default(),
+        }
+    }
 
     #[test]
     fn the_service_environment() {
@@ -263,5 +369,48 @@ mod tests {
         assert_eq!(env["OPENSVC_NAMESPACE"], "root");
         assert_eq!(env["OPENSVC_LEADER"], "1");
         assert!(env["PATH"].starts_with("/r/etc/opensvc/web.d:"));
+    }
+
+    #[test]
+    fn links_from_keywords_and_who_links_to_whom() {
+        let reg = registry();
+        let all = vec![
+            def(
+                "container#1",
+                "container",
+                "container.docker",
+                serde_json::json!({}),
+            ),
+            def(
+                "ip#1",
+                "ip",
+                "ip.netns",
+                serde_json::json!({"ipdev": "br0", "netns": "container#1"}),
+            ),
+            def(
+                "ip#2",
+                "ip",
+                "ip.netns",
+                serde_json::json!({"netns": "ip#1"}),
+            ),
+            def("ip#3", "ip", "ip.netns", serde_json::json!({"netns": ""})),
+        ];
+        let links: Vec<Vec<ConfigLink>> = all.iter().map(|r| config_links(&reg, r)).collect();
+        assert_eq!(links[1].len(), 1);
+        assert_eq!(
+            (links[1][0].keyword.as_str(), links[1][0].target.as_str()),
+            ("netns", "container#1")
+        );
+        assert!(links[0].is_empty() && links[3].is_empty());
+        assert_eq!(links[1][0].problem(&all), None);
+        assert_eq!(
+            links[2][0].problem(&all).as_deref(),
+            Some("ip#1 is not a container resource of this service")
+        );
+        assert_eq!(
+            linked_by("container#1", &all, &links),
+            [LinkedBy::new("ip#1", "ip.netns")]
+        );
+        assert_eq!(linked_by("ip#3", &all, &links), []);
     }
 }

@@ -1,9 +1,11 @@
 //! The frozen, FFI-safe surface shared by the host and every driver `.so`.
-#![allow(non_local_definitions)] // emitted by the sabi_trait macro expansion
 //!
-//! Rules (see README.md): fields and trait methods are only ever appended after the
-//! `last_prefix_field` markers, nothing is renamed or removed, and everything new travels
-//! as JSON inside the existing `RStr`/`RString` arguments. Only `abi_stable` types cross.
+//! Frozen for every 1.x release (see README.md, "Evolution"): no field, method or type here
+//! changes, not even by appending after a `last_prefix_field` marker, because abi_stable makes
+//! a host refuse a library whose root module has fewer fields than its own. Everything new
+//! travels as JSON inside the existing `RStr`/`RString` arguments, as a `call` verb, or as a
+//! feature both sides list. Only `abi_stable` types cross.
+#![allow(non_local_definitions)] // emitted by the sabi_trait macro expansion
 
 use abi_stable::{
     declare_root_module_statics,
@@ -14,30 +16,66 @@ use abi_stable::{
     StableAbi,
 };
 
-/// The api version this crate speaks. A driver declares the range it supports.
+/// The api version this crate speaks: the behaviour of the JSON documents and verbs, negotiated
+/// at load (a library declares the range it implements, the host refuses one whose range does
+/// not contain its own). Not the same thing as [`ABI_VERSION`].
 pub const API_VERSION: u32 = 1;
 
-/// Inclusive range of api versions a driver implements.
+/// The binary interface generation: the layout of the types in this module. It is the major of
+/// this crate's version, because abi_stable compares that major at load; a host refuses a
+/// library built against another one.
+pub const ABI_VERSION: u32 = 1;
+
+/// Inclusive range of api versions a driver library implements. Also the `api` field of the
+/// manifest (`{"min": 1, "max": 1}`).
 #[repr(C)]
-#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApiRange {
+    /// The oldest api version implemented.
     pub min: u32,
+    /// The newest api version implemented.
     pub max: u32,
 }
 
 impl ApiRange {
-    pub fn contains(&self, v: u32) -> bool {
+    /// The range `min..=max`.
+    pub const fn new(min: u32, max: u32) -> Self {
+        ApiRange { min, max }
+    }
+    /// The range holding only `v`.
+    pub const fn single(v: u32) -> Self {
+        ApiRange { min: v, max: v }
+    }
+    /// Whether `v` is in the range.
+    pub const fn contains(&self, v: u32) -> bool {
         self.min <= v && v <= self.max
     }
 }
 
-/// Error kinds. A plain `u32` rather than an enum so that new kinds never break the ABI.
+impl std::fmt::Display for ApiRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.min == self.max {
+            write!(f, "{}", self.min)
+        } else {
+            write!(f, "{}-{}", self.min, self.max)
+        }
+    }
+}
+
+/// Error kinds as they cross the ABI. A plain `u32` rather than an enum so that new kinds never
+/// break the ABI; drivers use [`crate::ErrorKind`].
 pub mod error_kind {
+    /// Any other failure.
     pub const OTHER: u32 = 0;
+    /// Bad configuration: a keyword value the driver cannot use.
     pub const CONFIG: u32 = 1;
+    /// The verb or feature is not implemented by this driver.
     pub const UNSUPPORTED: u32 = 2;
+    /// The driver panicked (set by the SDK).
     pub const PANIC: u32 = 3;
+    /// The call's deadline passed.
     pub const TIMEOUT: u32 = 4;
+    /// What the call addresses does not exist.
     pub const NOT_FOUND: u32 = 5;
     /// A flag ORed into a kind: the failing call had already changed the resource (a
     /// container started, then failed its up check), so the host rolls it back like one
@@ -45,7 +83,7 @@ pub mod error_kind {
     pub const CHANGED: u32 = 0x100;
 
     /// The kind without its flags.
-    pub fn base(kind: u32) -> u32 {
+    pub const fn base(kind: u32) -> u32 {
         kind & 0xff
     }
 }
@@ -54,11 +92,14 @@ pub mod error_kind {
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, PartialEq, Eq)]
 pub struct DriverError {
+    /// One of [`error_kind`], possibly ORed with [`error_kind::CHANGED`].
     pub kind: u32,
+    /// What failed, without the rid (the host adds it).
     pub message: RString,
 }
 
 impl DriverError {
+    /// An error of `kind` saying `message`.
     pub fn new(kind: u32, message: impl Into<String>) -> Self {
         DriverError {
             kind,
@@ -75,12 +116,18 @@ impl std::fmt::Display for DriverError {
 
 impl std::error::Error for DriverError {}
 
-/// Log levels passed to the host's `log` callback (plain `u8` for the same reason as kinds).
+/// Log levels as the host's `log` callback receives them (plain `u8` for the same reason as
+/// kinds); drivers use [`crate::Level`], whose [`crate::Level::wire`] gives these.
 pub mod level {
-    pub const DEBUG: u8 = 0;
-    pub const INFO: u8 = 1;
-    pub const WARN: u8 = 2;
-    pub const ERROR: u8 = 3;
+    use crate::types::Level;
+    /// Shown only with `--debug`.
+    pub const DEBUG: u8 = Level::Debug.wire();
+    /// A plain log line.
+    pub const INFO: u8 = Level::Info.wire();
+    /// A warning.
+    pub const WARN: u8 = Level::Warn.wire();
+    /// An error.
+    pub const ERROR: u8 = Level::Error.wire();
 }
 
 /// Services the host offers to drivers. A prefix type, so later hosts may append callbacks.
@@ -113,10 +160,15 @@ pub trait Resource: Send + Sync {
     fn links(&self) -> RVec<RString>;
     /// `args`: JSON [`crate::types::CallArgs`]; returns JSON [`crate::types::StatusReport`].
     fn status(&self, args: RStr<'_>) -> RResult<RString, DriverError>;
-    /// Returns JSON [`crate::types::ActionReport`].
+    /// Bring the resource up. Returns JSON [`crate::types::ActionReport`].
     fn start(&self, args: RStr<'_>) -> RResult<RString, DriverError>;
+    /// Bring the resource down. Returns JSON [`crate::types::ActionReport`].
     fn stop(&self, args: RStr<'_>) -> RResult<RString, DriverError>;
+    /// Create what the resource needs, then start it. Returns JSON
+    /// [`crate::types::ActionReport`].
     fn provision(&self, args: RStr<'_>) -> RResult<RString, DriverError>;
+    /// Stop the resource, then remove what provision created. Returns JSON
+    /// [`crate::types::ActionReport`].
     fn unprovision(&self, args: RStr<'_>) -> RResult<RString, DriverError>;
     /// Anything newer than the verbs above, and answers to other resources' queries.
     #[sabi(last_prefix_field)]
@@ -138,7 +190,7 @@ pub struct DriverMod {
     pub init: extern "C" fn(callbacks: HostCallbacksRef, host_api: u32) -> RResult<(), DriverError>,
     /// JSON [`crate::types::Manifest`].
     pub manifest: extern "C" fn() -> RString,
-    /// `keywords` and `context` are JSON ([`crate::types::ResourceSpec`] fields).
+    /// `keywords` and `context` are JSON (the fields of a [`crate::ResourceSpec`]).
     #[sabi(last_prefix_field)]
     pub new_resource: extern "C" fn(
         driver_id: RStr<'_>,
@@ -148,6 +200,9 @@ pub struct DriverMod {
     ) -> RResult<ResourceBox, DriverError>,
 }
 
+/// `VERSION_STRINGS` is this crate's version: abi_stable refuses a library whose major differs
+/// (and the layout check compares the same major of every type), which is why the crate's major
+/// is [`ABI_VERSION`].
 impl RootModule for DriverModRef {
     declare_root_module_statics! {DriverModRef}
     const BASE_NAME: &'static str = "svcmgr_driver";

@@ -1,32 +1,77 @@
-//! The JSON documents that travel through the ABI's string arguments, shared by host and SDK.
+//! The JSON documents that travel through the ABI's string arguments, shared by host and SDK,
+//! and the status and log vocabularies.
+//!
+//! Wire rule: a field is only ever appended, with `#[serde(default)]`, so that a document from
+//! an older or newer peer still parses; every enum serialises to the same strings as the
+//! plain strings of 1.0.
 
-use serde::{Deserialize, Serialize};
+use crate::abi::ApiRange;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 /// What a driver library describes about itself (`DriverMod::manifest`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[non_exhaustive]
 pub struct Manifest {
     /// Library name, e.g. `app`.
     pub plugin: String,
     /// Library version (semver).
     pub version: String,
-    pub api: ApiVersions,
+    /// The api versions the library implements.
+    pub api: ApiRange,
+    /// The drivers the library provides.
     pub drivers: Vec<DriverManifest>,
+    /// Optional protocol features the library implements (see [`features`]); the host uses
+    /// one only when the library lists it. Empty for a 1.0 library.
+    #[serde(default)]
+    pub features: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ApiVersions {
-    pub min: u32,
-    pub max: u32,
+impl Manifest {
+    /// The manifest of a library `plugin` at `version` implementing `api`, with no drivers yet.
+    pub fn new(plugin: &str, version: &str, api: ApiRange) -> Self {
+        Manifest {
+            plugin: plugin.to_string(),
+            version: version.to_string(),
+            api,
+            drivers: Vec::new(),
+            features: Vec::new(),
+        }
+    }
+}
+
+/// Optional protocol features, negotiated by name: a library lists those its plugin-api
+/// release implements in [`Manifest::features`], the host lists its own in
+/// [`ResourceContext::host_features`], and each side relies on a feature only when the other
+/// lists it. A 1.x release that adds a behaviour a peer must know about (a new context field
+/// whose absence would otherwise read as "empty", a new verb) names it here instead of growing
+/// the ABI. What 1.0 did is the baseline and is never listed.
+pub mod features {
+    /// The host fills [`super::ResourceContext::linked_by`] (from keywords declared with
+    /// [`super::KeywordSpec::link`]).
+    pub const LINKED_BY: &str = "linked_by";
+    /// The host fills [`super::ResourceContext::tags`].
+    pub const TAGS: &str = "tags";
+    /// The host fills [`super::ResourceContext::env`] and
+    /// [`super::ResourceContext::scripts_dir`].
+    pub const ENV: &str = "env";
+    /// The features of this release.
+    pub const ALL: &[&str] = &[LINKED_BY, TAGS, ENV];
 }
 
 /// One driver id (`group.type`) provided by a library.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DriverManifest {
+    /// `group.type`, e.g. `app.forking`.
     pub id: String,
+    /// The driver's version (semver).
     pub version: String,
+    /// One paragraph shown by `driver info`.
     #[serde(default)]
     pub help: String,
     /// This driver serves `[<group>#N]` sections that have no `type` keyword.
@@ -38,6 +83,7 @@ pub struct DriverManifest {
     /// Other `type` values that select this driver (`oci` for `container.docker`).
     #[serde(default)]
     pub type_aliases: Vec<String>,
+    /// The keywords of its sections.
     #[serde(default)]
     pub keywords: Vec<KeywordSpec>,
     /// `[DEFAULT]` keywords this driver reads (passed to its resources in the context).
@@ -53,6 +99,14 @@ pub struct DriverManifest {
 }
 
 impl DriverManifest {
+    /// A manifest for driver `id` at `version`, everything else empty.
+    pub fn new(id: &str, version: &str) -> Self {
+        DriverManifest {
+            id: id.to_string(),
+            version: version.to_string(),
+            ..Default::default()
+        }
+    }
     /// The group part of the id (`container` for `container.docker`).
     pub fn group(&self) -> &str {
         self.id.split_once('.').map(|(g, _)| g).unwrap_or(&self.id)
@@ -66,6 +120,7 @@ impl DriverManifest {
 /// The value types a keyword may have; the host converts raw INI text accordingly.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum KwType {
     /// Text, passed as a JSON string.
     String,
@@ -81,21 +136,57 @@ pub enum KwType {
     Shlex,
 }
 
+/// One keyword a driver declares (built with [`crate::Kw`]).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[non_exhaustive]
 pub struct KeywordSpec {
+    /// The keyword as written in the config file.
     pub name: String,
+    /// Its value type.
     #[serde(rename = "type")]
     pub kind: KwType,
+    /// The default, as raw config text (a JSON string).
     #[serde(default)]
     pub default: Option<Value>,
+    /// The section is invalid without it.
     #[serde(default)]
     pub required: bool,
+    /// Other names accepted for it.
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// The only values accepted, when set.
     #[serde(default)]
     pub candidates: Option<Vec<String>>,
+    /// One line shown by `driver info`.
     #[serde(default)]
     pub help: String,
+    /// The value names a resource of this service, of this driver group, that the resource is
+    /// *linked to* (decisions §6: ip.netns's `netns` names its `container`). The host reads
+    /// links from the config before creating any resource: it checks the target exists in
+    /// that group, orders and expands with the link, and tells the target who links to it
+    /// ([`ResourceContext::linked_by`]).
+    #[serde(default)]
+    pub link: Option<String>,
+}
+
+impl KeywordSpec {
+    /// A keyword `name` of type `kind`, optional, no default.
+    pub fn new(name: &str, kind: KwType) -> Self {
+        KeywordSpec {
+            name: name.to_string(),
+            kind,
+            default: None,
+            required: false,
+            aliases: Vec::new(),
+            candidates: None,
+            help: String::new(),
+            link: None,
+        }
+    }
+    /// Whether `name` is this keyword or one of its aliases.
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.name == name || self.aliases.iter().any(|a| a == name)
+    }
 }
 
 /// Parse a duration: a bare number is seconds; suffixes `ms`, `s`, `m`, `h`, `d`.
@@ -140,11 +231,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// Human form of a duration as used in messages (`5s`, `500ms`, `2m`).
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if !ms.is_multiple_of(1000) {
+    // `%` rather than `is_multiple_of`: the crate's rust-version predates it.
+    #[allow(clippy::manual_is_multiple_of)]
+    if ms % 1000 != 0 {
         format!("{ms}ms")
-    } else if ms.is_multiple_of(3_600_000) && ms > 0 {
+    } else if ms % 3_600_000 == 0 && ms > 0 {
         format!("{}h", ms / 3_600_000)
-    } else if ms.is_multiple_of(60_000) && ms > 0 {
+    } else if ms % 60_000 == 0 && ms > 0 {
         format!("{}m", ms / 60_000)
     } else {
         format!("{}s", ms / 1000)
@@ -183,8 +276,11 @@ impl KwType {
 
 /// Everything a resource learns about its surroundings when it is created.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ResourceContext {
+    /// The service name.
     pub svcname: String,
+    /// The node name.
     pub nodename: String,
     /// `DEFAULT.id`.
     pub svc_id: String,
@@ -195,19 +291,65 @@ pub struct ResourceContext {
     /// The converted `[DEFAULT]` keywords the driver declared in `service_keywords`.
     #[serde(default)]
     pub service: Map<String, Value>,
+    /// Optional features the host offers (see [`features`]); empty from a 1.0 host.
+    #[serde(default)]
+    pub host_features: Vec<String>,
+    /// The resources whose config links them to this one (a keyword declared with
+    /// [`KeywordSpec::link`] names this rid), disabled ones included: a container learns that
+    /// an ip resource will plumb its namespace before it runs it. Filled by hosts that list
+    /// [`features::LINKED_BY`].
+    #[serde(default)]
+    pub linked_by: Vec<LinkedBy>,
+    /// The resource's `tags` keyword (`nonrouted`, `noaction`, …), for drivers whose
+    /// behaviour a tag changes. Filled by hosts that list [`features::TAGS`].
+    #[serde(default)]
+    pub tags: Vec<String>,
     /// The environment the host gives every command run for this resource (`OPENSVC_*`,
     /// `PATH` with the service's script folder first). The SDK adds `OPENSVC_ACTION` per call
-    /// and what the driver declares ([`crate::sdk::ResourceImpl::env`]).
+    /// and what the driver declares ([`crate::sdk::ResourceImpl::env`]). Filled by hosts that
+    /// list [`features::ENV`].
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-    /// `<root>/etc/opensvc/<svc>.d`: the service's own scripts (where a relative script
-    /// path is looked up).
+    /// `<root>/etc/opensvc/<svc>.d`: the service's own scripts (where a relative script path
+    /// is looked up). Filled by hosts that list [`features::ENV`].
     #[serde(default)]
     pub scripts_dir: String,
 }
 
+impl ResourceContext {
+    /// The context of a resource of service `svcname` whose var dir is `var_dir`.
+    pub fn new(svcname: &str, var_dir: &str) -> Self {
+        ResourceContext {
+            svcname: svcname.to_string(),
+            var_dir: var_dir.to_string(),
+            ..Default::default()
+        }
+    }
+}
+
+/// One resource linked to another (see [`ResourceContext::linked_by`]).
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LinkedBy {
+    /// Its rid (`ip#1`).
+    pub rid: String,
+    /// Its driver id (`ip.netns`).
+    pub driver: String,
+}
+
+impl LinkedBy {
+    /// Resource `rid` of driver `driver`.
+    pub fn new(rid: &str, driver: &str) -> Self {
+        LinkedBy {
+            rid: rid.to_string(),
+            driver: driver.to_string(),
+        }
+    }
+}
+
 /// Arguments of every verb call.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+#[non_exhaustive]
 pub struct CallArgs {
     /// Unix time in milliseconds after which the host gives up on the call.
     #[serde(default)]
@@ -226,34 +368,348 @@ pub struct CallArgs {
     pub payload: Value,
 }
 
+impl CallArgs {
+    /// The arguments of a call made for the service action `action`, with no deadline.
+    pub fn new(action: &str) -> Self {
+        CallArgs {
+            action: action.to_string(),
+            ..Default::default()
+        }
+    }
+    /// Give the call `timeout` from now.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let ms = timeout.as_millis() as u64;
+        self.deadline_unix_ms = Some(now_ms.saturating_add(ms));
+        self.timeout_ms = Some(ms);
+        self
+    }
+    /// Attach a verb-specific payload.
+    pub fn with_payload(mut self, payload: Value) -> Self {
+        self.payload = payload;
+        self
+    }
+}
+
+/// The level of a log line (a status log line or a line logged during a call).
+///
+/// Serialised as `debug`, `info`, `warn`, `error` (the strings of 1.0); a word outside these,
+/// from a foreign driver, reads as `Info`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[non_exhaustive]
+#[repr(u8)]
+pub enum Level {
+    /// Shown only with `--debug`.
+    Debug = 0,
+    /// A plain line.
+    #[default]
+    Info = 1,
+    /// Something the operator should look at: in a status log, makes the service warn.
+    Warn = 2,
+    /// Something failed.
+    Error = 3,
+}
+
+impl Level {
+    /// The number the ABI's log callback carries.
+    pub const fn wire(self) -> u8 {
+        self as u8
+    }
+    /// The level of an ABI log number (unknown numbers read as `Info`).
+    pub const fn from_wire(n: u8) -> Level {
+        match n {
+            0 => Level::Debug,
+            2 => Level::Warn,
+            3 => Level::Error,
+            _ => Level::Info,
+        }
+    }
+    /// `debug`, `info`, `warn` or `error`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+    fn from_word(word: &str) -> Level {
+        match word {
+            "debug" => Level::Debug,
+            "warn" | "warning" => Level::Warn,
+            "error" => Level::Error,
+            _ => Level::Info,
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Level {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Level {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Level::from_word(&String::deserialize(d)?))
+    }
+}
+
+/// A resource's state, as a driver reports it and `print status` shows it.
+///
+/// Serialised as the strings of 1.0: `up`, `down`, `warn`, `n/a`, `undef`, `stdby up`,
+/// `stdby down`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Status {
+    /// Running as configured.
+    Up,
+    /// Not running.
+    Down,
+    /// Running, but not as configured (a status log line says why).
+    Warn,
+    /// The state does not apply (a one-shot task, a resource without a check).
+    NA,
+    /// The state could not be determined.
+    #[default]
+    Undef,
+    /// A standby resource that is up (the host derives it from `standby = true`).
+    StdbyUp,
+    /// A standby resource that is down.
+    StdbyDown,
+}
+
+impl Status {
+    /// Every status, in the order of this list.
+    pub const ALL: [Status; 7] = [
+        Status::Up,
+        Status::Down,
+        Status::Warn,
+        Status::NA,
+        Status::Undef,
+        Status::StdbyUp,
+        Status::StdbyDown,
+    ];
+    /// The word shown by `print status`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::Up => "up",
+            Status::Down => "down",
+            Status::Warn => "warn",
+            Status::NA => "n/a",
+            Status::Undef => "undef",
+            Status::StdbyUp => "stdby up",
+            Status::StdbyDown => "stdby down",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A word outside the status vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a status (up, down, warn, n/a, undef, stdby up, stdby down)")]
+pub struct UnknownStatus(pub String);
+
+impl FromStr for Status {
+    type Err = UnknownStatus;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| UnknownStatus(s.to_string()))
+    }
+}
+
+impl Serialize for Status {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// One status log line.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LogEntry {
-    /// `info`, `warn` or `error`.
-    pub level: String,
+    /// Its level: a `warn` or `error` line makes the service's overall status warn.
+    pub level: Level,
+    /// The text, without the rid.
     pub message: String,
 }
 
-/// Answer of `status`.
+impl LogEntry {
+    /// A line at `level`.
+    pub fn new(level: Level, message: impl Into<String>) -> Self {
+        LogEntry {
+            level,
+            message: message.into(),
+        }
+    }
+}
+
+/// Answer of `status`: the state, status log lines, an optional label and free-form info.
+///
+/// ```
+/// use svcmgr_plugin_api::{Status, StatusReport};
+///
+/// let report = StatusReport::down("no pid file").with_info("last exit code 0");
+/// assert_eq!(report.status, Status::Down);
+/// assert_eq!(report.log.len(), 2);
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(from = "StatusDocument")]
+#[non_exhaustive]
 pub struct StatusReport {
-    /// `up`, `down`, `warn`, `n/a` or `undef`.
-    pub status: String,
+    /// The state.
+    pub status: Status,
+    /// Status log lines, shown under the resource by `print status`.
     #[serde(default)]
     pub log: Vec<LogEntry>,
     /// Overrides the resource's static label when set.
     #[serde(default)]
     pub label: Option<String>,
+    /// Free-form facts, shown in the JSON status.
     #[serde(default)]
     pub info: Map<String, Value>,
+    /// A status word outside the vocabulary, as a foreign or broken driver sent it.
+    #[serde(skip)]
+    unknown_status: Option<String>,
+}
+
+/// The wire shape of a status report: the status as a plain string, so a word outside the
+/// vocabulary does not lose the rest of the report.
+#[derive(Deserialize)]
+struct StatusDocument {
+    status: String,
+    #[serde(default)]
+    log: Vec<LogEntry>,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    info: Map<String, Value>,
+}
+
+impl From<StatusDocument> for StatusReport {
+    fn from(doc: StatusDocument) -> Self {
+        let (status, unknown_status) = match doc.status.parse() {
+            Ok(st) => (st, None),
+            Err(UnknownStatus(word)) => (Status::Undef, Some(word)),
+        };
+        StatusReport {
+            status,
+            log: doc.log,
+            label: doc.label,
+            info: doc.info,
+            unknown_status,
+        }
+    }
+}
+
+impl StatusReport {
+    /// A report of `status`, with no log line.
+    pub fn new(status: Status) -> Self {
+        StatusReport {
+            status,
+            ..Default::default()
+        }
+    }
+    /// Up.
+    pub fn up() -> Self {
+        Self::new(Status::Up)
+    }
+    /// Down, with an info line saying why (`StatusReport::new(Status::Down)` for none).
+    pub fn down(reason: impl Into<String>) -> Self {
+        Self::new(Status::Down).with_info(reason)
+    }
+    /// Warn, with a warning line saying why.
+    pub fn warn(reason: impl Into<String>) -> Self {
+        Self::new(Status::Warn).with_warn(reason)
+    }
+    /// Not applicable.
+    pub fn na() -> Self {
+        Self::new(Status::NA)
+    }
+    /// Undetermined, with an error line saying why.
+    pub fn undef(reason: impl Into<String>) -> Self {
+        Self::new(Status::Undef).with_error(reason)
+    }
+    /// Add a status log line.
+    pub fn with_log(mut self, level: Level, message: impl Into<String>) -> Self {
+        self.log.push(LogEntry::new(level, message));
+        self
+    }
+    /// Add an informational line (never degrades the status).
+    pub fn with_info(self, message: impl Into<String>) -> Self {
+        self.with_log(Level::Info, message)
+    }
+    /// Add a warning line (makes the service's overall status warn).
+    pub fn with_warn(self, message: impl Into<String>) -> Self {
+        self.with_log(Level::Warn, message)
+    }
+    /// Add an error line.
+    pub fn with_error(self, message: impl Into<String>) -> Self {
+        self.with_log(Level::Error, message)
+    }
+    /// Replace the resource's label in `print status`.
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+    /// Add a free-form fact to the JSON status.
+    pub fn with_fact(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.info.insert(key.to_string(), value.into());
+        self
+    }
+    /// The status word a driver sent that is outside the vocabulary (the report then reads
+    /// [`Status::Undef`]); only set on a parsed report.
+    pub fn unknown_status(&self) -> Option<&str> {
+        self.unknown_status.as_deref()
+    }
 }
 
 /// Answer of start/stop/provision/unprovision.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ActionReport {
     /// The call changed the resource's state (a start that found it already up did not):
     /// only changed resources are rolled back.
     pub changed: bool,
+}
+
+impl ActionReport {
+    /// The call changed the resource.
+    pub fn changed() -> Self {
+        ActionReport { changed: true }
+    }
+    /// The call found the resource already as wanted.
+    pub fn unchanged() -> Self {
+        ActionReport { changed: false }
+    }
+    /// Changed or not, as `changed` says.
+    pub fn from_changed(changed: bool) -> Self {
+        ActionReport { changed }
+    }
 }
 
 #[cfg(test)]
@@ -272,6 +728,42 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(5)), "5s");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
         assert_eq!(format_duration(Duration::from_secs(120)), "2m");
+    }
+
+    #[test]
+    fn statuses_and_levels_keep_the_strings_of_1_0() {
+        for st in Status::ALL {
+            let json = serde_json::to_string(&st).unwrap();
+            assert_eq!(json, format!("\"{}\"", st.as_str()));
+            assert_eq!(serde_json::from_str::<Status>(&json).unwrap(), st);
+        }
+        let old = r#"{"status":"n/a","log":[{"level":"warn","message":"w"}]}"#;
+        let report: StatusReport = serde_json::from_str(old).unwrap();
+        assert_eq!(report.status, Status::NA);
+        assert_eq!(report.log, vec![LogEntry::new(Level::Warn, "w")]);
+        assert_eq!(report.unknown_status(), None);
+        let doc = serde_json::to_value(StatusReport::warn("w")).unwrap();
+        assert_eq!(doc["status"], "warn");
+        assert_eq!(doc["log"][0]["level"], "warn");
+        for (n, lvl) in [
+            (0, Level::Debug),
+            (1, Level::Info),
+            (2, Level::Warn),
+            (3, Level::Error),
+        ] {
+            assert_eq!(Level::from_wire(n), lvl);
+            assert_eq!(lvl.wire(), n);
+        }
+    }
+
+    #[test]
+    fn a_status_outside_the_vocabulary_reads_undef_and_keeps_the_word() {
+        let doc = r#"{"status":"sleepy","log":[{"level":"info","message":"zz"}]}"#;
+        let report: StatusReport = serde_json::from_str(doc).unwrap();
+        assert_eq!(report.status, Status::Undef);
+        assert_eq!(report.unknown_status(), Some("sleepy"));
+        assert_eq!(report.log.len(), 1);
+        assert!(serde_json::from_str::<Status>("\"sleepy\"").is_err());
     }
 
     #[test]

@@ -182,6 +182,22 @@ impl Run {
     pub fn all(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)
     }
+    /// Index of the first log line (stderr) holding all of `parts`.
+    #[track_caller]
+    pub fn line_index(&self, parts: &[&str]) -> usize {
+        self.stderr
+            .lines()
+            .position(|l| parts.iter().all(|p| l.contains(p)))
+            .unwrap_or_else(|| panic!("no log line with {parts:?} in:\n{}", self.stderr))
+    }
+    /// The `print status` line (stdout) of a resource.
+    #[track_caller]
+    pub fn status_line(&self, rid: &str) -> &str {
+        self.stdout
+            .lines()
+            .find(|l| l.contains(&format!("{rid} ")))
+            .unwrap_or_else(|| panic!("no {rid} in:\n{}", self.stdout))
+    }
     /// The log lines (stderr) that contain `needle`, in order.
     pub fn lines_with(&self, needle: &str) -> Vec<String> {
         self.stderr
@@ -189,5 +205,67 @@ impl Run {
             .filter(|l| l.contains(needle))
             .map(String::from)
             .collect()
+    }
+}
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the workspace")
+        .to_path_buf()
+}
+
+/// Run `cargo <args>` on a crate outside the workspace (`manifest` is its Cargo.toml), with
+/// one target dir shared by every such build (`target/standalone`) so abi_stable and the other
+/// dependencies compile once. Panics with cargo's output on failure.
+pub fn cargo_standalone(manifest: &Path, args: &[&str]) -> Output {
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .arg("--manifest-path")
+        .arg(manifest)
+        .env(
+            "CARGO_TARGET_DIR",
+            workspace_root().join("target/standalone"),
+        )
+        .env_remove("RUSTFLAGS")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cargo");
+    assert!(
+        out.status.success(),
+        "cargo {args:?} {} failed:\n{}",
+        manifest.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Build the cdylib of a standalone crate and copy it, mode 0755, to `dest_dir`; its path.
+/// Give every crate built this way its own library name: cargo does not copy a fresh library
+/// to `target/standalone/debug` again, so two crates sharing a name would hand out each
+/// other's file.
+pub fn build_standalone_driver(manifest: &Path, lib: &str, dest_dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    cargo_standalone(manifest, &["build", "--quiet"]);
+    let file = format!("lib{lib}.so");
+    let built = workspace_root().join("target/standalone/debug").join(&file);
+    let dest = dest_dir.join(&file);
+    std::fs::copy(&built, &dest).expect("copy the built library");
+    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dest
+}
+
+/// Copy a folder tree (no symlinks followed), skipping `target` folders.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() && entry.file_name() != "target" {
+            copy_tree(&src, &dst);
+        } else if kind.is_file() {
+            std::fs::copy(&src, &dst).unwrap();
+        }
     }
 }

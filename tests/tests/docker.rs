@@ -494,7 +494,7 @@ fn unknown_run_args_flag_is_a_config_error() {
     assert!(
         validate
             .all()
-            .contains("container#2: run_args: unknown flag --bogus"),
+            .contains("[container#2] run_args: unknown flag --bogus"),
         "{}",
         validate.all()
     );

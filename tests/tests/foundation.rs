@@ -287,7 +287,7 @@ fn a_panicking_driver_fails_its_resource_not_the_process() {
     let r = env.run("-s demo start").code(1);
     assert!(
         r.stderr
-            .contains("app#1 start panicked: fixture app#1 told to panic on start"),
+            .contains("app#1 E start panicked: fixture app#1 told to panic on start"),
         "{}",
         r.stderr
     );

@@ -271,7 +271,7 @@ fn app_script_keyword() {
     let v = env.run(&format!("-s {SVC} validate config")).code(1);
     assert_has(
         &v.stdout,
-        "[app#1] start = true runs the script, but the 'script' keyword is not set",
+        "[app#1] start: 'true' runs the script, but the 'script' keyword is not set",
     );
 }
 

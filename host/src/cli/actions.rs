@@ -413,11 +413,7 @@ pub fn passthrough(ctx: &Ctx, word: &str, rest: &[String]) -> Result<i32> {
     let Some((rid, handle)) = candidates.first() else {
         bail!("this service has no {word} resource");
     };
-    let args = CallArgs {
-        action: word.to_string(),
-        payload: serde_json::json!({ "args": rest }),
-        ..Default::default()
-    };
+    let args = CallArgs::new(word).with_payload(serde_json::json!({ "args": rest }));
     let encoded = serde_json::to_string(&args)?;
     let answer = match handle.call(RStr::from("passthrough"), RStr::from(encoded.as_str())) {
         RResult::ROk(s) => s.into_string(),

@@ -2,11 +2,21 @@
 //! when called through the `<root>/etc/opensvc/NAME` link.
 
 use clap::{Parser, ValueEnum};
+use std::sync::LazyLock;
+
+/// `svcmgr --version`: the host's version and the driver interface it speaks.
+static VERSION_LINE: LazyLock<String> = LazyLock::new(|| {
+    use svcmgr_plugin_api::{ABI_VERSION, API_VERSION, VERSION};
+    format!(
+        "{} (plugin-api {VERSION}, abi {ABI_VERSION}, api {API_VERSION})",
+        env!("CARGO_PKG_VERSION")
+    )
+});
 
 #[derive(Parser, Debug, Default, Clone)]
 #[command(
     name = "svcmgr",
-    version,
+    version = VERSION_LINE.as_str(),
     about = "Start, stop and watch a service made of resources driven by plugins."
 )]
 pub struct Args {

@@ -14,10 +14,14 @@ pub fn list(ctx: &Ctx) -> Result<i32> {
         .map(|d| {
             let path = reg.path_of(d);
             let api = reg.api_of(d);
+            let plugin_api = reg.plugin_api_of(d);
+            let abi = plugin_api.split('.').next().unwrap_or_default();
             json!({
                 "id": d.manifest.id,
                 "version": d.manifest.version,
                 "api": format!("{}-{}", api.min, api.max),
+                "plugin_api": plugin_api,
+                "abi": abi,
                 "source": if path.starts_with(&installed) { "installed" } else { "path" },
                 "path": path,
             })
@@ -28,8 +32,24 @@ pub fn list(ctx: &Ctx) -> Result<i32> {
         return Ok(0);
     }
     let cell = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or_default().to_string();
-    let header = ["ID", "VERSION", "API", "SOURCE", "PATH"];
-    let keys = ["id", "version", "api", "source", "path"];
+    let header = [
+        "ID",
+        "VERSION",
+        "API",
+        "PLUGIN-API",
+        "ABI",
+        "SOURCE",
+        "PATH",
+    ];
+    let keys = [
+        "id",
+        "version",
+        "api",
+        "plugin_api",
+        "abi",
+        "source",
+        "path",
+    ];
     let widths: Vec<usize> = keys
         .iter()
         .zip(header)

@@ -98,6 +98,11 @@ pub fn run(argv: Vec<String>) -> Result<i32> {
         Ok(a) => a,
         Err(code) => return Ok(code),
     };
+    if parsed.debug {
+        for d in &registry.debug {
+            eprintln!("debug: {d}");
+        }
+    }
     let ctx = Ctx {
         paths,
         args: parsed,

@@ -53,11 +53,7 @@ extern "C" fn query(
         ));
     };
     let payload = serde_json::from_str(args.as_str()).unwrap_or(serde_json::Value::Null);
-    let call_args = CallArgs {
-        action: "query".into(),
-        payload,
-        ..Default::default()
-    };
+    let call_args = CallArgs::new("query").with_payload(payload);
     let encoded = serde_json::to_string(&call_args).unwrap_or_default();
     resource.call(verb, RStr::from(encoded.as_str()))
 }

@@ -4,10 +4,11 @@
 //! and never unloaded.
 
 use super::callbacks;
+use abi_stable::library::LibraryError;
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use svcmgr_plugin_api::abi::{ApiRange, DriverModRef, API_VERSION};
+use svcmgr_plugin_api::abi::{ApiRange, DriverModRef, ABI_VERSION, API_VERSION};
 use svcmgr_plugin_api::types::Manifest;
 
 /// A library that loaded and initialised.
@@ -16,6 +17,8 @@ pub struct Library {
     pub module: DriverModRef,
     /// The api versions its `api_version()` declared (what the host negotiated on).
     pub api: ApiRange,
+    /// The plugin-api version it was built against; its major is the library's ABI version.
+    pub plugin_api: String,
     pub manifest: Manifest,
 }
 
@@ -32,8 +35,28 @@ pub enum LoadError {
     },
     #[error("{path}: not a svcmgr driver library: {reason}")]
     NotADriver { path: PathBuf, reason: String },
-    #[error("{path}: incompatible driver ABI: {reason}")]
-    Abi { path: PathBuf, reason: String },
+    #[error(
+        "{path}: built against plugin-api {built} (abi {abi}), this host needs abi \
+         {ABI_VERSION}: rebuild the driver"
+    )]
+    AbiVersion {
+        path: PathBuf,
+        built: String,
+        abi: u64,
+        /// abi_stable's own report, for `--debug`.
+        details: String,
+    },
+    #[error(
+        "{path}: built against plugin-api {built} (abi {abi}), but its ABI layout is not the \
+         one of abi {ABI_VERSION} this host needs: rebuild the driver"
+    )]
+    AbiLayout {
+        path: PathBuf,
+        built: String,
+        abi: u64,
+        /// abi_stable's layout dump, for `--debug`.
+        details: String,
+    },
     #[error("{path}: driver speaks api versions {min}..={max}, this svcmgr speaks api {host}")]
     Api {
         path: PathBuf,
@@ -116,12 +139,10 @@ pub fn load(path: &Path, seen: &mut HashSet<PathBuf>) -> Result<Option<Library>,
             reason: first_line(&e.to_string()),
         }
     })?;
+    let built = header.version_strings();
     let module = header
         .init_root_module::<DriverModRef>()
-        .map_err(|e| LoadError::Abi {
-            path: path.to_path_buf(),
-            reason: squash(&e.to_string()),
-        })?;
+        .map_err(|e| abi_refusal(path, &built.to_string(), e))?;
     let api = (module.api_version())();
     if !api.contains(API_VERSION) {
         return Err(LoadError::Api {
@@ -160,8 +181,50 @@ pub fn load(path: &Path, seen: &mut HashSet<PathBuf>) -> Result<Option<Library>,
         path: path.to_path_buf(),
         module,
         api,
+        plugin_api: built.to_string(),
         manifest,
     }))
+}
+
+impl LoadError {
+    /// What only `--debug` shows (abi_stable's report of an ABI refusal).
+    pub fn details(&self) -> Option<&str> {
+        match self {
+            LoadError::AbiVersion { details, .. } | LoadError::AbiLayout { details, .. } => {
+                Some(details)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// One line with the remedy: a library of another ABI version, or of the same version with
+/// another layout (a hand-edited or foreign copy of the ABI).
+fn abi_refusal(path: &Path, built: &str, e: LibraryError) -> LoadError {
+    let abi = semver::Version::parse(built).map_or(0, |v| v.major);
+    let details = squash(&e.to_string());
+    let path = path.to_path_buf();
+    let built = built.to_string();
+    match e {
+        LibraryError::IncompatibleVersionNumber { .. } => LoadError::AbiVersion {
+            path,
+            built,
+            abi,
+            details,
+        },
+        _ if abi != u64::from(ABI_VERSION) => LoadError::AbiVersion {
+            path,
+            built,
+            abi,
+            details,
+        },
+        _ => LoadError::AbiLayout {
+            path,
+            built,
+            abi,
+            details,
+        },
+    }
 }
 
 fn first_line(s: &str) -> String {

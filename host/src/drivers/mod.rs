@@ -43,6 +43,8 @@ pub struct Registry {
     pub drivers: BTreeMap<String, DriverEntry>,
     /// One line per refused file or duplicate id.
     pub warnings: Vec<String>,
+    /// What `--debug` adds to those lines (abi_stable's layout reports).
+    pub debug: Vec<String>,
 }
 
 /// Why a section maps to no driver.
@@ -64,13 +66,19 @@ impl Registry {
             libs: Vec::new(),
             drivers: BTreeMap::new(),
             warnings: Vec::new(),
+            debug: Vec::new(),
         };
         let mut seen = HashSet::new();
         for file in files {
             match loader::load(&file, &mut seen) {
                 Ok(Some(lib)) => reg.add(lib),
                 Ok(None) => {}
-                Err(e) => reg.warnings.push(e.to_string()),
+                Err(e) => {
+                    if let Some(details) = e.details() {
+                        reg.debug.push(format!("{}: {details}", file.display()));
+                    }
+                    reg.warnings.push(e.to_string());
+                }
             }
         }
         reg
@@ -116,6 +124,11 @@ impl Registry {
     /// The api versions the library serving `entry` implements.
     pub fn api_of(&self, entry: &DriverEntry) -> ApiRange {
         self.libs[entry.lib].api
+    }
+
+    /// The plugin-api version the library serving `entry` was built against.
+    pub fn plugin_api_of(&self, entry: &DriverEntry) -> &str {
+        &self.libs[entry.lib].plugin_api
     }
 
     /// The driver serving a legacy section prefix (`vg` → `disk.vg`), if any.

@@ -7,7 +7,7 @@ use crate::service::{Resource, Service};
 use abi_stable::std_types::{RResult, RStr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use svcmgr_plugin_api::types::{CallArgs, LogEntry, StatusReport};
+use svcmgr_plugin_api::types::{CallArgs, Level, LogEntry, StatusReport};
 
 /// At most this many status calls at once (each may run a command).
 const WORKERS: usize = 16;
@@ -31,32 +31,28 @@ pub fn resource_status(res: &Resource) -> ResourceStatus {
     }
     if p.has_tag("nostatus") {
         st.status = State::NA;
-        st.log.push(LogEntry {
-            level: "info".into(),
-            message: "nostatus tag".into(),
-        });
+        st.log.push(LogEntry::new(Level::Info, "nostatus tag"));
         return st;
     }
-    let error = |msg: String| LogEntry {
-        level: "error".into(),
-        message: msg,
-    };
+    let error = |msg: String| LogEntry::new(Level::Error, msg);
     match &res.driver {
         Err(problem) => st.log.push(error(problem.clone())),
         Ok(h) => {
-            let args = serde_json::to_string(&CallArgs {
-                action: "status".into(),
-                ..Default::default()
-            })
-            .unwrap_or_default();
+            let args = serde_json::to_string(&CallArgs::new("status")).unwrap_or_default();
             match h.status(RStr::from(args.as_str())) {
                 RResult::ROk(doc) => match serde_json::from_str::<StatusReport>(doc.as_str()) {
                     Ok(report) => {
-                        st.status = State::parse(&report.status).unwrap_or(State::Undef);
-                        if let Some(label) = report.label {
+                        st.status = State::parse(report.status.as_str()).unwrap_or(State::Undef);
+                        if let Some(label) = report.label.clone() {
                             st.label = label;
                         }
-                        st.log = report.log;
+                        if let Some(word) = report.unknown_status() {
+                            // An older or foreign driver: say what it sent.
+                            st.log.push(error(format!(
+                                "the driver reported status '{word}', which is not a status"
+                            )));
+                        }
+                        st.log.extend(report.log);
                         st.info = report.info;
                     }
                     Err(e) => st.log.push(error(format!("invalid status document: {e}"))),

@@ -12,7 +12,7 @@ use crate::config::resolve::Props;
 use serde_json::{Map, Value};
 use state::{aggregate, Aggregate, Contribution, State};
 use std::collections::BTreeMap;
-use svcmgr_plugin_api::types::LogEntry;
+use svcmgr_plugin_api::types::{Level, LogEntry};
 
 /// One resource's evaluated status with the properties the views show.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,9 +31,7 @@ pub struct ResourceStatus {
 
 impl ResourceStatus {
     pub fn has_alert(&self) -> bool {
-        self.log
-            .iter()
-            .any(|l| l.level == "warn" || l.level == "error")
+        self.log.iter().any(|l| l.level >= Level::Warn)
     }
 
     /// The 8 flag characters: running, monitor, disabled, optional, encap, provisioned,

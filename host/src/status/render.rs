@@ -273,10 +273,10 @@ mod tests {
             "c3",
             Some("01appservers"),
         );
-        down.log.push(LogEntry {
-            level: "info".into(),
-            message: "can not find container id".into(),
-        });
+        down.log.push(LogEntry::new(
+            svcmgr_plugin_api::Level::Info,
+            "can not find container id",
+        ));
         let v = view(vec![
             res(
                 "container#10",

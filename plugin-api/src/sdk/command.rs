@@ -1,8 +1,8 @@
 //! Running commands from a driver: the argv line, `output:` and every output line are logged
 //! through the host under the resource's rid; the call's deadline kills the process group.
 
-use super::{Ctx, Error, Result};
-use crate::abi::level;
+use super::{Context, Ctx, Error, Result};
+use crate::types::Level;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
@@ -12,20 +12,24 @@ use std::time::Instant;
 
 /// What a finished command produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Output {
     /// Exit code, or 128 + signal number when killed by a signal.
     pub code: i32,
+    /// Its standard output.
     pub stdout: String,
+    /// Its standard error.
     pub stderr: String,
 }
 
 impl Output {
+    /// Exit code 0.
     pub fn success(&self) -> bool {
         self.code == 0
     }
 }
 
-/// A command builder bound to a call context.
+/// A command builder bound to a call context ([`Ctx::command`]).
 pub struct Cmd<'a> {
     ctx: &'a Ctx,
     argv: Vec<String>,
@@ -34,7 +38,7 @@ pub struct Cmd<'a> {
     uid_gid: Option<(u32, u32)>,
     quiet: bool,
     /// The level of stderr lines (info unless [`Cmd::stderr_as_warnings`]).
-    stderr_level: u8,
+    stderr_level: Level,
     deadline: Option<Instant>,
 }
 
@@ -48,14 +52,16 @@ impl<'a> Cmd<'a> {
             cwd: None,
             uid_gid: None,
             quiet: false,
-            stderr_level: level::INFO,
+            stderr_level: Level::Info,
             deadline,
         }
     }
+    /// Add an environment variable.
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_string(), value.to_string()));
         self
     }
+    /// Run in this folder.
     pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cwd = Some(dir.into());
         self
@@ -79,7 +85,7 @@ impl<'a> Cmd<'a> {
     /// Log the lines the command writes on stderr as warnings (an application's own
     /// complaints), not as info.
     pub fn stderr_as_warnings(mut self) -> Self {
-        self.stderr_level = level::WARN;
+        self.stderr_level = Level::Warn;
         self
     }
 
@@ -122,7 +128,7 @@ impl<'a> Cmd<'a> {
         let stderr = child.stderr.take().expect("piped stderr");
         let quiet = self.quiet;
         let (stdout_text, stderr_text, waited) = std::thread::scope(|scope| {
-            let out = scope.spawn(|| pump(stdout, self.ctx, quiet, "output:", level::INFO));
+            let out = scope.spawn(|| pump(stdout, self.ctx, quiet, "output:", Level::Info));
             let err = scope.spawn(|| pump(stderr, self.ctx, quiet, "stderr:", self.stderr_level));
             let waited = wait_until(&mut child, pid, self.deadline);
             (
@@ -166,8 +172,12 @@ impl<'a> Cmd<'a> {
                 let f = std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
-                    .open(path)?;
-                (Stdio::from(f.try_clone()?), Stdio::from(f))
+                    .open(path)
+                    .with_context(|| format!("open {}", path.display()))?;
+                let dup = f
+                    .try_clone()
+                    .with_context(|| format!("open {}", path.display()))?;
+                (Stdio::from(dup), Stdio::from(f))
             }
             None => (Stdio::null(), Stdio::null()),
         };
@@ -213,14 +223,14 @@ pub fn program_path(prog: &str, path: Option<&str>) -> PathBuf {
 }
 
 /// Read a stream line by line, logging each line at `lvl` (with a header before the first).
-fn pump(stream: impl Read, ctx: &Ctx, quiet: bool, header: &str, lvl: u8) -> String {
+fn pump(stream: impl Read, ctx: &Ctx, quiet: bool, header: &str, lvl: Level) -> String {
     let mut text = String::new();
     let mut first = true;
     for line in BufReader::new(stream).lines() {
         let Ok(line) = line else { break };
         if !quiet {
             if first {
-                ctx.log(level::INFO, header);
+                ctx.log(Level::Info, header);
                 first = false;
             }
             ctx.log(lvl, &line);
@@ -234,7 +244,7 @@ fn pump(stream: impl Read, ctx: &Ctx, quiet: bool, header: &str, lvl: u8) -> Str
 /// Wait for the child; past the deadline kill its process group and report a timeout.
 fn wait_until(child: &mut std::process::Child, pid: i32, deadline: Option<Instant>) -> Result<i32> {
     let Some(deadline) = deadline else {
-        return Ok(code_of(child.wait()?));
+        return Ok(code_of(child.wait().context("wait for the command")?));
     };
     // A waiter thread lets us block with a precise timeout instead of polling.
     let (tx, rx) = mpsc::channel();
@@ -243,7 +253,7 @@ fn wait_until(child: &mut std::process::Child, pid: i32, deadline: Option<Instan
             let _ = tx.send(child.wait());
         });
         match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(status) => Ok(code_of(status?)),
+            Ok(status) => Ok(code_of(status.context("wait for the command")?)),
             Err(_) => {
                 // SAFETY: plain kill(2) on the group we created.
                 unsafe { libc::kill(-pid, libc::SIGKILL) };

@@ -2,18 +2,18 @@
 //! the resource adapter. Every entry point catches panics and turns them into errors.
 
 use super::log_bridge::{self, CurrentGuard};
-use super::{Ctx, Error, Plugin, ResourceImpl, ResourceSpec, Result};
+use super::{Ctx, Error, ErrorKind, HostSide, Plugin, ResourceImpl, ResourceSpec, Result};
 use crate::abi::{
-    error_kind, ApiRange, DriverError, DriverMod, DriverModRef, HostCallbacksRef, Resource,
-    ResourceBox, Resource_TO, API_VERSION,
+    ApiRange, DriverError, DriverMod, DriverModRef, HostCallbacksRef, Resource, ResourceBox,
+    Resource_TO, API_VERSION,
 };
-use crate::types::{ApiVersions, CallArgs, Manifest, ResourceContext};
+use crate::types::{features, CallArgs, KeywordSpec, Manifest, ResourceContext};
 use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RResult, RStr, RString, RVec};
 use serde::Serialize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 static FACTORY: OnceLock<fn() -> Plugin> = OnceLock::new();
 static PLUGIN: OnceLock<Plugin> = OnceLock::new();
@@ -22,7 +22,7 @@ fn plugin() -> &'static Plugin {
     PLUGIN.get_or_init(|| (FACTORY.get().expect("export_plugin! registers the factory"))())
 }
 
-/// Build the root module for `export_plugin!`.
+/// Build the root module for `export_plugin!` (reached through `__private`).
 pub fn root_module(factory: fn() -> Plugin) -> DriverModRef {
     let _ = FACTORY.set(factory);
     DriverMod {
@@ -35,17 +35,17 @@ pub fn root_module(factory: fn() -> Plugin) -> DriverModRef {
 }
 
 /// Run `f`, converting a panic into a `PANIC` error that names `what`.
-fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+pub(crate) fn guarded<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
         let msg = payload
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
-        Err(Error {
-            kind: error_kind::PANIC,
-            message: format!("{what} panicked: {msg}"),
-        })
+        Err(Error::new(
+            ErrorKind::Panic,
+            format!("{what} panicked: {msg}"),
+        ))
     })
 }
 
@@ -57,10 +57,7 @@ fn to_rresult<T, U>(r: Result<T>, conv: impl FnOnce(T) -> U) -> RResult<U, Drive
 }
 
 extern "C" fn api_version() -> ApiRange {
-    ApiRange {
-        min: API_VERSION,
-        max: API_VERSION,
-    }
+    ApiRange::single(API_VERSION)
 }
 
 extern "C" fn init(callbacks: HostCallbacksRef, host_api: u32) -> RResult<(), DriverError> {
@@ -79,16 +76,11 @@ extern "C" fn init(callbacks: HostCallbacksRef, host_api: u32) -> RResult<(), Dr
 }
 
 /// The manifest document of this library.
-pub fn manifest_of(p: &Plugin) -> Manifest {
-    Manifest {
-        plugin: p.name.to_string(),
-        version: p.version.to_string(),
-        api: ApiVersions {
-            min: API_VERSION,
-            max: API_VERSION,
-        },
-        drivers: p.drivers.iter().map(|d| d.manifest.clone()).collect(),
-    }
+pub(crate) fn manifest_of(p: &Plugin) -> Manifest {
+    let mut m = Manifest::new(p.name(), p.version(), ApiRange::single(API_VERSION));
+    m.drivers = p.drivers().iter().map(|d| d.manifest().clone()).collect();
+    m.features = features::ALL.iter().map(|f| f.to_string()).collect();
+    m
 }
 
 extern "C" fn manifest() -> RString {
@@ -107,38 +99,63 @@ extern "C" fn new_resource(
     context: RStr<'_>,
 ) -> RResult<ResourceBox, DriverError> {
     let rid_s = rid.as_str().to_string();
-    let built = guarded(&format!("{rid_s} creation"), || {
-        let spec = ResourceSpec {
-            driver_id: driver_id.as_str().to_string(),
-            rid: rid_s.clone(),
-            keywords: serde_json::from_str(keywords.as_str())
+    let built = guarded("resource creation", || {
+        let spec = ResourceSpec::new(
+            driver_id.as_str(),
+            &rid_s,
+            serde_json::from_str(keywords.as_str())
                 .map_err(|e| Error::config(format!("invalid keywords document: {e}")))?,
-            context: serde_json::from_str(context.as_str())
+            serde_json::from_str(context.as_str())
                 .map_err(|e| Error::config(format!("invalid context document: {e}")))?,
-        };
-        let decl = plugin()
-            .drivers
-            .iter()
-            .find(|d| d.manifest.id == spec.driver_id)
-            .ok_or_else(|| {
-                Error::not_found(format!("driver {} is not in this library", spec.driver_id))
-            })?;
-        let inner = (decl.factory)(&spec)?;
-        Ok(Adapter::new(spec.rid.clone(), &spec.context, inner))
+        );
+        create(plugin(), &spec, Arc::new(log_bridge::AbiHost))
     });
     to_rresult(built, |a| Resource_TO::from_value(a, TD_Opaque))
 }
 
+/// The rids named by the keywords declared as links (the host computes the same from the
+/// config; a host that predates `KeywordSpec::link` still gets them from `links()`).
+fn keyword_links(keywords: &[KeywordSpec], spec: &ResourceSpec) -> Vec<String> {
+    keywords
+        .iter()
+        .filter(|k| k.link.is_some())
+        .filter_map(|k| spec.str(&k.name).filter(|v| !v.is_empty()))
+        .map(String::from)
+        .collect()
+}
+
+/// Build a resource of `plugin` behind the ABI trait, its log lines and queries going to `host`.
+pub(crate) fn create(
+    plugin: &Plugin,
+    spec: &ResourceSpec,
+    host: Arc<dyn HostSide>,
+) -> Result<Adapter> {
+    let decl = plugin.find(&spec.driver_id).ok_or_else(|| {
+        Error::not_found(format!("driver {} is not in this library", spec.driver_id))
+    })?;
+    let inner = decl.create(spec)?;
+    let mut adapter = Adapter::new(spec.rid.clone(), &spec.context, inner, host);
+    adapter.keyword_links = keyword_links(&decl.manifest().keywords, spec);
+    Ok(adapter)
+}
+
 /// Wraps a driver's resource behind the ABI trait.
-struct Adapter {
+pub(crate) struct Adapter {
     rid: String,
     token: u64,
     env: Vec<(String, String)>,
-    inner: Box<dyn ResourceImpl>,
+    keyword_links: Vec<String>,
+    pub(crate) inner: Box<dyn ResourceImpl>,
+    host: Arc<dyn HostSide>,
 }
 
 impl Adapter {
-    fn new(rid: String, context: &ResourceContext, inner: Box<dyn ResourceImpl>) -> Self {
+    fn new(
+        rid: String,
+        context: &ResourceContext,
+        inner: Box<dyn ResourceImpl>,
+        host: Arc<dyn HostSide>,
+    ) -> Self {
         // Every command a driver runs gets these (OpenSVC exports the same names), then the
         // host's environment for the resource (absent from older hosts), then the driver's.
         let mut env = vec![
@@ -153,7 +170,9 @@ impl Adapter {
             rid,
             token: context.token,
             env,
+            keyword_links: Vec::new(),
             inner,
+            host,
         }
     }
 
@@ -165,7 +184,7 @@ impl Adapter {
         f: impl FnOnce(&dyn ResourceImpl, &Ctx) -> Result<T>,
     ) -> RResult<RString, DriverError> {
         let _current = CurrentGuard::set(self.token, &self.rid);
-        let result = guarded(&format!("{} {verb}", self.rid), || {
+        let result = guarded(verb, || {
             let call_args: CallArgs = if args.as_str().trim().is_empty() {
                 CallArgs::default()
             } else {
@@ -174,7 +193,7 @@ impl Adapter {
             };
             let mut env = self.env.clone();
             env.push(("OPENSVC_ACTION".to_string(), call_args.action.clone()));
-            let ctx = Ctx::new(&self.rid, self.token, call_args, env);
+            let ctx = Ctx::new(&self.rid, self.token, call_args, env, self.host.clone());
             let answer = f(self.inner.as_ref(), &ctx)?;
             serde_json::to_string(&answer).map_err(|e| Error::other(e.to_string()))
         });
@@ -186,11 +205,17 @@ impl Resource for Adapter {
     fn label(&self) -> RString {
         let _current = CurrentGuard::set(self.token, &self.rid);
         let label = guarded("label", || Ok(self.inner.label()));
-        RString::from(label.unwrap_or_else(|e| e.message))
+        RString::from(label.unwrap_or_else(|e| e.message().to_string()))
     }
 
     fn links(&self) -> RVec<RString> {
-        let links = guarded("links", || Ok(self.inner.links())).unwrap_or_default();
+        let _current = CurrentGuard::set(self.token, &self.rid);
+        let mut links = self.keyword_links.clone();
+        for l in guarded("links", || Ok(self.inner.links())).unwrap_or_default() {
+            if !links.contains(&l) {
+                links.push(l);
+            }
+        }
         links.into_iter().map(RString::from).collect()
     }
 
@@ -222,5 +247,27 @@ impl Resource for Adapter {
             });
         }
         self.invoke(verb, args, |r, ctx| r.call(verb, ctx.payload(), ctx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdk::Kw;
+
+    #[test]
+    fn keywords_declared_as_links_name_the_links() {
+        let kws = vec![
+            Kw::string("netns").link("container").spec().clone(),
+            Kw::string("ipdev").spec().clone(),
+        ];
+        let spec = |kw: serde_json::Value| {
+            let keywords = kw.as_object().unwrap().clone();
+            ResourceSpec::new("ip.netns", "ip#1", keywords, ResourceContext::default())
+        };
+        let both = spec(serde_json::json!({"netns": "container#1", "ipdev": "br0"}));
+        assert_eq!(keyword_links(&kws, &both), ["container#1"]);
+        let unset = spec(serde_json::json!({"netns": "", "ipdev": "br0"}));
+        assert!(keyword_links(&kws, &unset).is_empty());
     }
 }

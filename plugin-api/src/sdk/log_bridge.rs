@@ -1,8 +1,9 @@
 //! The plugin side of host callbacks: logging (including the plugin's own `tracing` events,
 //! which would otherwise go nowhere since each `.so` has its own `tracing` globals) and queries.
 
-use super::{Error, Result};
-use crate::abi::{level, HostCallbacksRef};
+use super::{Error, HostSide, Result};
+use crate::abi::HostCallbacksRef;
+use crate::types::Level;
 use abi_stable::std_types::{RResult, RStr};
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -25,25 +26,39 @@ pub(crate) fn install(callbacks: HostCallbacksRef) {
         // A panic is reported by the SDK as an error of the resource; the default hook
         // would also print it raw on the host's stderr.
         std::panic::set_hook(Box::new(|info| {
-            host_log(0, "", level::DEBUG, &format!("driver panic: {info}"));
+            host_log(0, "", Level::Debug, &format!("driver panic: {info}"));
         }));
     }
 }
 
-pub(crate) fn host_log(token: u64, rid: &str, lvl: u8, msg: &str) {
+fn host_log(token: u64, rid: &str, level: Level, msg: &str) {
     match HOST.get() {
-        Some(cb) => (cb.log())(token, RStr::from(rid), lvl, RStr::from(msg)),
+        Some(cb) => (cb.log())(token, RStr::from(rid), level.wire(), RStr::from(msg)),
         None => eprintln!("{rid} {msg}"),
     }
 }
 
-pub(crate) fn host_query(token: u64, rid: &str, verb: &str, args: &str) -> Result<String> {
-    let cb = HOST
-        .get()
-        .ok_or_else(|| Error::other("driver not initialised by the host"))?;
-    match (cb.query())(token, RStr::from(rid), RStr::from(verb), RStr::from(args)) {
-        RResult::ROk(s) => Ok(s.into_string()),
-        RResult::RErr(e) => Err(e.into()),
+/// The host, reached through the callbacks it passed to `init`.
+pub(crate) struct AbiHost;
+
+impl HostSide for AbiHost {
+    fn log(&self, token: u64, rid: &str, level: Level, msg: &str) {
+        host_log(token, rid, level, msg)
+    }
+
+    fn query(&self, token: u64, rid: &str, verb: &str, payload: &str) -> Result<String> {
+        let cb = HOST
+            .get()
+            .ok_or_else(|| Error::other("driver not initialised by the host"))?;
+        match (cb.query())(
+            token,
+            RStr::from(rid),
+            RStr::from(verb),
+            RStr::from(payload),
+        ) {
+            RResult::ROk(s) => Ok(s.into_string()),
+            RResult::RErr(e) => Err(e.into()),
+        }
     }
 }
 
@@ -90,10 +105,10 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Forwarder {
         let mut msg = Message::default();
         event.record(&mut msg);
         let lvl = match *event.metadata().level() {
-            tracing::Level::ERROR => level::ERROR,
-            tracing::Level::WARN => level::WARN,
-            tracing::Level::INFO => level::INFO,
-            _ => level::DEBUG,
+            tracing::Level::ERROR => Level::Error,
+            tracing::Level::WARN => Level::Warn,
+            tracing::Level::INFO => Level::Info,
+            _ => Level::Debug,
         };
         let (token, rid) = CURRENT
             .with(|c| c.borrow().clone())

@@ -2,108 +2,65 @@
 //! and [`Kw`], export them with [`crate::export_plugin!`].
 
 pub mod command;
-pub mod export;
+mod ctx;
+mod error;
+pub(crate) mod export;
 mod log_bridge;
 
-use crate::abi::{error_kind, level, DriverError};
-use crate::types::{
-    ActionReport, CallArgs, DriverManifest, KeywordSpec, KwType, LogEntry, ResourceContext,
-    StatusReport,
-};
+use crate::types::ActionReport;
+use crate::types::{DriverManifest, KeywordSpec, KwType, ResourceContext, StatusReport};
 use serde_json::{Map, Value};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub use command::{Cmd, Output};
-
-/// A driver error: a kind (see [`crate::abi::error_kind`]) and a message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct Error {
-    pub kind: u32,
-    pub message: String,
-}
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl Error {
-    pub fn other(msg: impl Into<String>) -> Self {
-        Error {
-            kind: error_kind::OTHER,
-            message: msg.into(),
-        }
-    }
-    pub fn config(msg: impl Into<String>) -> Self {
-        Error {
-            kind: error_kind::CONFIG,
-            message: msg.into(),
-        }
-    }
-    pub fn unsupported(msg: impl Into<String>) -> Self {
-        Error {
-            kind: error_kind::UNSUPPORTED,
-            message: msg.into(),
-        }
-    }
-    pub fn timeout(msg: impl Into<String>) -> Self {
-        Error {
-            kind: error_kind::TIMEOUT,
-            message: msg.into(),
-        }
-    }
-    pub fn not_found(msg: impl Into<String>) -> Self {
-        Error {
-            kind: error_kind::NOT_FOUND,
-            message: msg.into(),
-        }
-    }
-    /// Mark a failure as having changed the resource (see [`error_kind::CHANGED`]).
-    pub fn changed(mut self) -> Self {
-        self.kind |= error_kind::CHANGED;
-        self
-    }
-}
-
-impl From<std::io::Error> for Error {
-    fn from(e: std::io::Error) -> Self {
-        Error::other(e.to_string())
-    }
-}
-
-impl From<Error> for DriverError {
-    fn from(e: Error) -> Self {
-        DriverError::new(e.kind, e.message)
-    }
-}
-
-impl From<DriverError> for Error {
-    fn from(e: DriverError) -> Self {
-        Error {
-            kind: e.kind,
-            message: e.message.into_string(),
-        }
-    }
-}
+pub use ctx::Ctx;
+pub(crate) use ctx::HostSide;
+pub use error::{Context, Error, ErrorKind, Result};
 
 /// What a driver's factory receives: the resource id, its converted keywords (defaults filled
 /// in by the host) and its context.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ResourceSpec {
+    /// The driver id the section resolved to (`app.forking`).
     pub driver_id: String,
+    /// The resource id (`app#1`).
     pub rid: String,
+    /// The section's keywords, converted to their declared types.
     pub keywords: Map<String, Value>,
+    /// Where the resource lives.
     pub context: ResourceContext,
 }
 
 impl ResourceSpec {
+    /// A spec for `rid` of driver `driver_id`, with these converted keywords and context.
+    /// Drivers receive one; unit tests build one with the `testing` module.
+    pub fn new(
+        driver_id: &str,
+        rid: &str,
+        keywords: Map<String, Value>,
+        context: ResourceContext,
+    ) -> Self {
+        ResourceSpec {
+            driver_id: driver_id.to_string(),
+            rid: rid.to_string(),
+            keywords,
+            context,
+        }
+    }
+    /// A keyword's value, `None` when unset.
     pub fn get(&self, kw: &str) -> Option<&Value> {
         self.keywords.get(kw).filter(|v| !v.is_null())
     }
+    /// A `string` keyword.
     pub fn str(&self, kw: &str) -> Option<&str> {
         self.get(kw).and_then(Value::as_str)
     }
+    /// A `bool` keyword (unset is false).
     pub fn bool(&self, kw: &str) -> bool {
         self.get(kw).and_then(Value::as_bool).unwrap_or(false)
     }
+    /// An `int` keyword.
     pub fn int(&self, kw: &str) -> Option<i64> {
         self.get(kw).and_then(Value::as_i64)
     }
@@ -113,7 +70,7 @@ impl ResourceSpec {
             .and_then(Value::as_u64)
             .map(Duration::from_millis)
     }
-    /// A `list` or `shlex` keyword.
+    /// A `list` or `shlex` keyword (unset is empty).
     pub fn words(&self, kw: &str) -> Vec<String> {
         match self.get(kw) {
             Some(Value::Array(items)) => items
@@ -124,21 +81,32 @@ impl ResourceSpec {
             _ => Vec::new(),
         }
     }
-    /// A `[DEFAULT]` keyword the driver declared in `service_keywords`.
+    /// A `[DEFAULT]` keyword the driver declared with [`DriverDecl::service_keyword`].
     pub fn service(&self, kw: &str) -> Option<&Value> {
         self.context.service.get(kw).filter(|v| !v.is_null())
     }
+    /// The resource's `tags` keyword holds `tag`.
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.context.tags.iter().any(|t| t == tag)
+    }
 }
 
-/// One resource, as a driver implements it. Every method runs under the host's deadline
+/// One resource, as a driver implements it. Every verb runs under the host's deadline
 /// (`ctx.deadline()`); panics are caught by the SDK and fail only this resource.
+///
+/// Only `label`, `status`, `start` and `stop` are required; every other method has a default
+/// and new ones only ever come with a default.
 pub trait ResourceImpl: Send + Sync + 'static {
+    /// The label `print status` shows (`forking /usr/bin/app start`).
     fn label(&self) -> String;
-    /// Rids this resource is linked to (see the ABI docs).
+    /// Rids this resource is linked to: it starts right after them, stops right before them,
+    /// and selecting it pulls them in. Those named by keywords declared with [`Kw::link`] are
+    /// added by the SDK; prefer such a keyword: the host knows those links before it creates
+    /// any resource and tells their targets (`ResourceContext::linked_by`).
     fn links(&self) -> Vec<String> {
         Vec::new()
     }
-    /// A key ordering resources of the same set (e.g. a mount point, so parents go first).
+    /// A key ordering resources of the same group (e.g. a mount point, so parents go first).
     fn sort_key(&self) -> Option<String> {
         None
     }
@@ -148,16 +116,21 @@ pub trait ResourceImpl: Send + Sync + 'static {
     fn env(&self) -> Vec<(String, String)> {
         Vec::new()
     }
+    /// The resource's state.
     fn status(&self, ctx: &Ctx) -> Result<StatusReport>;
+    /// Bring it up; `ActionReport::unchanged()` when it already was.
     fn start(&self, ctx: &Ctx) -> Result<ActionReport>;
+    /// Bring it down; `ActionReport::unchanged()` when it already was.
     fn stop(&self, ctx: &Ctx) -> Result<ActionReport>;
+    /// Create what the resource needs, then start it (default: start).
     fn provision(&self, ctx: &Ctx) -> Result<ActionReport> {
         self.start(ctx)
     }
+    /// Stop, then remove what provision created (default: stop).
     fn unprovision(&self, ctx: &Ctx) -> Result<ActionReport> {
         self.stop(ctx)
     }
-    /// Generic verbs and answers to other resources' queries.
+    /// Other verbs, and answers to other resources' queries (default: unsupported).
     fn call(&self, verb: &str, payload: &Value, ctx: &Ctx) -> Result<Value> {
         let _ = (payload, ctx);
         Err(Error::unsupported(format!(
@@ -166,92 +139,113 @@ pub trait ResourceImpl: Send + Sync + 'static {
     }
 }
 
-type Factory = fn(&ResourceSpec) -> Result<Box<dyn ResourceImpl>>;
+/// Builds a resource from its spec: one per driver id.
+pub type Factory = fn(&ResourceSpec) -> Result<Box<dyn ResourceImpl>>;
 
-/// One driver id served by a library.
+/// One driver id served by a library, built up with its keywords.
 pub struct DriverDecl {
-    pub manifest: DriverManifest,
-    pub factory: Factory,
+    manifest: DriverManifest,
+    factory: Factory,
 }
 
 impl DriverDecl {
+    /// Driver `id` (`group.type`) at `version`, whose resources `factory` builds.
     pub fn new(id: &str, version: &str, factory: Factory) -> Self {
         DriverDecl {
-            manifest: DriverManifest {
-                id: id.to_string(),
-                version: version.to_string(),
-                ..Default::default()
-            },
+            manifest: DriverManifest::new(id, version),
             factory,
         }
     }
+    /// One paragraph for `driver info`.
     pub fn help(mut self, text: &str) -> Self {
         self.manifest.help = text.to_string();
         self
     }
+    /// Serve `[<group>#N]` sections that have no `type` keyword.
     pub fn default_for_group(mut self) -> Self {
         self.manifest.default_for_group = true;
         self
     }
+    /// Also serve sections named `[<prefix>#N]` (a legacy spelling; the rid keeps it).
     pub fn section_alias(mut self, prefix: &str) -> Self {
         self.manifest.section_aliases.push(prefix.to_string());
         self
     }
+    /// Also serve `type = <name>`.
     pub fn type_alias(mut self, name: &str) -> Self {
         self.manifest.type_aliases.push(name.to_string());
         self
     }
+    /// Declare a section keyword.
     pub fn keyword(mut self, kw: Kw) -> Self {
         self.manifest.keywords.push(kw.0);
         self
     }
+    /// Declare a `[DEFAULT]` keyword the resources read through [`ResourceSpec::service`].
     pub fn service_keyword(mut self, kw: Kw) -> Self {
         self.manifest.service_keywords.push(kw.0);
         self
     }
+    /// Declare a verb beyond start/stop/status (`provision`, `query:netns`).
     pub fn capability(mut self, cap: &str) -> Self {
         self.manifest.capabilities.push(cap.to_string());
         self
     }
+    /// Claim a CLI word whose arguments become a command line (`call("passthrough")`).
     pub fn passthrough(mut self, word: &str) -> Self {
         self.manifest.passthrough = Some(word.to_string());
         self
     }
+    /// What this declaration puts in the manifest.
+    pub fn manifest(&self) -> &DriverManifest {
+        &self.manifest
+    }
+    /// Build a resource of this driver.
+    pub fn create(&self, spec: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> {
+        (self.factory)(spec)
+    }
 }
 
 /// A typed keyword declaration, turned into the manifest's JSON.
-pub struct Kw(pub KeywordSpec);
+///
+/// ```
+/// use svcmgr_plugin_api::Kw;
+///
+/// let kw = Kw::duration("check_timeout").default("60s").help("Time limit of the check.");
+/// assert_eq!(kw.spec().name, "check_timeout");
+/// ```
+pub struct Kw(KeywordSpec);
 
 impl Kw {
+    /// A keyword `name` of type `kind`.
     pub fn new(name: &str, kind: KwType) -> Self {
-        Kw(KeywordSpec {
-            name: name.to_string(),
-            kind,
-            default: None,
-            required: false,
-            aliases: Vec::new(),
-            candidates: None,
-            help: String::new(),
-        })
+        Kw(KeywordSpec::new(name, kind))
     }
+    /// A text keyword.
     pub fn string(name: &str) -> Self {
         Kw::new(name, KwType::String)
     }
+    /// A boolean keyword.
     pub fn bool(name: &str) -> Self {
         Kw::new(name, KwType::Bool)
     }
+    /// An integer keyword.
     pub fn int(name: &str) -> Self {
         Kw::new(name, KwType::Int)
     }
+    /// A duration keyword (`30s`), received as milliseconds.
     pub fn duration(name: &str) -> Self {
         Kw::new(name, KwType::Duration)
     }
+    /// A whitespace-separated list keyword.
     pub fn list(name: &str) -> Self {
         Kw::new(name, KwType::List)
     }
+    /// A shell-words keyword (a command line).
     pub fn shlex(name: &str) -> Self {
         Kw::new(name, KwType::Shlex)
     }
+    /// The section is invalid without it.
     pub fn required(mut self) -> Self {
         self.0.required = true;
         self
@@ -261,159 +255,75 @@ impl Kw {
         self.0.default = Some(Value::String(raw.to_string()));
         self
     }
+    /// Another accepted name.
     pub fn alias(mut self, name: &str) -> Self {
         self.0.aliases.push(name.to_string());
         self
     }
+    /// The only accepted values.
     pub fn candidates(mut self, values: &[&str]) -> Self {
         self.0.candidates = Some(values.iter().map(|s| s.to_string()).collect());
         self
     }
+    /// One line for `driver info`.
     pub fn help(mut self, text: &str) -> Self {
         self.0.help = text.to_string();
         self
     }
+    /// The value is the rid of a resource of `group` this one is linked to (see
+    /// [`KeywordSpec::link`]); the SDK adds it to the resource's `links()`.
+    pub fn link(mut self, group: &str) -> Self {
+        self.0.link = Some(group.to_string());
+        self
+    }
+    /// The declaration as the manifest carries it.
+    pub fn spec(&self) -> &KeywordSpec {
+        &self.0
+    }
 }
 
 /// A driver library: its name, version and drivers.
+///
+/// ```
+/// # use svcmgr_plugin_api::{DriverDecl, Plugin, ResourceSpec, ResourceImpl, Result};
+/// # fn new_flag(_: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> { unimplemented!() }
+/// let plugin = Plugin::new("flag", "1.0.0").driver(DriverDecl::new("app.flag", "1.0.0", new_flag));
+/// assert_eq!(plugin.drivers().len(), 1);
+/// ```
 pub struct Plugin {
-    pub name: &'static str,
-    pub version: &'static str,
-    pub drivers: Vec<DriverDecl>,
+    name: String,
+    version: String,
+    drivers: Vec<DriverDecl>,
 }
 
-/// The context of one verb call: logging under the rid, the deadline, commands, queries.
-pub struct Ctx {
-    rid: String,
-    token: u64,
-    args: CallArgs,
-    deadline: Option<Instant>,
-    /// Extra environment every command of this resource gets.
-    env: Vec<(String, String)>,
-}
-
-impl Ctx {
-    pub(crate) fn new(rid: &str, token: u64, args: CallArgs, env: Vec<(String, String)>) -> Self {
-        let deadline = args.deadline_unix_ms.map(|ms| {
-            let now_ms = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_millis() as u64;
-            Instant::now() + Duration::from_millis(ms.saturating_sub(now_ms))
-        });
-        Ctx {
-            rid: rid.to_string(),
-            token,
-            args,
-            deadline,
-            env,
+impl Plugin {
+    /// Library `name` at `version` (semver), with no driver yet.
+    pub fn new(name: &str, version: &str) -> Self {
+        Plugin {
+            name: name.to_string(),
+            version: version.to_string(),
+            drivers: Vec::new(),
         }
     }
-
-    pub fn rid(&self) -> &str {
-        &self.rid
-    }
-    /// The service action this call belongs to.
-    pub fn action(&self) -> &str {
-        &self.args.action
-    }
-    /// The verb-specific payload of a `call`.
-    pub fn payload(&self) -> &Value {
-        &self.args.payload
-    }
-    pub fn force(&self) -> bool {
-        self.args.force
-    }
-    pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
-    }
-    /// Time left before the deadline (None: no deadline).
-    pub fn remaining(&self) -> Option<Duration> {
-        self.deadline
-            .map(|d| d.saturating_duration_since(Instant::now()))
-    }
-    pub fn timed_out(&self) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
-    }
-
-    pub fn log(&self, lvl: u8, msg: &str) {
-        log_bridge::host_log(self.token, &self.rid, lvl, msg);
-    }
-    pub fn debug(&self, msg: &str) {
-        self.log(level::DEBUG, msg)
-    }
-    pub fn info(&self, msg: &str) {
-        self.log(level::INFO, msg)
-    }
-    pub fn warn(&self, msg: &str) {
-        self.log(level::WARN, msg)
-    }
-    pub fn error(&self, msg: &str) {
-        self.log(level::ERROR, msg)
-    }
-    /// Log at service level (no rid), e.g. `pulling docker image …`.
-    pub fn service_info(&self, msg: &str) {
-        log_bridge::host_log(self.token, "", level::INFO, msg);
-    }
-
-    /// A command that logs its argv and output under this resource and honours the deadline.
-    pub fn command<S: AsRef<str>>(&self, argv: &[S]) -> Cmd<'_> {
-        let mut cmd = Cmd::new(self, argv.iter().map(|s| s.as_ref().to_string()).collect());
-        for (k, v) in &self.env {
-            cmd = cmd.env(k, v);
-        }
-        cmd
-    }
-
-    /// Ask another resource of the service (routed to its `call(verb, payload)`).
-    pub fn query(&self, rid: &str, verb: &str, payload: &Value) -> Result<Value> {
-        let answer = log_bridge::host_query(self.token, rid, verb, &payload.to_string())?;
-        serde_json::from_str(&answer)
-            .map_err(|e| Error::other(format!("invalid answer from {rid} to '{verb}': {e}")))
-    }
-}
-
-impl StatusReport {
-    pub fn new(status: &str) -> Self {
-        StatusReport {
-            status: status.to_string(),
-            ..Default::default()
-        }
-    }
-    pub fn up() -> Self {
-        Self::new("up")
-    }
-    pub fn down() -> Self {
-        Self::new("down")
-    }
-    pub fn na() -> Self {
-        Self::new("n/a")
-    }
-    fn with(mut self, level: &str, msg: &str) -> Self {
-        self.log.push(LogEntry {
-            level: level.to_string(),
-            message: msg.to_string(),
-        });
+    /// Add a driver.
+    pub fn driver(mut self, decl: DriverDecl) -> Self {
+        self.drivers.push(decl);
         self
     }
-    /// An informational status log line (never degrades the status).
-    pub fn info(self, msg: &str) -> Self {
-        self.with("info", msg)
+    /// The library name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
-    /// A warning status log line (makes the service `overall` warn).
-    pub fn warn(self, msg: &str) -> Self {
-        self.with("warn", msg)
+    /// The library version.
+    pub fn version(&self) -> &str {
+        &self.version
     }
-    pub fn error(self, msg: &str) -> Self {
-        self.with("error", msg)
+    /// Its drivers.
+    pub fn drivers(&self) -> &[DriverDecl] {
+        &self.drivers
     }
-}
-
-impl ActionReport {
-    pub fn changed() -> Self {
-        ActionReport { changed: true }
-    }
-    pub fn unchanged() -> Self {
-        ActionReport { changed: false }
+    /// The declaration of driver `id`.
+    pub fn find(&self, id: &str) -> Option<&DriverDecl> {
+        self.drivers.iter().find(|d| d.manifest.id == id)
     }
 }

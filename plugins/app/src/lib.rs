@@ -9,18 +9,16 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use svcmgr_plugin_api::{
-    export_plugin, ActionReport, Ctx, DriverDecl, Error, Kw, Plugin, ResourceImpl, ResourceSpec,
-    Result, StatusReport,
+    export_plugin, ActionReport, Cmd, Ctx, DriverDecl, Error, Kw, Plugin, ResourceImpl,
+    ResourceSpec, Result, Status, StatusReport,
 };
 
 export_plugin!(plugin);
 
 /// The library description: both drivers share keywords and most behaviour.
 pub fn plugin() -> Plugin {
-    Plugin {
-        name: "app",
-        version: env!("CARGO_PKG_VERSION"),
-        drivers: vec![
+    Plugin::new("app", env!("CARGO_PKG_VERSION"))
+        .driver(
             with_keywords(DriverDecl::new(
                 "app.forking",
                 env!("CARGO_PKG_VERSION"),
@@ -28,14 +26,15 @@ pub fn plugin() -> Plugin {
             ))
             .help("An application whose start command returns once the application runs.")
             .default_for_group(),
+        )
+        .driver(
             with_keywords(DriverDecl::new(
                 "app.simple",
                 env!("CARGO_PKG_VERSION"),
                 new_simple,
             ))
             .help("An application whose start command is the long-running process itself."),
-        ],
-    }
+        )
 }
 
 fn with_keywords(decl: DriverDecl) -> DriverDecl {
@@ -112,19 +111,17 @@ impl App {
             .into_iter()
             .map(|pair| match pair.split_once('=') {
                 Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-                _ => Err(Error::config(format!(
-                    "{}: environment entry '{pair}' is not KEY=value",
-                    spec.rid
-                ))),
+                _ => Err(Error::config_kw(
+                    "environment",
+                    format!("entry '{pair}' is not KEY=value"),
+                )),
             })
             .collect::<Result<Vec<_>>>()?;
         let user = match spec.str("user") {
             Some(name) => {
                 let u = nix::unistd::User::from_name(name)
-                    .map_err(|e| Error::config(format!("{}: user '{name}': {e}", spec.rid)))?
-                    .ok_or_else(|| {
-                        Error::config(format!("{}: user '{name}' does not exist", spec.rid))
-                    })?;
+                    .map_err(|e| Error::config_kw("user", format!("'{name}': {e}")))?
+                    .ok_or_else(|| Error::config_kw("user", format!("'{name}' does not exist")))?;
                 Some((u.uid.as_raw(), u.gid.as_raw()))
             }
             None => None,
@@ -133,10 +130,10 @@ impl App {
         let action = |kw: &str, arg: &str| command_of(spec, kw, arg, script.as_deref());
         let (start, seq) = action("start", "start")?;
         if kind == Kind::Simple && start.is_empty() {
-            return Err(Error::config(format!(
-                "{}: app.simple needs a start command",
-                spec.rid
-            )));
+            return Err(Error::config_kw(
+                "start",
+                "app.simple needs a start command",
+            ));
         }
         Ok(App {
             kind,
@@ -155,7 +152,7 @@ impl App {
         })
     }
 
-    fn cmd<'a>(&self, ctx: &'a Ctx, argv: &[String]) -> svcmgr_plugin_api::sdk::Cmd<'a> {
+    fn cmd<'a>(&self, ctx: &'a Ctx, argv: &[String]) -> Cmd<'a> {
         let mut cmd = ctx.command(argv).stderr_as_warnings();
         for (k, v) in &self.environment {
             cmd = cmd.env(k, v);
@@ -205,30 +202,19 @@ impl App {
         }
     }
 
-    fn run_checked(&self, ctx: &Ctx, argv: &[String]) -> Result<()> {
-        let out = self.cmd(ctx, argv).run()?;
-        if out.success() {
-            Ok(())
-        } else {
-            Err(Error::other(format!(
-                "{} exited with code {}",
-                argv.join(" "),
-                out.code
-            )))
-        }
-    }
-
     fn stop_simple(&self, ctx: &Ctx) -> Result<()> {
         let Some(pid) = self.running_pid() else {
             return Ok(());
         };
         ctx.info(&format!("kill -TERM {pid}"));
         // The app runs in its own session: signal its whole process group.
+        // SAFETY: kill(2) has no memory effects; -pid names the group spawn_detached made.
         unsafe { libc_kill(-pid, 15) };
         let deadline = ctx
             .deadline()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(10));
         while Instant::now() < deadline {
+            // SAFETY: signal 0 only probes for existence.
             if unsafe { libc_kill(pid, 0) } != 0 {
                 let _ = std::fs::remove_file(self.pid_file());
                 return Ok(());
@@ -236,6 +222,7 @@ impl App {
             std::thread::sleep(Duration::from_millis(20));
         }
         ctx.warn(&format!("kill -KILL {pid}"));
+        // SAFETY: as above, kill(2) on the app's own process group.
         unsafe { libc_kill(-pid, 9) };
         let _ = std::fs::remove_file(self.pid_file());
         Ok(())
@@ -303,14 +290,21 @@ fn command_of(
             argv.push(arg.to_string());
             Ok((argv, seq))
         }
-        (Wanted::Script(_), None) => Err(Error::config(format!(
-            "{kw} = {} runs the script, but the 'script' keyword is not set",
-            spec.words(kw).join(" ")
-        ))),
+        (Wanted::Script(_), None) => Err(Error::config_kw(
+            kw,
+            format!(
+                "'{}' runs the script, but the 'script' keyword is not set",
+                spec.words(kw).join(" ")
+            ),
+        )),
     }
 }
 
 /// Signals through nix would need its `signal` feature's enum; plain kill(2) is enough here.
+///
+/// # Safety
+/// kill(2) touches no memory of this process; the caller makes sure `pid` (or the group `-pid`)
+/// is the app's, as read from its pid file.
 unsafe fn libc_kill(pid: i32, sig: i32) -> i32 {
     nix::libc::kill(pid, sig)
 }
@@ -334,7 +328,7 @@ impl ResourceImpl for App {
     fn status(&self, ctx: &Ctx) -> Result<StatusReport> {
         Ok(match self.is_up(ctx)? {
             Some(true) => StatusReport::up(),
-            Some(false) => StatusReport::down(),
+            Some(false) => StatusReport::new(Status::Down),
             None => StatusReport::na(),
         })
     }
@@ -348,13 +342,15 @@ impl ResourceImpl for App {
             return Ok(ActionReport::unchanged());
         }
         match self.kind {
-            Kind::Forking => self.run_checked(ctx, &self.start)?,
+            Kind::Forking => {
+                self.cmd(ctx, &self.start).check()?;
+            }
             Kind::Simple => {
-                std::fs::create_dir_all(&self.state_dir)?;
+                ctx.create_dir_all(&self.state_dir)?;
                 let pid = self
                     .cmd(ctx, &self.start)
                     .spawn_detached(Some(&self.state_dir.join("output.log")))?;
-                std::fs::write(self.pid_file(), format!("{pid}\n"))?;
+                ctx.write_file(self.pid_file(), format!("{pid}\n"))?;
             }
         }
         Ok(ActionReport::changed())
@@ -366,14 +362,14 @@ impl ResourceImpl for App {
             return Ok(ActionReport::unchanged());
         }
         if !self.stop.is_empty() {
-            self.run_checked(ctx, &self.stop)?;
+            self.cmd(ctx, &self.stop).check()?;
         }
         if self.kind == Kind::Simple {
             self.stop_simple(ctx)?;
         }
-        Ok(ActionReport {
-            changed: !self.stop.is_empty() || self.kind == Kind::Simple,
-        })
+        Ok(ActionReport::from_changed(
+            !self.stop.is_empty() || self.kind == Kind::Simple,
+        ))
     }
 
     /// `info`: the info command's output lines.
@@ -399,7 +395,119 @@ impl ResourceImpl for App {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    //! Through the SDK's `testing` harness: real commands, no host.
+    use super::plugin;
+    use std::time::Duration;
+    use svcmgr_plugin_api::testing::{self, Builder};
+    use svcmgr_plugin_api::{ErrorKind, Status};
+
+    fn forking() -> Builder {
+        testing::resource(plugin, "app.forking", "app#1")
+    }
+
+    #[test]
+    fn forking_app_follows_its_check_command() {
+        let flag = std::env::temp_dir().join(format!("app-unit-{}", std::process::id()));
+        let flag = flag.to_string_lossy().into_owned();
+        let res = forking()
+            .keyword("start", &format!("touch {flag}"))
+            .keyword("stop", &format!("rm -f {flag}"))
+            .keyword("check", &format!("test -e {flag}"))
+            .build()
+            .unwrap();
+        assert_eq!(res.label(), format!("forking touch {flag}"));
+        assert_eq!(res.status().unwrap().status, Status::Down);
+        assert!(res.start().unwrap().changed);
+        assert_eq!(res.status().unwrap().status, Status::Up);
+        assert!(!res.start().unwrap().changed, "already up");
+        let logs: Vec<String> = res.take_logs().into_iter().map(|l| l.message).collect();
+        assert_eq!(logs[0], format!("touch {flag}"));
+        assert!(logs.last().unwrap().ends_with("is already up"), "{logs:?}");
+        assert!(res.stop().unwrap().changed);
+        assert_eq!(res.status().unwrap().status, Status::Down);
+    }
+
+    #[test]
+    fn a_failing_command_names_itself_and_a_slow_one_meets_the_deadline() {
+        let mut res = forking()
+            .keyword("start", "sh -c 'exit 3'")
+            .keyword("stop", "sleep 2")
+            .build()
+            .unwrap();
+        let e = res.start().unwrap_err();
+        assert_eq!(e.to_string(), "sh -c exit 3 failed with exit code 3");
+        res.set_timeout(Some(Duration::from_millis(200)));
+        assert_eq!(res.stop().unwrap_err().kind(), ErrorKind::Timeout);
+        assert_eq!(res.status().unwrap().status, Status::NA, "no check command");
+    }
+
+    #[test]
+    fn simple_app_is_up_while_its_process_lives() {
+        let res = testing::resource(plugin, "app.simple", "app#2")
+            .keyword("start", "sleep 30")
+            .build()
+            .unwrap();
+        assert_eq!(res.status().unwrap().status, Status::Down);
+        assert!(res.start().unwrap().changed);
+        let pid: i32 = std::fs::read_to_string(res.var_dir().join("app#2/pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // This test process is the app's parent (the host is not, once its command ended):
+        // reap it, or it lingers as a zombie that the stop would wait for.
+        let reaper = std::thread::spawn(move || {
+            nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).ok()
+        });
+        assert_eq!(res.status().unwrap().status, Status::Up);
+        assert!(res.stop().unwrap().changed);
+        reaper.join().unwrap();
+        assert_eq!(res.status().unwrap().status, Status::Down);
+    }
+
+    #[test]
+    fn bad_keywords_name_the_keyword_not_the_rid() {
+        let e = |b: Builder| b.build().err().unwrap();
+        let err = e(forking().keyword("environment", "NOEQUALS"));
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert_eq!(
+            err.message(),
+            "environment: entry 'NOEQUALS' is not KEY=value"
+        );
+        let err = e(forking().keyword("user", "no-such-user-here"));
+        assert_eq!(err.message(), "user: 'no-such-user-here' does not exist");
+        let err = e(testing::resource(plugin, "app.simple", "app#1"));
+        assert_eq!(err.message(), "start: app.simple needs a start command");
+        let err = e(forking().keyword("start", "true"));
+        assert_eq!(
+            err.message(),
+            "start: 'true' runs the script, but the 'script' keyword is not set"
+        );
+    }
+
+    #[test]
+    fn script_actions_and_sequence_numbers() {
+        let build = |check: &str| {
+            forking()
+                .keyword("script", "/bin/echo app")
+                .keyword("start", "20")
+                .keyword("stop", "no")
+                .keyword("check", check)
+                .build()
+                .unwrap()
+        };
+        // check = true runs '<script> status', which echo answers with 0.
+        assert_eq!(build("true").status().unwrap().status, Status::Up);
+        let res = build("false");
+        assert_eq!(res.label(), "forking /bin/echo app start");
+        assert_eq!(res.status().unwrap().status, Status::NA, "no check");
+        assert!(res.start().unwrap().changed);
+        assert!(!res.stop().unwrap().changed, "a disabled stop does nothing");
+        let logs: Vec<String> = res.take_logs().into_iter().map(|l| l.message).collect();
+        assert_eq!(logs[..3], ["/bin/echo app start", "output:", "app start"]);
+    }
+
+    use super::{wanted, Wanted};
 
     fn w(s: &str) -> Vec<String> {
         s.split_whitespace().map(String::from).collect()

@@ -271,18 +271,13 @@ mod tests {
         let Value::Object(service) = service else {
             panic!()
         };
-        ResourceSpec {
-            driver_id: "container.docker".into(),
-            rid: "container#1".into(),
-            keywords: Map::new(),
-            context: ResourceContext {
-                svcname: "busybox.opensvc.com".into(),
-                svc_id: "fd1196ad-fbf1-49bb-ab52-12ed2a1fbf0e".into(),
-                var_dir: "/var/lib/opensvc/busybox.opensvc.com".into(),
-                service,
-                ..Default::default()
-            },
-        }
+        let mut context = ResourceContext::new(
+            "busybox.opensvc.com",
+            "/var/lib/opensvc/busybox.opensvc.com",
+        );
+        context.svc_id = "fd1196ad-fbf1-49bb-ab52-12ed2a1fbf0e".into();
+        context.service = service;
+        ResourceSpec::new("container.docker", "container#1", Map::new(), context)
     }
 
     #[test]
@@ -330,10 +325,9 @@ mod tests {
         let d = PrivateDaemon::from_spec(&spec).unwrap();
         let err = d.lock(Instant::now()).unwrap_err();
         assert!(
-            err.message
+            err.message()
                 .starts_with("could not lock /proc/svcmgr-absent/lock.docker_start: "),
-            "{}",
-            err.message
+            "{err}"
         );
     }
 

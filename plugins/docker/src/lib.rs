@@ -19,11 +19,7 @@ use svcmgr_plugin_api::{
 export_plugin!(plugin);
 
 pub fn plugin() -> Plugin {
-    Plugin {
-        name: "docker",
-        version: env!("CARGO_PKG_VERSION"),
-        drivers: vec![declaration()],
-    }
+    Plugin::new("docker", env!("CARGO_PKG_VERSION")).driver(declaration())
 }
 
 fn new_container(spec: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> {
@@ -106,7 +102,7 @@ mod tests {
     #[test]
     fn manifest() {
         let decl = declaration();
-        let m = &decl.manifest;
+        let m = decl.manifest();
         assert_eq!(m.id, "container.docker");
         assert!(m.default_for_group);
         assert_eq!(m.type_aliases, vec!["oci"]);

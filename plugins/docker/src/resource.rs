@@ -10,7 +10,7 @@ use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, Contai
 use std::time::{Duration, Instant};
 use svcmgr_plugin_api::serde_json::{json, Value};
 use svcmgr_plugin_api::{
-    ActionReport, Ctx, Error, ResourceImpl, ResourceSpec, Result, StatusReport,
+    ActionReport, Ctx, Error, ResourceImpl, ResourceSpec, Result, Status, StatusReport,
 };
 
 /// Bounds used when the host gives no deadline.
@@ -53,7 +53,7 @@ fn short(id: &str) -> &str {
 
 impl Container {
     pub fn new(spec: &ResourceSpec) -> Result<Container> {
-        let config = |e: String| Error::config(format!("{}: {e}", spec.rid));
+        let config = |e: String| Error::config(e);
         let settings = Settings::from_spec(spec).map_err(config)?;
         let identity = Identity::new(
             &spec.context.svcname,
@@ -145,7 +145,7 @@ impl Container {
         }
         let answer = ctx
             .query(rid, "name", &json!({}))
-            .map_err(|e| Error::config(format!("{}: {rid}: {}", self.identity.rid, e.message)))?;
+            .map_err(|e| Error::config(format!("{rid}: {}", e.message())))?;
         answer["name"]
             .as_str()
             .map(String::from)
@@ -159,7 +159,7 @@ impl Container {
         let body = self
             .settings
             .create_body(&self.identity, network_mode.as_deref())
-            .map_err(|e| Error::config(format!("{}: {e}", self.identity.rid)))?;
+            .map_err(Error::config)?;
         let line = self.cli(
             &self
                 .settings
@@ -383,16 +383,14 @@ impl ResourceImpl for Container {
             Ok(Some((c, expected)))
         });
         Ok(match listed {
-            Err(EngineError::Unreachable(_)) => {
-                StatusReport::down().info("docker daemon is not running")
-            }
-            Err(e) => StatusReport::down().warn(&e.to_string()),
-            Ok(None) => StatusReport::down().info("can not find container id"),
-            Ok(Some((c, _))) if !engine::is_running(&c) => StatusReport::down(),
+            Err(EngineError::Unreachable(_)) => StatusReport::down("docker daemon is not running"),
+            Err(e) => StatusReport::new(Status::Down).with_warn(e.to_string()),
+            Ok(None) => StatusReport::down("can not find container id"),
+            Ok(Some((c, _))) if !engine::is_running(&c) => StatusReport::new(Status::Down),
             Ok(Some((c, expected))) => {
                 let current = c.image_id.unwrap_or_default();
                 match expected {
-                    Some(want) if want != current => StatusReport::up().warn(&format!(
+                    Some(want) if want != current => StatusReport::up().with_warn(format!(
                         "the current container is based on image '{}' instead of '{}'",
                         short(&current),
                         short(&want)
@@ -458,8 +456,7 @@ impl ResourceImpl for Container {
             "netns" => self.call_netns(),
             "passthrough" => self.call_passthrough(ctx, payload),
             _ => Err(Error::unsupported(format!(
-                "{}: verb '{verb}' is not supported",
-                self.identity.rid
+                "verb '{verb}' is not supported"
             ))),
         }
     }
@@ -468,9 +465,9 @@ impl ResourceImpl for Container {
 #[cfg(test)]
 mod tests {
     //! On the real engine, with the test images (`tests/setup/docker.sh`).
-    use super::*;
     use std::process::Command;
-    use svcmgr_plugin_api::types::ResourceContext;
+    use svcmgr_plugin_api::serde_json::json;
+    use svcmgr_plugin_api::testing;
 
     fn docker(args: &[&str]) -> String {
         let out = Command::new("docker").args(args).output().unwrap();
@@ -488,22 +485,14 @@ mod tests {
     #[test]
     fn netns_answer_follows_the_running_instance() {
         let svcname = format!("dkunit{}", std::process::id());
-        let spec = ResourceSpec {
-            driver_id: "container.docker".into(),
-            rid: "container#1".into(),
-            keywords: json!({"image": "svcmgr-test/busybox:1"})
-                .as_object()
-                .unwrap()
-                .clone(),
-            context: ResourceContext {
-                svcname: svcname.clone(),
-                svc_id: format!("id-{svcname}"),
-                ..Default::default()
-            },
-        };
-        let c = Container::new(&spec).unwrap();
-        let not_running = |c: &Container| c.call_netns().unwrap_err().message;
-        assert!(not_running(&c).ends_with("is not running"));
+        let c = testing::resource(crate::plugin, "container.docker", "container#1")
+            .keyword("image", "svcmgr-test/busybox:1")
+            .svcname(&svcname)
+            .svc_id(&format!("id-{svcname}"))
+            .build()
+            .unwrap();
+        let not_running = || c.call("netns", json!({})).unwrap_err().to_string();
+        assert!(not_running().ends_with("is not running"));
 
         // Found by its label even under another name.
         let name = format!("{svcname}-renamed");
@@ -519,12 +508,12 @@ mod tests {
             "svcmgr-test/busybox:1",
         ]);
         let pid = docker(&["inspect", "-f", "{{.State.Pid}}", &name]);
-        let answer = c.call_netns().unwrap();
+        let answer = c.call("netns", json!({})).unwrap();
         assert_eq!(answer["pid"].to_string(), pid);
         assert_eq!(answer["netns"], format!("/proc/{pid}/ns/net"));
         assert!(answer["sandbox_key"].as_str().unwrap().contains("netns"));
 
         docker(&["stop", "-t", "1", &name]);
-        assert!(not_running(&c).ends_with("is not running"));
+        assert!(not_running().ends_with("is not running"));
     }
 }

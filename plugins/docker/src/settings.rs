@@ -32,6 +32,10 @@ pub struct Settings {
     pub rm: bool,
     pub pull_policy: PullPolicy,
     pub detach: bool,
+    /// No `netns`, no `--net` in `run_args`, and an `ip.*` resource linked to this one: the
+    /// container runs with network mode `none`, so its namespace holds only what svcmgr
+    /// plumbs (decisions §10).
+    pub plumbed_by_svcmgr: bool,
     /// `tty` and `interactive`, shown first in the `docker run` line as the tutorials do.
     terminal: Vec<Item>,
     /// The other keywords that map to `docker run` options (hostname, privileged, entrypoint,
@@ -66,6 +70,13 @@ impl Settings {
                 ))
             }
         };
+        let plumbed_by_svcmgr = netns.is_none()
+            && !run_args.opts().any(|o| matches!(o, Opt::Network(_)))
+            && spec
+                .context
+                .linked_by
+                .iter()
+                .any(|l| l.driver.starts_with("ip."));
         let tristate = |kw: &str| spec.get(kw).and_then(Value::as_bool);
         let item = |words: Vec<String>, opt: Opt| Item {
             words,
@@ -120,17 +131,19 @@ impl Settings {
             rm: spec.bool("rm"),
             pull_policy,
             detach: spec.get("detach").and_then(Value::as_bool).unwrap_or(true),
+            plumbed_by_svcmgr,
             terminal,
             keyword_items,
         })
     }
 
     /// The network mode the `netns` keyword asks for, given the resolved name of a
-    /// `container#N` target.
+    /// `container#N` target; `none` when svcmgr plumbs the namespace.
     pub fn network_mode(&self, target_name: Option<&str>) -> Option<String> {
         match (&self.netns, target_name) {
             (Some(Netns::Container(_)), Some(name)) => Some(format!("container:{name}")),
             (Some(Netns::Mode(m)), _) => Some(m.clone()),
+            (None, _) if self.plumbed_by_svcmgr => Some("none".into()),
             _ => None,
         }
     }
@@ -193,20 +206,13 @@ fn switch(on: &str, long: &str, value: bool) -> String {
 mod tests {
     use super::*;
     use svcmgr_plugin_api::serde_json::{json, Map};
-    use svcmgr_plugin_api::types::ResourceContext;
+    use svcmgr_plugin_api::types::{LinkedBy, ResourceContext};
 
     fn spec(rid: &str, kw: Value) -> ResourceSpec {
         let keywords: Map<String, Value> = serde_json_obj(kw);
-        ResourceSpec {
-            driver_id: "container.docker".into(),
-            rid: rid.into(),
-            keywords,
-            context: ResourceContext {
-                svcname: "svc2".into(),
-                svc_id: "u-1".into(),
-                ..Default::default()
-            },
-        }
+        let mut context = ResourceContext::new("svc2", "");
+        context.svc_id = "u-1".into();
+        ResourceSpec::new("container.docker", rid, keywords, context)
     }
 
     fn serde_json_obj(v: Value) -> Map<String, Value> {
@@ -265,6 +271,39 @@ mod tests {
         assert_eq!(
             body.labels.unwrap()["com.opensvc.id"],
             "u-1.container#3".to_string()
+        );
+    }
+
+    #[test]
+    fn network_none_when_an_ip_resource_plumbs_the_namespace() {
+        let with_links = |kw: Value, drivers: &[&str]| {
+            let mut sp = spec("container#1", kw);
+            sp.context.linked_by = drivers.iter().map(|d| LinkedBy::new("ip#1", d)).collect();
+            Settings::from_spec(&sp).unwrap()
+        };
+        let pause = with_links(json!({"image": "pause"}), &["ip.netns"]);
+        assert_eq!(pause.network_mode(None).as_deref(), Some("none"));
+        assert_eq!(
+            pause.run_line("svc2.container.1", Some("none")),
+            words("run -d --name=svc2.container.1 --net=none pause")
+        );
+        // Every other container keeps today's behaviour.
+        for (kw, drivers) in [
+            (json!({"image": "i"}), &[][..]),
+            (json!({"image": "i"}), &["app.forking"][..]),
+            (
+                json!({"image": "i", "run_args": ["--net=host"]}),
+                &["ip.netns"][..],
+            ),
+        ] {
+            let s = with_links(kw, drivers);
+            assert!(!s.plumbed_by_svcmgr);
+            assert_eq!(s.network_mode(None), None);
+        }
+        let joined = with_links(json!({"image": "i", "netns": "container#2"}), &["ip.netns"]);
+        assert_eq!(
+            joined.network_mode(Some("svc2.container.2")).as_deref(),
+            Some("container:svc2.container.2")
         );
     }
 

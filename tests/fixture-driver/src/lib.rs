@@ -6,14 +6,14 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use svcmgr_plugin_api::{
-    export_plugin, ActionReport, Ctx, DriverDecl, Error, Kw, Plugin, ResourceImpl, ResourceSpec,
-    Result, StatusReport,
+    export_plugin, ActionReport, Context, Ctx, DriverDecl, Error, Kw, Plugin, ResourceImpl,
+    ResourceSpec, Result, Status, StatusReport,
 };
 
 export_plugin!(plugin);
 
 fn plugin() -> Plugin {
-    let drivers = ["ip", "disk", "fs", "container", "app"]
+    ["ip", "disk", "fs", "container", "app"]
         .iter()
         .map(|group| {
             DriverDecl::new(&format!("{group}.fixture"), env!("CARGO_PKG_VERSION"), new)
@@ -26,12 +26,10 @@ fn plugin() -> Plugin {
                 .keyword(Kw::list("panic").help("Verbs that panic."))
                 .keyword(Kw::string("mnt").help("Sort key, like a mount point."))
         })
-        .collect();
-    Plugin {
-        name: "fixture",
-        version: env!("CARGO_PKG_VERSION"),
-        drivers,
-    }
+        .fold(
+            Plugin::new("fixture", env!("CARGO_PKG_VERSION")),
+            Plugin::driver,
+        )
 }
 
 struct Fixture {
@@ -98,10 +96,10 @@ impl Fixture {
         let failed = cut_short || self.fail.iter().any(|v| v == verb);
         if !failed {
             if want_up {
-                std::fs::create_dir_all(self.state.parent().expect("var dir"))?;
-                std::fs::write(&self.state, "")?;
+                ctx.create_dir_all(self.state.parent().expect("var dir"))?;
+                ctx.write_file(&self.state, "")?;
             } else {
-                let _ = std::fs::remove_file(&self.state);
+                ctx.remove_file(&self.state)?;
             }
         }
         if let Some(path) = &self.record {
@@ -111,11 +109,12 @@ impl Fixture {
                 now_ms(),
                 if failed { "fail" } else { "ok" }
             );
-            let mut f = std::fs::OpenOptions::new()
+            std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(path)?;
-            f.write_all(line.as_bytes())?;
+                .open(path)
+                .and_then(|mut f| f.write_all(line.as_bytes()))
+                .with_context(|| format!("append to {}", path.display()))?;
         }
         ctx.info(&format!("fixture {verb}"));
         if cut_short {
@@ -157,11 +156,11 @@ impl ResourceImpl for Fixture {
         if self.panic.iter().any(|v| v == "status") {
             panic!("fixture {} told to panic on status", self.rid);
         }
-        Ok(if self.up() {
-            StatusReport::up()
+        Ok(StatusReport::new(if self.up() {
+            Status::Up
         } else {
-            StatusReport::down()
-        })
+            Status::Down
+        }))
     }
     fn start(&self, ctx: &Ctx) -> Result<ActionReport> {
         self.act(ctx, "start", true)
@@ -181,5 +180,42 @@ impl ResourceImpl for Fixture {
                 "verb '{other}' is not supported"
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plugin;
+    use std::time::Duration;
+    use svcmgr_plugin_api::testing;
+    use svcmgr_plugin_api::{ErrorKind, Status};
+
+    #[test]
+    fn verbs_fail_panic_and_meet_deadlines_on_demand() {
+        let res = testing::resource(plugin, "fs.fixture", "fs#1")
+            .keyword("fail_after", "start")
+            .keyword("mnt", "/srv")
+            .build()
+            .unwrap();
+        assert_eq!(res.sort_key().as_deref(), Some("/srv"));
+        let e = res.start().unwrap_err();
+        assert!(e.is_changed(), "fail_after reports the change: {e}");
+        assert_eq!(res.status().unwrap().status, Status::Up);
+
+        let mut res = testing::resource(plugin, "app.fixture", "app#1")
+            .keyword("sleep", "5s")
+            .keyword("panic", "stop")
+            .keyword("link", "fs#1")
+            .build()
+            .unwrap();
+        assert_eq!(res.links(), ["fs#1"]);
+        res.set_timeout(Some(Duration::from_millis(100)));
+        assert_eq!(res.start().unwrap_err().kind(), ErrorKind::Timeout);
+        res.set_timeout(None);
+        assert_eq!(
+            res.call("name", serde_json::Value::Null).unwrap()["name"],
+            "app#1"
+        );
+        assert_eq!(res.status().unwrap().status, Status::Down);
     }
 }

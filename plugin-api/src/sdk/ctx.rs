@@ -1,0 +1,156 @@
+//! The context of one verb call: logging under the rid, the deadline, commands, queries, and
+//! file helpers whose errors name the file.
+
+use super::command::Cmd;
+use super::error::{Context, Error, Result};
+use crate::types::{CallArgs, Level};
+use serde_json::Value;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Where a call's log lines and queries go: the host through the ABI callbacks, or the
+/// capture of [`crate::testing`].
+pub(crate) trait HostSide: Send + Sync {
+    fn log(&self, token: u64, rid: &str, level: Level, msg: &str);
+    fn query(&self, token: u64, rid: &str, verb: &str, payload: &str) -> Result<String>;
+}
+
+/// The context of one verb call, handed to every [`crate::ResourceImpl`] method.
+pub struct Ctx {
+    rid: String,
+    token: u64,
+    args: CallArgs,
+    deadline: Option<Instant>,
+    /// Extra environment every command of this resource gets.
+    env: Vec<(String, String)>,
+    host: Arc<dyn HostSide>,
+}
+
+impl Ctx {
+    pub(crate) fn new(
+        rid: &str,
+        token: u64,
+        args: CallArgs,
+        env: Vec<(String, String)>,
+        host: Arc<dyn HostSide>,
+    ) -> Self {
+        let deadline = args.deadline_unix_ms.map(|ms| {
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis() as u64;
+            Instant::now() + Duration::from_millis(ms.saturating_sub(now_ms))
+        });
+        Ctx {
+            rid: rid.to_string(),
+            token,
+            args,
+            deadline,
+            env,
+            host,
+        }
+    }
+
+    /// The resource id (`app#1`). Messages need not repeat it: the host prefixes every line.
+    pub fn rid(&self) -> &str {
+        &self.rid
+    }
+    /// The service action this call belongs to (`start`, `restart`, `rollback`, `status`, …).
+    pub fn action(&self) -> &str {
+        &self.args.action
+    }
+    /// The verb-specific payload of a `call`.
+    pub fn payload(&self) -> &Value {
+        &self.args.payload
+    }
+    /// `--force` was given.
+    pub fn force(&self) -> bool {
+        self.args.force
+    }
+    /// When the host gives up on this call (None: no deadline).
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+    /// The timeout the deadline came from, for messages.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.args.timeout_ms.map(Duration::from_millis)
+    }
+    /// Time left before the deadline (None: no deadline).
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+    /// Whether the deadline has passed.
+    pub fn timed_out(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Log a line under this resource.
+    pub fn log(&self, level: Level, msg: &str) {
+        self.host.log(self.token, &self.rid, level, msg);
+    }
+    /// Log a debug line (shown with `--debug`).
+    pub fn debug(&self, msg: &str) {
+        self.log(Level::Debug, msg)
+    }
+    /// Log a line.
+    pub fn info(&self, msg: &str) {
+        self.log(Level::Info, msg)
+    }
+    /// Log a warning.
+    pub fn warn(&self, msg: &str) {
+        self.log(Level::Warn, msg)
+    }
+    /// Log an error.
+    pub fn error(&self, msg: &str) {
+        self.log(Level::Error, msg)
+    }
+    /// Log at service level (no rid), e.g. `pulling docker image …`.
+    pub fn service_info(&self, msg: &str) {
+        self.host.log(self.token, "", Level::Info, msg);
+    }
+
+    /// A command that logs its argv and output under this resource and honours the deadline.
+    pub fn command<S: AsRef<str>>(&self, argv: &[S]) -> Cmd<'_> {
+        let mut cmd = Cmd::new(self, argv.iter().map(|s| s.as_ref().to_string()).collect());
+        for (k, v) in &self.env {
+            cmd = cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Ask another resource of the service (routed to its `call(verb, payload)`).
+    pub fn query(&self, rid: &str, verb: &str, payload: &Value) -> Result<Value> {
+        let answer = self
+            .host
+            .query(self.token, rid, verb, &payload.to_string())?;
+        serde_json::from_str(&answer)
+            .map_err(|e| Error::other(format!("invalid answer from {rid} to '{verb}': {e}")))
+    }
+
+    /// Read a text file; the error names it (`read <path>: …`).
+    pub fn read_file(&self, path: impl AsRef<Path>) -> Result<String> {
+        let path = path.as_ref();
+        std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))
+    }
+    /// Write a file, replacing it; the error names it (`write <path>: …`).
+    pub fn write_file(&self, path: impl AsRef<Path>, contents: impl AsRef<[u8]>) -> Result<()> {
+        let path = path.as_ref();
+        std::fs::write(path, contents).with_context(|| format!("write {}", path.display()))
+    }
+    /// Create a folder and its parents; the error names it (`create <path>: …`).
+    pub fn create_dir_all(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        std::fs::create_dir_all(path).with_context(|| format!("create {}", path.display()))
+    }
+    /// Remove a file: `Ok(false)` when it was already absent; the error names it.
+    pub fn remove_file(&self, path: impl AsRef<Path>) -> Result<bool> {
+        let path = path.as_ref();
+        match std::fs::remove_file(path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("remove {}", path.display())),
+        }
+    }
+}
