@@ -304,6 +304,11 @@ pub struct ResourceContext {
     /// behaviour a tag changes. Filled by hosts that list [`features::TAGS`].
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The resource is made only to answer `call("info")` for `svcmgr driver info <id> --kw
+    /// …`: no action runs on it, so a driver may skip checks that need a whole configuration
+    /// (its required keywords are still filled in by the host when given).
+    #[serde(default)]
+    pub info_only: bool,
     /// The environment the host gives every command run for this resource (`OPENSVC_*`,
     /// `PATH` with the service's script folder first). The SDK adds `OPENSVC_ACTION` per call
     /// and what the driver declares ([`crate::sdk::ResourceImpl::env`]). Filled by hosts that
@@ -709,6 +714,34 @@ impl ActionReport {
     /// Changed or not, as `changed` says.
     pub fn from_changed(changed: bool) -> Self {
         ActionReport { changed }
+    }
+}
+
+/// Answer of `call("info")`, asked by `svcmgr driver info <id> --kw …` of a resource made with
+/// `ResourceContext::info_only`: what a driver tells about one configuration (e.g. the
+/// parameters of the OCF agent its keywords name). Drivers that answer list `info` in their
+/// manifest's `capabilities`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[non_exhaustive]
+pub struct InfoReport {
+    /// What the answer is about, e.g. `heartbeat:IPaddr2 (/usr/lib/ocf/…/IPaddr2)`.
+    pub title: String,
+    /// Text shown under the title.
+    #[serde(default)]
+    pub help: String,
+    /// Settings of that configuration, described like keywords.
+    #[serde(default)]
+    pub keywords: Vec<KeywordSpec>,
+}
+
+impl InfoReport {
+    /// An answer about `title`, with `help` text and the settings as `keywords`.
+    pub fn new(title: &str, help: &str, keywords: Vec<KeywordSpec>) -> Self {
+        InfoReport {
+            title: title.to_string(),
+            help: help.to_string(),
+            keywords,
+        }
     }
 }
 

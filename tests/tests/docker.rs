@@ -134,14 +134,6 @@ impl Drop for Svc {
     }
 }
 
-/// Index of the first log line holding all of `parts`.
-fn line_index(run: &Run, parts: &[&str]) -> usize {
-    run.stderr
-        .lines()
-        .position(|l| parts.iter().all(|p| l.contains(p)))
-        .unwrap_or_else(|| panic!("no log line with {parts:?} in:\n{}", run.stderr))
-}
-
 /// Asserts that exactly `n` lines of `text` (a run's stdout or stderr) hold `needle`.
 #[track_caller]
 fn assert_lines(text: &str, needle: &str, n: usize) {
@@ -190,7 +182,7 @@ fn v1_service_status_start_and_docker_passthrough() {
 
     let start = svc.run("start").ok();
     let runs: Vec<usize> = (1..=3)
-        .map(|n| line_index(&start, &[&format!("container#{n} "), "docker run "]))
+        .map(|n| start.line_index(&[&format!("container#{n} "), "docker run "]))
         .collect();
     assert!(runs[0] < runs[1] && runs[1] < runs[2], "{}", start.stderr);
     let line2 = &start.stderr.lines().nth(runs[1]).unwrap();
@@ -208,7 +200,7 @@ fn v1_service_status_start_and_docker_passthrough() {
     )));
     for n in 1..=3 {
         let id = inspect(&svc.container(n), "{{.Id}}").expect("container exists");
-        let output = line_index(&start, &[&format!("container#{n} "), "output:"]);
+        let output = start.line_index(&[&format!("container#{n} "), "output:"]);
         assert!(start.stderr.lines().nth(output + 1).unwrap().ends_with(&id));
         assert!(running(&svc.container(n)));
     }
@@ -257,13 +249,10 @@ fn stopcontainer_then_startcontainer_reuse_the_instances() {
     let stop = svc.run("stopcontainer").ok();
     for (n, id) in (1..=2).zip(&ids) {
         assert!(!running(&svc.container(n)));
-        line_index(
-            &stop,
-            &[&format!("container#{n} "), &format!("docker stop {id}")],
-        );
+        stop.line_index(&[&format!("container#{n} "), &format!("docker stop {id}")]);
     }
     let order: Vec<usize> = (1..=2)
-        .map(|n| line_index(&stop, &[&format!("container#{n} "), "docker stop"]))
+        .map(|n| stop.line_index(&[&format!("container#{n} "), "docker stop"]))
         .collect();
     assert!(
         order[1] < order[0],
@@ -274,10 +263,7 @@ fn stopcontainer_then_startcontainer_reuse_the_instances() {
     let start = svc.run("startcontainer").ok();
     assert_lines(&start.stderr, "docker run", 0);
     for (n, id) in (1..=2).zip(&ids) {
-        line_index(
-            &start,
-            &[&format!("container#{n} "), &format!("docker start {id}")],
-        );
+        start.line_index(&[&format!("container#{n} "), &format!("docker start {id}")]);
         assert_eq!(inspect(&svc.container(n), "{{.Id}}").as_ref(), Some(id));
         assert!(running(&svc.container(n)));
     }
@@ -308,14 +294,11 @@ fn stop_one_rid_then_upgrade_its_image() {
     ))
     .ok();
     let restart = svc.run("restart --rid container#1").ok();
-    let rm = line_index(&restart, &[&format!("docker rm {}", svc.container(1))]);
-    let run = line_index(
-        &restart,
-        &[&format!(
-            "docker run -d --name={} {IMAGE2}",
-            svc.container(1)
-        )],
-    );
+    let rm = restart.line_index(&[&format!("docker rm {}", svc.container(1))]);
+    let run = restart.line_index(&[&format!(
+        "docker run -d --name={} {IMAGE2}",
+        svc.container(1)
+    )]);
     assert!(rm < run, "{}", restart.stderr);
     let new_id = inspect(&svc.container(1), "{{.Id}}").unwrap();
     assert_ne!(new_id, old_id);
@@ -424,7 +407,7 @@ fn complex_orchestration_start_order_and_parallel_subset() {
     let svc = Svc::new();
     svc.write_conf(&orchestration_conf(None));
     let start = svc.run("start").ok();
-    let at = |n: u32, what: &str| line_index(&start, &[&format!("container#{n} "), what]);
+    let at = |n: u32, what: &str| start.line_index(&[&format!("container#{n} "), what]);
     let database_up = at(1, "wait for container operational");
     let appservers = 2..=5;
     for n in appservers.clone() {
@@ -447,7 +430,7 @@ fn complex_orchestration_start_order_and_parallel_subset() {
     assert!(status.stdout.contains("container:01appservers"));
 
     let stop = svc.run("stop").ok();
-    let at = |n: u32| line_index(&stop, &[&format!("container#{n} "), "docker stop"]);
+    let at = |n: u32| stop.line_index(&[&format!("container#{n} "), "docker stop"]);
     assert!(at(7) < at(6));
     assert!(appservers.clone().all(|n| at(6) < at(n) && at(n) < at(1)));
     assert!(svc.system_containers(false).is_empty());
@@ -460,8 +443,8 @@ fn failing_appserver_rolls_back_the_whole_start() {
     let start = svc.run("start").code(1);
     // The engine's error is shown, against the failing rid (the logged `docker run` line
     // names /nonexistent too, but unquoted).
-    line_index(&start, &["container#3 ", "\"/nonexistent\""]);
-    line_index(&start, &["trying to rollback start on"]);
+    start.line_index(&["container#3 ", "\"/nonexistent\""]);
+    start.line_index(&["trying to rollback start on"]);
     // The webservers never start.
     assert_lines(&start.stderr, "container#6", 0);
     assert!(
@@ -469,7 +452,7 @@ fn failing_appserver_rolls_back_the_whole_start() {
         "everything the start brought up is stopped"
     );
     for n in [1, 2, 4, 5] {
-        line_index(&start, &[&format!("container#{n} "), "docker stop"]);
+        start.line_index(&[&format!("container#{n} "), "docker stop"]);
     }
 }
 
@@ -478,8 +461,8 @@ fn missing_image_that_cannot_be_pulled_fails_the_start_naming_it() {
     let svc = Svc::new();
     svc.write_conf("[container#1]\nimage = svcmgr-test/absent:1\nstart_timeout = 20s\n");
     let start = svc.run("start").code(1);
-    line_index(&start, &["pulling docker image svcmgr-test/absent:1"]);
-    line_index(&start, &["image svcmgr-test/absent:1 not pullable"]);
+    start.line_index(&["pulling docker image svcmgr-test/absent:1"]);
+    start.line_index(&["image svcmgr-test/absent:1 not pullable"]);
     assert!(svc.system_containers(true).is_empty());
 }
 
@@ -554,14 +537,11 @@ fn private_daemon_runs_the_containers_and_stops_with_them() {
 
     let start = svc.run("start").ok();
     let sock = svc.var().join("docker.sock");
-    line_index(
-        &start,
-        &[&format!(
-            "docker -H unix://{} run -d --name={}",
-            sock.display(),
-            svc.container(1)
-        )],
-    );
+    start.line_index(&[&format!(
+        "docker -H unix://{} run -d --name={}",
+        sock.display(),
+        svc.container(1)
+    )]);
     let ps = svc.run("docker ps").ok();
     for n in 1..=2 {
         assert!(ps.stdout.contains(&svc.container(n)), "{}", ps.stdout);
@@ -574,18 +554,15 @@ fn private_daemon_runs_the_containers_and_stops_with_them() {
     assert!(status_line(&status, "container#1").contains(" up "));
 
     let stop = svc.run("stop").ok();
-    let shutdown = line_index(
-        &stop,
-        &["no more container handled by docker daemon. shut it down"],
-    );
-    assert!(line_index(&stop, &["container#2 ", "docker -H"]) < shutdown);
+    let shutdown = stop.line_index(&["no more container handled by docker daemon. shut it down"]);
+    assert!(stop.line_index(&["container#2 ", "docker -H"]) < shutdown);
     assert!(!std::path::Path::new(&format!("/proc/{pid}/exe")).exists());
     let status = svc.run("print status").ok();
     assert_lines(&status.stdout, "docker daemon is not running", 2);
 
     // The instances stay in the daemon's data dir: the next start reuses them.
     let again = svc.run("start").ok();
-    line_index(&again, &["starting docker daemon"]);
+    again.line_index(&["starting docker daemon"]);
     assert_lines(&again.stderr, "docker.sock start ", 2);
     assert_lines(&again.stderr, "docker run", 0);
     svc.run("stop").ok();
@@ -594,8 +571,8 @@ fn private_daemon_runs_the_containers_and_stops_with_them() {
     // Unprovision removes the instances, which needs the daemon for a while.
     let unprov = svc.run("unprovision").ok();
     for n in 1..=2 {
-        line_index(&unprov, &[&format!("docker.sock rm {}", svc.container(n))]);
+        unprov.line_index(&[&format!("docker.sock rm {}", svc.container(n))]);
     }
-    line_index(&unprov, &["no more container handled by docker daemon"]);
+    unprov.line_index(&["no more container handled by docker daemon"]);
     assert!(svc.daemon_pid().is_none());
 }

@@ -140,7 +140,7 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     ("disable", &["rid", "tags", "subsets"]),
     ("ls", &["format"]),
     ("driver list", &["format"]),
-    ("driver info", &["format"]),
+    ("driver info", &["format", "kw"]),
 ];
 
 const SELECT: &[&str] = &["rid", "tags", "subsets"];

@@ -4,6 +4,7 @@ use super::args::OutputFormat;
 use super::Ctx;
 use anyhow::{anyhow, Result};
 use serde_json::json;
+use svcmgr_plugin_api::types::KeywordSpec;
 
 pub fn list(ctx: &Ctx) -> Result<i32> {
     let reg = &ctx.registry;
@@ -87,6 +88,23 @@ pub fn info(ctx: &Ctx, rest: &[String]) -> Result<i32> {
         .drivers
         .get(id)
         .ok_or_else(|| anyhow!("unknown driver {id}"))?;
+    // `--kw k=v…`: the driver's answer about that configuration instead of its manifest.
+    if !ctx.args.kw.is_empty() {
+        let answer = ctx
+            .registry
+            .ask_info(d, &ctx.args.kw)
+            .map_err(|e| anyhow!(e))?;
+        if ctx.args.format == Some(OutputFormat::Json) {
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+            return Ok(0);
+        }
+        println!("{}", answer.title);
+        if !answer.help.is_empty() {
+            println!("{}", answer.help);
+        }
+        print_keywords("parameters", &answer.keywords)?;
+        return Ok(0);
+    }
     if ctx.args.format == Some(OutputFormat::Json) {
         println!("{}", serde_json::to_string_pretty(&d.manifest)?);
         return Ok(0);
@@ -100,35 +118,37 @@ pub fn info(ctx: &Ctx, rest: &[String]) -> Result<i32> {
     if !d.manifest.help.is_empty() {
         println!("{}", d.manifest.help);
     }
-    for (title, kws) in [
-        ("keywords", &d.manifest.keywords),
-        ("[DEFAULT] keywords", &d.manifest.service_keywords),
-    ] {
-        if kws.is_empty() {
-            continue;
-        }
-        println!("\n{title}:");
-        for k in kws {
-            let mut notes = vec![serde_json::to_value(k.kind)?
-                .as_str()
-                .unwrap_or_default()
-                .to_string()];
-            if k.required {
-                notes.push("required".into());
-            }
-            if let Some(d) = &k.default {
-                notes.push(format!(
-                    "default {}",
-                    d.as_str()
-                        .map(String::from)
-                        .unwrap_or_else(|| d.to_string())
-                ));
-            }
-            if !k.aliases.is_empty() {
-                notes.push(format!("alias {}", k.aliases.join(", ")));
-            }
-            println!("  {:<20} {} ({})", k.name, k.help, notes.join(", "));
-        }
-    }
+    print_keywords("keywords", &d.manifest.keywords)?;
+    print_keywords("[DEFAULT] keywords", &d.manifest.service_keywords)?;
     Ok(0)
+}
+
+/// A titled list of keywords, one line each: name, help, (type, required, default, aliases).
+fn print_keywords(title: &str, kws: &[KeywordSpec]) -> Result<()> {
+    if kws.is_empty() {
+        return Ok(());
+    }
+    println!("\n{title}:");
+    for k in kws {
+        let mut notes = vec![serde_json::to_value(k.kind)?
+            .as_str()
+            .unwrap_or_default()
+            .to_string()];
+        if k.required {
+            notes.push("required".into());
+        }
+        if let Some(d) = &k.default {
+            notes.push(format!(
+                "default {}",
+                d.as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| d.to_string())
+            ));
+        }
+        if !k.aliases.is_empty() {
+            notes.push(format!("alias {}", k.aliases.join(", ")));
+        }
+        println!("  {:<20} {} ({})", k.name, k.help, notes.join(", "));
+    }
+    Ok(())
 }

@@ -6,24 +6,33 @@ use crate::service::Service;
 use crate::status::{eval, json, render};
 use anyhow::Result;
 
-fn evaluate(ctx: &Ctx) -> Result<crate::status::InstanceView> {
+/// The live view and whether --rid/--tags/--subsets narrowed its resources.
+fn evaluate(ctx: &Ctx) -> Result<(crate::status::InstanceView, bool)> {
     let svc = Service::build(&ctx.paths, ctx.service_name()?, &ctx.registry)?;
     ctx.init_log(&svc);
     let mut view = eval::refresh(&svc);
-    // --rid/--tags/--subsets narrow what is shown, not what is aggregated.
-    if let Some(sel) = super::actions::selection(&svc, ctx, None)? {
+    // --rid/--tags/--subsets narrow what is shown, not what `print status` aggregates.
+    let selection = super::actions::selection(&svc, ctx, None)?;
+    if let Some(sel) = &selection {
         view.resources.retain(|r| sel.contains(&r.rid));
     }
-    Ok(view)
+    Ok((view, selection.is_some()))
 }
 
-/// `status`: prints nothing; the exit code is the overall status.
+/// `status`: prints nothing; the exit code is the overall status of the instance, or of the
+/// selected resources (what an OCF agent owning part of a service monitors).
 pub fn status(ctx: &Ctx) -> Result<i32> {
-    Ok(evaluate(ctx)?.overall().code())
+    let (view, narrowed) = evaluate(ctx)?;
+    Ok(match narrowed {
+        true => crate::status::aggregate_statuses(&view.resources)
+            .overall
+            .code(),
+        false => view.overall().code(),
+    })
 }
 
 pub fn print(ctx: &Ctx) -> Result<i32> {
-    let view = evaluate(ctx)?;
+    let (view, _) = evaluate(ctx)?;
     match ctx.args.format {
         Some(OutputFormat::Json) => {
             println!("{}", serde_json::to_string_pretty(&json::document(&view))?)

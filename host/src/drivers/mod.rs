@@ -2,6 +2,7 @@
 //! resolves to a driver. The host knows no driver by name: everything comes from manifests.
 
 pub mod callbacks;
+pub mod info;
 pub mod loader;
 
 use crate::paths::Paths;

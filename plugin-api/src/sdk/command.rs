@@ -37,9 +37,10 @@ pub struct Cmd<'a> {
     cwd: Option<PathBuf>,
     uid_gid: Option<(u32, u32)>,
     quiet: bool,
-    /// The level of stderr lines (info unless [`Cmd::stderr_as_warnings`]).
-    stderr_level: Level,
+    /// The lowest level of stderr lines (warning after [`Cmd::stderr_as_warnings`]).
+    stderr_floor: Level,
     deadline: Option<Instant>,
+    line_level: fn(&str) -> Level,
 }
 
 impl<'a> Cmd<'a> {
@@ -52,8 +53,9 @@ impl<'a> Cmd<'a> {
             cwd: None,
             uid_gid: None,
             quiet: false,
-            stderr_level: Level::Info,
+            stderr_floor: Level::Debug,
             deadline,
+            line_level: |_| Level::Info,
         }
     }
     /// Add an environment variable.
@@ -77,6 +79,12 @@ impl<'a> Cmd<'a> {
         self.deadline = Some(self.deadline.map_or(own, |d| d.min(own)));
         self
     }
+    /// Choose each output line's log level (default: info), for commands that mark their
+    /// lines (`WARNING: …`).
+    pub fn line_level(mut self, classify: fn(&str) -> Level) -> Self {
+        self.line_level = classify;
+        self
+    }
     /// Do not log the command line nor its output (status probes).
     pub fn quiet(mut self) -> Self {
         self.quiet = true;
@@ -85,7 +93,7 @@ impl<'a> Cmd<'a> {
     /// Log the lines the command writes on stderr as warnings (an application's own
     /// complaints), not as info.
     pub fn stderr_as_warnings(mut self) -> Self {
-        self.stderr_level = Level::Warn;
+        self.stderr_floor = Level::Warn;
         self
     }
 
@@ -126,10 +134,20 @@ impl<'a> Cmd<'a> {
         let pid = child.id() as i32;
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
-        let quiet = self.quiet;
+        let (quiet, level_of) = (self.quiet, self.line_level);
         let (stdout_text, stderr_text, waited) = std::thread::scope(|scope| {
-            let out = scope.spawn(|| pump(stdout, self.ctx, quiet, "output:", Level::Info));
-            let err = scope.spawn(|| pump(stderr, self.ctx, quiet, "stderr:", self.stderr_level));
+            let out =
+                scope.spawn(|| pump(stdout, self.ctx, quiet, level_of, Level::Debug, "output:"));
+            let err = scope.spawn(|| {
+                pump(
+                    stderr,
+                    self.ctx,
+                    quiet,
+                    level_of,
+                    self.stderr_floor,
+                    "stderr:",
+                )
+            });
             let waited = wait_until(&mut child, pid, self.deadline);
             (
                 out.join().unwrap_or_default(),
@@ -222,8 +240,16 @@ pub fn program_path(prog: &str, path: Option<&str>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(prog))
 }
 
-/// Read a stream line by line, logging each line at `lvl` (with a header before the first).
-fn pump(stream: impl Read, ctx: &Ctx, quiet: bool, header: &str, lvl: Level) -> String {
+/// Read a stream line by line, logging each line at its level, raised to `floor` (with a
+/// header before the first one).
+fn pump(
+    stream: impl Read,
+    ctx: &Ctx,
+    quiet: bool,
+    level_of: fn(&str) -> Level,
+    floor: Level,
+    header: &str,
+) -> String {
     let mut text = String::new();
     let mut first = true;
     for line in BufReader::new(stream).lines() {
@@ -233,7 +259,7 @@ fn pump(stream: impl Read, ctx: &Ctx, quiet: bool, header: &str, lvl: Level) -> 
                 ctx.log(Level::Info, header);
                 first = false;
             }
-            ctx.log(lvl, &line);
+            ctx.log(level_of(&line).max(floor), &line);
         }
         text.push_str(&line);
         text.push('\n');

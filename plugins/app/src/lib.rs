@@ -58,7 +58,7 @@ fn with_keywords(decl: DriverDecl) -> DriverDecl {
              ('<script> status'), or false.",
         ))
         .keyword(Kw::shlex("info").help(
-            "Command printing facts about the application (the 'info' call), or true \
+            "Command printing facts about the application (the 'resinfo' call), or true \
              ('<script> info'), or false.",
         ))
         .keyword(Kw::string("cwd").help("Working directory of the commands."))
@@ -372,7 +372,7 @@ impl ResourceImpl for App {
         ))
     }
 
-    /// `info`: the info command's output lines.
+    /// `resinfo` (OpenSVC's `print resinfo`): the info command's output lines.
     fn call(
         &self,
         verb: &str,
@@ -380,7 +380,7 @@ impl ResourceImpl for App {
         ctx: &Ctx,
     ) -> Result<serde_json::Value> {
         match verb {
-            "info" if !self.info.is_empty() => {
+            "resinfo" if !self.info.is_empty() => {
                 let out = self.cmd(ctx, &self.info).quiet().run()?;
                 Ok(
                     serde_json::json!({ "code": out.code, "lines": out.stdout.lines().collect::<Vec<_>>() }),
