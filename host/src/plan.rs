@@ -397,6 +397,29 @@ mod tests {
     }
 
     #[test]
+    fn mount_point_sort_keys_put_parents_first_whatever_the_rids() {
+        let mut all = vec![
+            res("fs#1", "fs", None),
+            res("fs#2", "fs", None),
+            res("fs#10", "fs", None),
+            res("fs#3", "fs", None),
+            res("vg#1", "disk", None),
+        ];
+        all[0].sort_key = Some("/srv/app/data/logs".into());
+        all[1].sort_key = Some("/srv/app".into());
+        all[2].sort_key = Some("/srv/app/data".into());
+        all[3].sort_key = Some("/srv/app-old".into());
+        let start = build(Verb::Start, None, &all, &par, None).unwrap();
+        let start: Vec<&String> = start.rids().collect();
+        assert_eq!(start, ["vg#1", "fs#2", "fs#3", "fs#10", "fs#1"]);
+        let stop = build(Verb::Stop, None, &all, &par, None).unwrap();
+        assert_eq!(
+            stop.rids().collect::<Vec<_>>(),
+            ["fs#1", "fs#10", "fs#3", "fs#2", "vg#1"]
+        );
+    }
+
+    #[test]
     fn natural_order_and_plain_set_first() {
         let all = vec![
             res("container#10", "container", None),

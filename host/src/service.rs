@@ -67,6 +67,7 @@ impl Service {
             context.token = token;
             context.service = rdef.service_keywords.clone();
             context.host_features = features::ALL.iter().map(|f| f.to_string()).collect();
+            context.generic_keywords = rdef.generic_keywords.clone();
             context.linked_by = linked_by(&rdef.rid, &def.resources, &links);
             context.tags = rdef.props.tags.clone();
             context.env = svc_env.clone();
@@ -355,6 +356,7 @@ mod tests {
             problem: None,
             keywords: kw.as_object().cloned().unwrap_or_default(),
             service_keywords: Default::default(),
+            generic_keywords: Default::default(),
             props: Default::default(),
         }
     }

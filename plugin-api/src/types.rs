@@ -309,6 +309,12 @@ pub struct ResourceContext {
     /// (its required keywords are still filled in by the host when given).
     #[serde(default)]
     pub info_only: bool,
+    /// The generic resource keywords (handled by the host for every driver: `unprovision`,
+    /// `optional`, …) explicitly set in this resource's section, converted. Keywords left to
+    /// their default are absent, so a driver can tell `unprovision = true` written by the user
+    /// from the default.
+    #[serde(default)]
+    pub generic_keywords: Map<String, Value>,
     /// The environment the host gives every command run for this resource (`OPENSVC_*`,
     /// `PATH` with the service's script folder first). The SDK adds `OPENSVC_ACTION` per call
     /// and what the driver declares ([`crate::sdk::ResourceImpl::env`]). Filled by hosts that

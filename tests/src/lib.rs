@@ -7,6 +7,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The target dir holding `svcmgr` and the driver `.so` files (target/debug or target/release).
 pub fn target_dir() -> PathBuf {
@@ -206,6 +207,37 @@ impl Run {
             .map(String::from)
             .collect()
     }
+}
+
+/// The pid of a service's private docker daemon (its pid file in the var dir `var`), if that
+/// process runs and is a dockerd.
+pub fn private_daemon_pid(var: &Path) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(var.join("docker.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+    exe.to_string_lossy().contains("dockerd").then_some(pid)
+}
+
+/// Stop the private docker daemon of the service with var dir `var` and id `id` (SIGTERM, then
+/// SIGKILL after 15 s), and remove what it leaves behind: its exec root and its bridge.
+pub fn remove_private_daemon(var: &Path, id: &str) {
+    if let Some(pid) = private_daemon_pid(var) {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+        let end = Instant::now() + Duration::from_secs(15);
+        while private_daemon_pid(var).is_some() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+    let key = &id[..8];
+    let _ = std::fs::remove_dir_all(format!("/var/run/svcmgr-docker/{key}"));
+    let _ = Command::new("ip")
+        .args(["link", "del", &format!("svcd{key}")])
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// The workspace root.

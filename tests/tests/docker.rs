@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 use svcmgr_tests::{Env, Run};
 
 const IMAGE1: &str = "svcmgr-test/busybox:1";
@@ -89,13 +89,7 @@ impl Svc {
 
     /// The pid of the service's private daemon, if it runs.
     fn daemon_pid(&self) -> Option<u32> {
-        let pid: u32 = std::fs::read_to_string(self.var().join("docker.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
-        exe.to_string_lossy().contains("dockerd").then_some(pid)
+        svcmgr_tests::private_daemon_pid(&self.var())
     }
 
     /// Ids of this service's containers on the system daemon (running only unless `all`).
@@ -111,20 +105,7 @@ impl Svc {
 
 impl Drop for Svc {
     fn drop(&mut self) {
-        if let Some(pid) = self.daemon_pid() {
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-            let end = Instant::now() + Duration::from_secs(15);
-            while self.daemon_pid().is_some() && Instant::now() < end {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-        }
-        let key = &self.id[..8];
-        let _ = std::fs::remove_dir_all(format!("/var/run/svcmgr-docker/{key}"));
-        let _ = Command::new("ip")
-            .args(["link", "del", &format!("svcd{key}")])
-            .stderr(std::process::Stdio::null())
-            .status();
+        svcmgr_tests::remove_private_daemon(&self.var(), &self.id);
         let ids = self.system_containers(true);
         if !ids.is_empty() {
             let mut args = vec!["rm", "-f"];
@@ -139,14 +120,6 @@ impl Drop for Svc {
 fn assert_lines(text: &str, needle: &str, n: usize) {
     let found = text.lines().filter(|l| l.contains(needle)).count();
     assert_eq!(found, n, "{n} lines with {needle:?} expected in:\n{text}");
-}
-
-/// The `print status` line of a resource.
-fn status_line<'a>(run: &'a Run, rid: &str) -> &'a str {
-    run.stdout
-        .lines()
-        .find(|l| l.contains(&format!("{rid} ")))
-        .unwrap_or_else(|| panic!("no {rid} in:\n{}", run.stdout))
 }
 
 fn v1_conf(svc: &Svc) -> String {
@@ -173,7 +146,7 @@ fn v1_service_status_start_and_docker_passthrough() {
     let before = svc.run("print status").ok();
     for rid in ["container#1", "container#2", "container#3"] {
         assert!(
-            status_line(&before, rid).contains(" down "),
+            before.status_line(rid).contains(" down "),
             "{}",
             before.stdout
         );
@@ -209,7 +182,7 @@ fn v1_service_status_start_and_docker_passthrough() {
 
     let after = svc.run("print status").ok();
     for n in 1..=3 {
-        let line = status_line(&after, &format!("container#{n}"));
+        let line = after.status_line(&format!("container#{n}"));
         assert!(line.contains(" up "), "{line}");
         assert!(
             line.contains(&format!("docker container {}@{IMAGE1}", svc.container(n))),
@@ -286,8 +259,8 @@ fn stop_one_rid_then_upgrade_its_image() {
     assert!(!running(&svc.container(1)));
     assert!(running(&svc.container(2)));
     let status = svc.run("print status").ok();
-    assert!(status_line(&status, "container#1").contains(" down "));
-    assert!(status_line(&status, "container#2").contains(" up "));
+    assert!(status.status_line("container#1").contains(" down "));
+    assert!(status.status_line("container#2").contains(" up "));
 
     svc.run(&format!(
         "set --kw container#1.image={IMAGE2} --kw container#1.rm=true"
@@ -312,7 +285,8 @@ fn stop_one_rid_then_upgrade_its_image() {
     );
     assert!(running(&svc.container(1)));
     let status = svc.run("print status").ok();
-    assert!(status_line(&status, "container#1")
+    assert!(status
+        .status_line("container#1")
         .contains(&format!("docker container {}@{IMAGE2}", svc.container(1))));
 }
 
@@ -377,7 +351,9 @@ fn v2_svc2_containers_share_the_first_ones_netns() {
     assert_eq!(netns[0], netns[2]);
     let status = svc.run("print status").ok();
     for n in 1..=3 {
-        assert!(status_line(&status, &format!("container#{n}")).contains(" up "));
+        assert!(status
+            .status_line(&format!("container#{n}"))
+            .contains(" up "));
     }
 }
 
@@ -551,7 +527,7 @@ fn private_daemon_runs_the_containers_and_stops_with_them() {
         "nothing on the system daemon"
     );
     let status = svc.run("print status").ok();
-    assert!(status_line(&status, "container#1").contains(" up "));
+    assert!(status.status_line("container#1").contains(" up "));
 
     let stop = svc.run("stop").ok();
     let shutdown = stop.line_index(&["no more container handled by docker daemon. shut it down"]);

@@ -124,6 +124,8 @@ pub struct ResourceDef {
     /// The `[DEFAULT]` keywords the driver declared, converted.
     pub service_keywords: Map<String, Value>,
     pub props: Props,
+    /// The generic keywords explicitly set in the section, converted (passed to the driver).
+    pub generic_keywords: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -426,6 +428,7 @@ impl Reader<'_> {
             &what,
         );
         let props = self.props(rid, defaults);
+        let generic_keywords = self.explicit_generic(rid);
         let mut keywords = Map::new();
         for spec in &driver_kws {
             if keywords::find(keywords::RESOURCE, &spec.name).is_some() {
@@ -465,7 +468,23 @@ impl Reader<'_> {
             keywords,
             service_keywords,
             props,
+            generic_keywords,
         }
+    }
+
+    /// The generic keywords explicitly set in a section, converted. Invalid values are left
+    /// out: `props` has reported them.
+    fn explicit_generic(&self, section: &str) -> Map<String, Value> {
+        keywords::RESOURCE
+            .iter()
+            .filter_map(|k| {
+                let (key, raw) = std::iter::once(&k.name)
+                    .chain(k.aliases)
+                    .find_map(|n| Some((*n, self.cfg.raw_scoped(section, n, self.b.nodename)?)))?;
+                let text = refs::expand(self.cfg, &self.b, section, key, raw).ok()?;
+                Some((k.name.to_string(), k.kind.convert(&text).ok()?))
+            })
+            .collect()
     }
 
     /// The `[DEFAULT]` keywords a driver declared, and whether one of them is invalid. Read

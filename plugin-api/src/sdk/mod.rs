@@ -3,9 +3,12 @@
 
 pub mod command;
 mod ctx;
+pub mod devices;
 mod error;
 pub(crate) mod export;
 mod log_bridge;
+pub mod mountinfo;
+pub mod programs;
 
 use crate::types::ActionReport;
 use crate::types::{DriverManifest, KeywordSpec, KwType, ResourceContext, StatusReport};
