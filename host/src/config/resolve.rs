@@ -475,8 +475,14 @@ impl Reader<'_> {
     /// The generic keywords explicitly set in a section, converted. Invalid values are left
     /// out: `props` has reported them.
     fn explicit_generic(&self, section: &str) -> Map<String, Value> {
+        let present = self.present_keys(section);
         keywords::RESOURCE
             .iter()
+            .filter(|k| {
+                std::iter::once(&k.name)
+                    .chain(k.aliases)
+                    .any(|n| present.iter().any(|p| p == n))
+            })
             .filter_map(|k| {
                 let (key, raw) = std::iter::once(&k.name)
                     .chain(k.aliases)
@@ -540,18 +546,21 @@ impl Reader<'_> {
         }
     }
 
+    /// The keywords a section holds, without their `@scope`.
+    fn present_keys(&self, section: &str) -> Vec<String> {
+        self.cfg.doc.section(section).map_or(Vec::new(), |s| {
+            s.entries()
+                .map(|(k, _)| k.split_once('@').map_or(k, |(b, _)| b).to_string())
+                .collect()
+        })
+    }
+
     /// The triggers and requirements of a resource section. Only the keywords the section
     /// holds are looked up: most sections have none.
     fn hooks(&mut self, rid: &str) -> (Vec<Trigger>, BTreeMap<String, Vec<Require>>) {
         let t = keywords::RESOURCE;
-        let present: Vec<String> = match self.cfg.doc.section(rid) {
-            Some(s) => s
-                .entries()
-                .map(|(k, _)| k.split_once('@').map_or(k, |(b, _)| b).to_string())
-                .filter(|k| k.contains("pre_") || k.contains("post_") || k.ends_with("_requires"))
-                .collect(),
-            None => Vec::new(),
-        };
+        let mut present = self.present_keys(rid);
+        present.retain(|k| k.contains("pre_") || k.contains("post_") || k.ends_with("_requires"));
         let mut triggers = Vec::new();
         let mut requires = BTreeMap::new();
         if present.is_empty() {
