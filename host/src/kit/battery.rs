@@ -310,6 +310,7 @@ impl Bench<'_> {
                 &exec::Options {
                     action: verb.as_str().to_string(),
                     force: false,
+                    hooks: true,
                 },
             ),
             Err(_) => exec::Outcome {

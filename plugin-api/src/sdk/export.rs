@@ -156,13 +156,16 @@ impl Adapter {
         inner: Box<dyn ResourceImpl>,
         host: Arc<dyn HostSide>,
     ) -> Self {
-        // Every command a driver runs gets these (OpenSVC exports the same names).
-        let env = vec![
+        // Every command a driver runs gets these (OpenSVC exports the same names), then the
+        // host's environment for the resource (absent from older hosts), then the driver's.
+        let mut env = vec![
             ("OPENSVC_SVCNAME".to_string(), context.svcname.clone()),
             ("OPENSVC_SVCPATH".to_string(), context.svcname.clone()),
             ("OPENSVC_RID".to_string(), rid.clone()),
             ("OPENSVC_ID".to_string(), context.svc_id.clone()),
         ];
+        env.extend(context.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env.extend(inner.env());
         Adapter {
             rid,
             token: context.token,
@@ -188,13 +191,9 @@ impl Adapter {
                 serde_json::from_str(args.as_str())
                     .map_err(|e| Error::config(format!("invalid call arguments: {e}")))?
             };
-            let ctx = Ctx::new(
-                &self.rid,
-                self.token,
-                call_args,
-                self.env.clone(),
-                self.host.clone(),
-            );
+            let mut env = self.env.clone();
+            env.push(("OPENSVC_ACTION".to_string(), call_args.action.clone()));
+            let ctx = Ctx::new(&self.rid, self.token, call_args, env, self.host.clone());
             let answer = f(self.inner.as_ref(), &ctx)?;
             serde_json::to_string(&answer).map_err(|e| Error::other(e.to_string()))
         });
@@ -238,10 +237,13 @@ impl Resource for Adapter {
 
     fn call(&self, verb: RStr<'_>, args: RStr<'_>) -> RResult<RString, DriverError> {
         let verb = verb.as_str();
-        // `describe` is answered by the SDK: static facts the host's planner needs.
+        // `describe` is answered by the SDK: static facts the host needs (the planner's sort
+        // key, the environment of the host's triggers).
         if verb == "describe" {
             return self.invoke(verb, args, |r, _| {
-                Ok(serde_json::json!({ "sort_key": r.sort_key() }))
+                let env: serde_json::Map<String, serde_json::Value> =
+                    r.env().into_iter().map(|(k, v)| (k, v.into())).collect();
+                Ok(serde_json::json!({ "sort_key": r.sort_key(), "env": env }))
             });
         }
         self.invoke(verb, args, |r, ctx| r.call(verb, ctx.payload(), ctx))

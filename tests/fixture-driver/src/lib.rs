@@ -221,6 +221,10 @@ impl ResourceImpl for Fixture {
     fn sort_key(&self) -> Option<String> {
         self.mnt.clone()
     }
+    /// A variable of its own in its commands' environment (the host's triggers included).
+    fn env(&self) -> Vec<(String, String)> {
+        vec![("OPENSVC_FIXTURE_RID".into(), self.rid.clone())]
+    }
     fn status(&self, ctx: &Ctx) -> Result<StatusReport> {
         self.blow_up("status");
         if self.misbehaves("status-writes") {
