@@ -199,15 +199,27 @@ fn app_forking_passes_every_check_given_slow_and_bad_values() {
 #[test]
 fn app_forking_with_a_stop_that_does_not_stop_fails_the_lifecycle() {
     let env = Env::new(&["app"]);
-    let args = [
-        "app.forking",
-        "--kw",
-        "start=touch F",
-        "--kw",
-        "stop=true",
-        "--kw",
-        "check=test -f F",
-    ];
+    let with_stop = |stop: &'static str| {
+        [
+            "app.forking",
+            "--kw",
+            "start=touch F",
+            "--kw",
+            stop,
+            "--kw",
+            "check=test -f F",
+        ]
+    };
+    // `stop = true` alone asks for the app's script (OpenSVC's meaning, issue 11), which
+    // there is none of: a config error naming the keyword, before anything runs.
+    let doc = fails_exactly(&env, &with_stop("stop=true"), &["create"]);
+    assert!(
+        detail(&doc, "create").contains("[app#1] stop: 'true' runs the script"),
+        "{doc:#}"
+    );
+    assert!(!env.path("F").exists());
+    // The true command: a stop that does not stop.
+    let args = with_stop("stop=/bin/true");
     let doc = fails_exactly(&env, &args, &["lifecycle"]);
     assert!(
         detail(&doc, "lifecycle").ends_with("stop: status is up, expected down"),
