@@ -6,14 +6,15 @@ use crate::drivers::callbacks::{self, ResourceTable};
 use crate::drivers::Registry;
 use crate::paths::Paths;
 use abi_stable::std_types::{RResult, RStr};
-use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use svcmgr_plugin_api::abi::ResourceBox;
 use svcmgr_plugin_api::types::{features, LinkedBy, ResourceContext};
 
 /// One resource: its definition and, when its driver could create it, the driver object.
+#[derive(Clone)]
 pub struct Resource {
     pub def: ResourceDef,
     /// The driver's object, or why there is none (shown as `undef` with this reason).
@@ -22,6 +23,9 @@ pub struct Resource {
     pub links: Vec<String>,
     /// Driver-provided ordering key within a set (e.g. a mount point).
     pub sort_key: Option<String>,
+    /// The environment of the commands run for this resource (the host's triggers): the
+    /// service's, `OPENSVC_RID`, then what the driver adds. `OPENSVC_ACTION` comes per call.
+    pub env: Vec<(String, String)>,
 }
 
 impl Resource {
@@ -70,6 +74,8 @@ impl Service {
                 })
                 .collect()
         };
+        let scripts_dir = paths.scripts_dir(&cfg.name);
+        let svc_env = service_env(&cfg.name, &def.id, &scripts_dir);
         let mut resources = Vec::with_capacity(rdefs.len());
         for ((rdef, own_links), broken_link) in rdefs.into_iter().zip(links).zip(broken) {
             let mut context = ResourceContext::new(&cfg.name, &var_dir);
@@ -81,6 +87,9 @@ impl Service {
             context.generic_keywords = rdef.generic_keywords.clone();
             context.linked_by = linked_by.remove(&rdef.rid).unwrap_or_default();
             context.tags = rdef.props.tags.clone();
+            context.env = svc_env.clone();
+            context.env.insert("OPENSVC_RID".into(), rdef.rid.clone());
+            context.scripts_dir = scripts_dir.to_string_lossy().into_owned();
             let created = match (&rdef.problem, broken_link) {
                 (Some(p), _) => Err(p.clone()),
                 (None, Some((keyword, problem))) => {
@@ -108,6 +117,7 @@ impl Service {
                 label: String::new(),
                 links: Vec::new(),
                 sort_key: None,
+                env: context.env.into_iter().collect(),
             };
             res.driver = created.map(|h| {
                 res.label = h.label().into_string();
@@ -117,7 +127,9 @@ impl Service {
                         res.links.push(l.into_string());
                     }
                 }
-                res.sort_key = describe_sort_key(&h);
+                let described = describe(&h);
+                res.sort_key = described.sort_key;
+                res.env.extend(described.env);
                 Arc::new(h)
             });
             resources.push(res);
@@ -163,6 +175,41 @@ impl Service {
 
     pub fn errors(&self) -> impl Iterator<Item = &Diag> {
         self.diags.iter().filter(|d| d.severity == Severity::Error)
+    }
+
+    /// The errors that block every action: those outside resource sections (`[DEFAULT]`,
+    /// `[env]`, subsets). An error in a resource section blocks only the actions on it.
+    pub fn global_errors(&self) -> impl Iterator<Item = &Diag> {
+        self.errors()
+            .filter(|d| self.resource(&d.section).is_none())
+    }
+
+    /// The errors of the resource sections among `rids`.
+    pub fn errors_of<'a>(
+        &'a self,
+        rids: &'a std::collections::BTreeSet<&'a str>,
+    ) -> impl Iterator<Item = &'a Diag> {
+        self.errors().filter(|d| rids.contains(d.section.as_str()))
+    }
+
+    /// Why this node may not change the service's state: `DEFAULT.nodes` (or a DRP node
+    /// list) is set and does not name it.
+    pub fn foreign_node(&self) -> Option<String> {
+        let (nodes, drp) = (&self.def.nodes, &self.def.drpnodes);
+        let node = &self.paths.nodename;
+        if (nodes.is_empty() && drp.is_empty())
+            || nodes
+                .iter()
+                .chain(drp)
+                .any(|n| n.eq_ignore_ascii_case(node))
+        {
+            return None;
+        }
+        let mut lists = format!("DEFAULT.nodes ({})", nodes.join(" "));
+        if !drp.is_empty() {
+            lists += &format!(" nor of the DRP nodes ({})", drp.join(" "));
+        }
+        Some(format!("this node '{node}' is not one of {lists}"))
     }
 
     pub fn var_dir(&self) -> PathBuf {
@@ -264,18 +311,44 @@ fn instantiate(
         .map_err(|e| e.to_string())
 }
 
-/// The SDK answers `describe` with static facts; an older or foreign driver may not.
-fn describe_sort_key(h: &ResourceBox) -> Option<String> {
-    /// The part of the answer the host reads (other fields are ignored).
-    #[derive(serde::Deserialize)]
-    struct Describe {
-        #[serde(default)]
-        sort_key: Option<String>,
-    }
+/// The static facts a driver gives about a resource (`call("describe")`).
+#[derive(Debug, Default, serde::Deserialize)]
+struct Described {
+    #[serde(default)]
+    sort_key: Option<String>,
+    /// Variables the driver adds to the environment of the resource's commands.
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+}
+
+/// The SDK answers `describe`; an older or foreign driver may not (nothing then).
+fn describe(h: &ResourceBox) -> Described {
     match h.call(RStr::from("describe"), RStr::from("{}")) {
-        RResult::ROk(s) => serde_json::from_str::<Describe>(s.as_str()).ok()?.sort_key,
-        RResult::RErr(_) => None,
+        RResult::ROk(s) => serde_json::from_str(s.as_str()).unwrap_or_default(),
+        RResult::RErr(_) => Described::default(),
     }
+}
+
+/// The environment of every command run for a service's resources (reference notes §7.5),
+/// before the per-resource and per-call variables: its identity, and its script folder
+/// first on `PATH`.
+fn service_env(name: &str, id: &str, scripts_dir: &Path) -> BTreeMap<String, String> {
+    let path = std::env::var("PATH")
+        .unwrap_or_else(|_| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    [
+        ("OPENSVC_SVCNAME", name),
+        ("OPENSVC_SVCPATH", name),
+        ("OPENSVC_NAME", name),
+        ("OPENSVC_ID", id),
+        ("OPENSVC_SVC_ID", id),
+        ("OPENSVC_KIND", "svc"),
+        ("OPENSVC_NAMESPACE", "root"),
+        ("OPENSVC_LEADER", "1"),
+        ("PATH", &format!("{}:{path}", scripts_dir.display())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 #[cfg(test)]
@@ -318,6 +391,18 @@ mod tests {
             generic_keywords: Default::default(),
             props: Default::default(),
         }
+    }
+
+    #[test]
+    fn the_service_environment() {
+        let env = service_env("web", "id-1", Path::new("/r/etc/opensvc/web.d"));
+        assert_eq!(env["OPENSVC_SVCNAME"], "web");
+        assert_eq!(env["OPENSVC_NAME"], "web");
+        assert_eq!(env["OPENSVC_SVC_ID"], "id-1");
+        assert_eq!(env["OPENSVC_KIND"], "svc");
+        assert_eq!(env["OPENSVC_NAMESPACE"], "root");
+        assert_eq!(env["OPENSVC_LEADER"], "1");
+        assert!(env["PATH"].starts_with("/r/etc/opensvc/web.d:"));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use crate::abi::ApiRange;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -55,8 +56,11 @@ pub mod features {
     pub const LINKED_BY: &str = "linked_by";
     /// The host fills [`super::ResourceContext::tags`].
     pub const TAGS: &str = "tags";
+    /// The host fills [`super::ResourceContext::env`] and
+    /// [`super::ResourceContext::scripts_dir`].
+    pub const ENV: &str = "env";
     /// The features of this release.
-    pub const ALL: &[&str] = &[LINKED_BY, TAGS];
+    pub const ALL: &[&str] = &[LINKED_BY, TAGS, ENV];
 }
 
 /// One driver id (`group.type`) provided by a library.
@@ -318,6 +322,16 @@ pub struct ResourceContext {
     /// from the default.
     #[serde(default)]
     pub generic_keywords: Map<String, Value>,
+    /// The environment the host gives every command run for this resource (`OPENSVC_*`,
+    /// `PATH` with the service's script folder first). The SDK adds `OPENSVC_ACTION` per call
+    /// and what the driver declares ([`crate::sdk::ResourceImpl::env`]). Filled by hosts that
+    /// list [`features::ENV`].
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// `<root>/etc/opensvc/<svc>.d`: the service's own scripts (where a relative script path
+    /// is looked up). Filled by hosts that list [`features::ENV`].
+    #[serde(default)]
+    pub scripts_dir: String,
 }
 
 impl ResourceContext {

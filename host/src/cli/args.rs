@@ -34,6 +34,10 @@ pub struct Args {
     pub log_format: Option<LogFormat>,
     /// Accepted for compatibility: status is always evaluated live.
     pub refresh: bool,
+    /// `driver test`: `keyword=value` making the resource slower than a deadline.
+    pub slow_kw: Vec<String>,
+    /// `driver test`: `keyword=value` the driver must refuse.
+    pub bad_kw: Vec<String>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,6 +274,33 @@ fn actions() -> Vec<Command> {
                     format(),
                     kw("key=value: the driver's answer for that configuration; repeatable"),
                 ]),
+            action(
+                "test",
+                "The conformance kit: a driver's resources through every verb",
+            )
+            .arg(Arg::new("id").value_name("DRIVER").required(true))
+            .args([
+                kw("key=value of the resource under test; repeatable"),
+                value(
+                    "config",
+                    "FILE",
+                    "A service configuration holding the resource (with --rid)",
+                ),
+                value("rid", "RID", "The resource of --config to test"),
+                value(
+                    "slow-kw",
+                    "EXPR",
+                    "key=value making the resource slower than a deadline; repeatable",
+                )
+                .action(ArgAction::Append),
+                value(
+                    "bad-kw",
+                    "EXPR",
+                    "key=value the driver must refuse; repeatable",
+                )
+                .action(ArgAction::Append),
+                format(),
+            ]),
         ]),
     ]
 }
@@ -391,6 +422,13 @@ fn action_lines(cmd: &Command) -> String {
 fn read_args(m: &ArgMatches) -> Args {
     let text = |id: &str| m.try_get_one::<String>(id).ok().flatten().cloned();
     let on = |id: &str| m.try_get_one::<bool>(id).ok().flatten() == Some(&true);
+    let many = |id: &str| -> Vec<String> {
+        m.try_get_many::<String>(id)
+            .ok()
+            .flatten()
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default()
+    };
     Args {
         service: text("service"),
         rid: text("rid"),
@@ -411,17 +449,14 @@ fn read_args(m: &ArgMatches) -> Args {
             .unwrap_or_default(),
         debug: on("debug"),
         waitlock: text("waitlock"),
-        kw: m
-            .try_get_many::<String>("kw")
-            .ok()
-            .flatten()
-            .map(|v| v.cloned().collect())
-            .unwrap_or_default(),
+        kw: many("kw"),
         eval: on("eval"),
         config: text("config"),
         provision: on("provision"),
         log_format: m.try_get_one("log-format").ok().flatten().copied(),
         refresh: on("refresh"),
+        slow_kw: many("slow-kw"),
+        bad_kw: many("bad-kw"),
     }
 }
 

@@ -132,6 +132,7 @@ pub fn run(argv: Vec<String>) -> Result<i32> {
             "print devs" => status_cmds::print_devs(&ctx),
             "driver list" => driver_cmds::list(&ctx),
             "driver info" => driver_cmds::info(&ctx, &rest),
+            "driver test" => driver_cmds::test(&ctx, &rest),
             other => config_cmds::run(&ctx, other),
         },
     }

@@ -7,6 +7,7 @@ use super::keywords::{self, HostKw};
 use super::refs::{self, Builtins};
 use super::ServiceConfig;
 use crate::drivers::{DriverEntry, Registry, ResolveError};
+use crate::hooks::{self, Require, Trigger, When};
 use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -87,6 +88,28 @@ pub struct Props {
     pub timeouts: Timeouts,
     pub provision: bool,
     pub unprovision: bool,
+    /// Every trigger, grouped by verb, each verb's in running order.
+    pub triggers: Vec<Trigger>,
+    /// `<verb>_requires`, by verb.
+    pub requires: BTreeMap<String, Vec<Require>>,
+}
+
+impl Props {
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t == tag)
+    }
+
+    /// The triggers of `verb` that run at `when`, in order.
+    pub fn triggers<'a>(&'a self, verb: &'a str, when: When) -> impl Iterator<Item = &'a Trigger> {
+        self.triggers
+            .iter()
+            .filter(move |t| t.verb == verb && t.when == when)
+    }
+
+    /// The requirements checked before `verb`.
+    pub fn requires(&self, verb: &str) -> &[Require] {
+        self.requires.get(verb).map(Vec::as_slice).unwrap_or(&[])
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +136,9 @@ pub struct ServiceDef {
     pub rollback: bool,
     pub disable: bool,
     pub lock_timeout: Option<Duration>,
+    /// `DEFAULT.nodes`, and the DRP nodes (`drpnode`, `drpnodes`): where the service may act.
+    pub nodes: Vec<String>,
+    pub drpnodes: Vec<String>,
     pub resources: Vec<ResourceDef>,
     /// `<group>:<subset>` → parallel.
     pub subsets: BTreeMap<String, bool>,
@@ -159,11 +185,10 @@ pub fn resolve(
         if let Some(spec) = name.strip_prefix("subset#") {
             r.subset(name, spec, &mut def);
         } else if name.contains('#') {
-            if let Some(mut res) = r.resource(reg, name, &default_timeouts) {
-                // DEFAULT.disable disables the whole service.
-                res.props.disable |= def.disable;
-                def.resources.push(res);
-            }
+            let mut res = r.resource(reg, name, &default_timeouts);
+            // DEFAULT.disable disables the whole service.
+            res.props.disable |= def.disable;
+            def.resources.push(res);
         } else {
             r.diag(
                 Severity::Error,
@@ -402,6 +427,10 @@ impl<'a> Reader<'a> {
             .host_value("DEFAULT", keywords::SERVICE, "lock_timeout")
             .and_then(|v| v.as_u64())
             .map(Duration::from_millis);
+        let mut words = |name: &str| words(self.host_value("DEFAULT", keywords::SERVICE, name));
+        def.nodes = words("nodes");
+        def.drpnodes = words("drpnode");
+        def.drpnodes.extend(words("drpnodes"));
         self.timeouts("DEFAULT", keywords::SERVICE)
     }
 
@@ -458,23 +487,22 @@ impl<'a> Reader<'a> {
         def.subsets.insert(format!("{group}:{name}"), parallel);
     }
 
-    fn resource(&mut self, reg: &Registry, rid: &str, defaults: &Timeouts) -> Option<ResourceDef> {
+    /// A resource section; one that has errors keeps them as its `problem`.
+    fn resource(&mut self, reg: &Registry, rid: &str, defaults: &Timeouts) -> ResourceDef {
+        let first_diag = self.diags.len();
         let prefix = crate::rid::prefix(rid);
         let type_name = self.raw(rid, ["type"]).ok().flatten().map(|(_, v)| v);
-        let (entry, unresolved) = match reg.resolve(prefix, type_name.as_deref()) {
-            Ok(e) => (Some(e), None),
-            Err(e @ ResolveError::UnknownGroup(_)) => {
-                self.diag(Severity::Error, rid, None, e.to_string());
-                return None;
-            }
+        let entry = match reg.resolve(prefix, type_name.as_deref()) {
+            Ok(e) => Some(e),
             Err(e) => {
+                let names_type = type_name.is_some() && !matches!(e, ResolveError::UnknownGroup(_));
                 self.diag(
                     Severity::Error,
                     rid,
-                    type_name.as_ref().map(|_| "type"),
+                    names_type.then_some("type"),
                     e.to_string(),
                 );
-                (None, Some(e.to_string()))
+                None
             }
         };
         if let Some(e) = entry.filter(|e| e.manifest.group() != prefix) {
@@ -505,7 +533,6 @@ impl<'a> Reader<'a> {
                 None => "unknown keyword".into(),
             },
         );
-        let errors_before = self.error_count();
         let props = self.props(rid, defaults);
         let generic_keywords = self.explicit_generic(rid);
         let mut keywords = Map::new();
@@ -521,11 +548,23 @@ impl<'a> Reader<'a> {
             Some(e) => self.service_keywords(e),
             None => (Map::new(), false),
         };
-        let problem = unresolved.or_else(|| {
-            (service_invalid || self.error_count() > errors_before)
-                .then(|| "invalid configuration (see validate config)".to_string())
-        });
-        Some(ResourceDef {
+        // Why the resource cannot act: its own errors (shown by `print status`).
+        let reasons: Vec<String> = self.diags[first_diag..]
+            .iter()
+            .filter(|d| d.severity == Severity::Error && d.section == rid)
+            .map(|d| match &d.keyword {
+                Some(k) => format!("{k}: {}", d.message),
+                None => d.message.clone(),
+            })
+            .collect();
+        let problem = if !reasons.is_empty() {
+            Some(reasons.join("; "))
+        } else {
+            service_invalid.then(|| {
+                "a [DEFAULT] keyword of its driver is invalid (see validate config)".to_string()
+            })
+        };
+        ResourceDef {
             rid: rid.to_string(),
             group: entry
                 .map(|e| e.manifest.group().to_string())
@@ -536,30 +575,24 @@ impl<'a> Reader<'a> {
             service_keywords,
             props,
             generic_keywords,
-        })
+        }
     }
 
     /// The generic keywords explicitly set in a section, converted. Invalid values are left
     /// out: `props` has reported them.
     fn explicit_generic(&self, section: &str) -> Map<String, Value> {
-        let Some(s) = self.cfg.doc.section(section) else {
-            return Map::new();
-        };
-        // Only the keywords the section holds are looked up: it has a few keys, the host
-        // knows many keywords, and this runs for every resource.
-        let holds = |k: &HostKw| {
-            s.entries().any(|(key, _)| {
-                let base = key.split_once('@').map_or(key, |(b, _)| b);
-                base == k.name || k.aliases.contains(&base)
-            })
-        };
+        let present = self.present_keys(section);
         keywords::RESOURCE
             .iter()
-            .filter(|k| holds(k))
+            .filter(|k| {
+                std::iter::once(&k.name)
+                    .chain(k.aliases)
+                    .any(|n| present.iter().any(|p| p == n))
+            })
             .filter_map(|k| {
                 let (key, raw) = std::iter::once(&k.name)
                     .chain(k.aliases)
-                    .find_map(|n| Some((*n, self.cfg.raw_scoped_in(s, n, self.b.nodename)?)))?;
+                    .find_map(|n| Some((*n, self.cfg.raw_scoped(section, n, self.b.nodename)?)))?;
                 let text = refs::expand(self.cfg, &self.b, section, key, raw).ok()?;
                 Some((k.name.to_string(), k.kind.convert(&text).ok()?))
             })
@@ -586,32 +619,90 @@ impl<'a> Reader<'a> {
     }
 
     fn error_count(&self) -> usize {
-        self.errors
+        self.diags
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
 
     fn props(&mut self, rid: &str, defaults: &Timeouts) -> Props {
         let t = keywords::RESOURCE;
-        let words = |v: Option<Value>| -> Vec<String> {
-            v.and_then(|v| serde_json::from_value(v).ok())
-                .unwrap_or_default()
-        };
+        let tags = words(self.host_value(rid, t, "tags"));
+        // A `noaction` resource is never acted on: optional unless said otherwise.
+        let noaction = tags.iter().any(|t| t == "noaction");
+        let (triggers, requires) = self.hooks(rid);
         Props {
             disable: self.host_bool(rid, t, "disable", false),
-            optional: self.host_bool(rid, t, "optional", false),
+            optional: self.host_bool(rid, t, "optional", noaction),
             standby: self.host_bool(rid, t, "standby", false),
             monitor: self.host_bool(rid, t, "monitor", false),
             restart: self
                 .host_value(rid, t, "restart")
                 .and_then(|v| v.as_i64())
                 .unwrap_or(0),
-            tags: words(self.host_value(rid, t, "tags")),
+            tags,
             subset: self
                 .host_value(rid, t, "subset")
                 .and_then(|v| v.as_str().map(String::from)),
             timeouts: self.timeouts(rid, t).or(defaults),
             provision: self.host_bool(rid, t, "provision", true),
             unprovision: self.host_bool(rid, t, "unprovision", true),
+            triggers,
+            requires,
         }
+    }
+
+    /// The keywords a section holds, without their `@scope`.
+    fn present_keys(&self, section: &str) -> Vec<String> {
+        self.cfg.doc.section(section).map_or(Vec::new(), |s| {
+            s.entries()
+                .map(|(k, _)| k.split_once('@').map_or(k, |(b, _)| b).to_string())
+                .collect()
+        })
+    }
+
+    /// The triggers and requirements of a resource section. Only the keywords the section
+    /// holds are looked up: most sections have none.
+    fn hooks(&mut self, rid: &str) -> (Vec<Trigger>, BTreeMap<String, Vec<Require>>) {
+        let t = keywords::RESOURCE;
+        let mut present = self.present_keys(rid);
+        present.retain(|k| k.contains("pre_") || k.contains("post_") || k.ends_with("_requires"));
+        let mut triggers = Vec::new();
+        let mut requires = BTreeMap::new();
+        if present.is_empty() {
+            return (triggers, requires);
+        }
+        for verb in hooks::VERBS {
+            for when in [When::Pre, When::Post] {
+                for (keyword, blocking) in hooks::trigger_keywords(verb, when) {
+                    if !present.contains(&keyword) {
+                        continue;
+                    }
+                    let argv = words(self.host_value(rid, t, &keyword));
+                    if !argv.is_empty() {
+                        triggers.push(Trigger {
+                            keyword,
+                            verb: verb.to_string(),
+                            when,
+                            blocking,
+                            argv,
+                        });
+                    }
+                }
+            }
+            let keyword = format!("{verb}_requires");
+            if !present.contains(&keyword) {
+                continue;
+            }
+            let text = self.host_value(rid, t, &keyword);
+            match hooks::parse_requires(text.as_ref().and_then(Value::as_str).unwrap_or("")) {
+                Ok(list) => {
+                    requires.insert(verb.to_string(), list);
+                }
+                Err(e) => self.diag(Severity::Error, rid, Some(&keyword), e),
+            }
+        }
+        (triggers, requires)
     }
 
     fn driver_value(&mut self, section: &str, spec: &KeywordSpec) -> Option<Value> {
@@ -643,6 +734,12 @@ impl<'a> Reader<'a> {
         }
         Some(value)
     }
+}
+
+/// The words of a `list` or `shlex` value.
+fn words(v: Option<Value>) -> Vec<String> {
+    v.and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
 }
 
 enum KeyClass {

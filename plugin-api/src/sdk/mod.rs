@@ -113,6 +113,12 @@ pub trait ResourceImpl: Send + Sync + 'static {
     fn sort_key(&self) -> Option<String> {
         None
     }
+    /// Variables added to the environment of every command run for this resource, the
+    /// host's triggers included (an ip resource adds `OPENSVC_IPNAME`, …). Asked once, when
+    /// the resource is created.
+    fn env(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// The resource's state.
     fn status(&self, ctx: &Ctx) -> Result<StatusReport>;
     /// Bring it up; `ActionReport::unchanged()` when it already was.
