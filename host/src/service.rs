@@ -41,6 +41,9 @@ pub struct Service {
     pub def: ServiceDef,
     pub resources: Vec<Resource>,
     pub diags: Vec<Diag>,
+    /// rid → index in `resources`: a lookup per planned step or error would otherwise search
+    /// them all (quadratic on large services).
+    by_rid: HashMap<String, usize>,
 }
 
 impl Service {
@@ -159,6 +162,11 @@ impl Service {
             })
             .collect();
         callbacks::register(token, Arc::new(table));
+        let by_rid = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.rid().to_string(), i))
+            .collect();
         Service {
             name: cfg.name.clone(),
             paths: paths.clone(),
@@ -166,11 +174,17 @@ impl Service {
             def,
             resources,
             diags,
+            by_rid,
         }
     }
 
     pub fn resource(&self, rid: &str) -> Option<&Resource> {
-        self.resources.iter().find(|r| r.rid() == rid)
+        let indexed = self.by_rid.get(rid).and_then(|&i| self.resources.get(i));
+        match indexed.filter(|r| r.rid() == rid) {
+            Some(r) => Some(r),
+            // `resources` changed since the index was built: search.
+            None => self.resources.iter().find(|r| r.rid() == rid),
+        }
     }
 
     pub fn errors(&self) -> impl Iterator<Item = &Diag> {
