@@ -165,7 +165,9 @@ impl Builder {
         ))
     }
 
-    /// Create the resource, as the host does at service load.
+    /// Create the resource, as the host does at service load. A factory that panics gives
+    /// the error the host would report (`resource creation panicked: …`), not a panic of the
+    /// test.
     pub fn build(mut self) -> Result<TestResource> {
         let scratch = match &self.var_dir {
             Some(_) => None,
@@ -477,6 +479,26 @@ mod tests {
         assert_eq!(err(b), "bogus: unknown keyword");
         let b = resource(plugin, "app.probe", "app#1").keyword("wait", "soon");
         assert!(err(b).starts_with("wait: invalid duration"));
+    }
+
+    #[test]
+    fn a_panicking_factory_is_an_error_as_behind_the_abi() {
+        fn new_broken(spec: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> {
+            panic!("no {} today", spec.rid)
+        }
+        fn broken() -> Plugin {
+            Plugin::new("broken", "1.0.0").driver(DriverDecl::new(
+                "app.broken",
+                "1.0.0",
+                new_broken,
+            ))
+        }
+        let e = resource(broken, "app.broken", "app#1")
+            .build()
+            .err()
+            .expect("a panicking factory builds nothing");
+        assert_eq!(e.kind(), crate::ErrorKind::Panic);
+        assert_eq!(e.message(), "resource creation panicked: no app#1 today");
     }
 
     #[test]

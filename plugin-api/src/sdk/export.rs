@@ -136,10 +136,14 @@ pub(crate) fn create(
     let decl = plugin.find(&spec.driver_id).ok_or_else(|| {
         Error::not_found(format!("driver {} is not in this library", spec.driver_id))
     })?;
-    let inner = decl.create(spec)?;
-    let mut adapter = Adapter::new(spec.rid.clone(), &spec.context, inner, host);
-    adapter.keyword_links = keyword_links(&decl.manifest().keywords, spec);
-    Ok(adapter)
+    // The factory and `env()` are the driver's code: a panic in them is this resource's
+    // error, here as behind the ABI (the `testing` module calls this directly).
+    guarded("resource creation", || {
+        let inner = decl.create(spec)?;
+        let mut adapter = Adapter::new(spec.rid.clone(), &spec.context, inner, host);
+        adapter.keyword_links = keyword_links(&decl.manifest().keywords, spec);
+        Ok(adapter)
+    })
 }
 
 /// Wraps a driver's resource behind the ABI trait.
