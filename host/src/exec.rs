@@ -132,7 +132,7 @@ impl Step {
             ),
             false => (Vec::new(), Vec::new()),
         };
-        let mut env = res.env.clone();
+        let mut env = res.env();
         env.push(("OPENSVC_ACTION".into(), opts.action.clone()));
         Step {
             rid: rid.to_string(),

@@ -6,12 +6,13 @@ use crate::drivers::callbacks::{self, ResourceTable};
 use crate::drivers::Registry;
 use crate::paths::Paths;
 use abi_stable::std_types::{RResult, RStr};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use svcmgr_plugin_api::abi::ResourceBox;
-use svcmgr_plugin_api::types::{features, LinkedBy, ResourceContext};
+use svcmgr_plugin_api::types::{self, features, LinkedBy, ResourceContext};
 
 /// One resource: its definition and, when its driver could create it, the driver object.
 #[derive(Clone)]
@@ -23,14 +24,24 @@ pub struct Resource {
     pub links: Vec<String>,
     /// Driver-provided ordering key within a set (e.g. a mount point).
     pub sort_key: Option<String>,
-    /// The environment of the commands run for this resource (the host's triggers): the
-    /// service's, `OPENSVC_RID`, then what the driver adds. `OPENSVC_ACTION` comes per call.
-    pub env: Vec<(String, String)>,
+    /// The environment of the service's commands, shared by its resources.
+    pub service_env: Arc<[(String, String)]>,
+    /// What the driver adds to it for this resource.
+    pub driver_env: Vec<(String, String)>,
 }
 
 impl Resource {
     pub fn rid(&self) -> &str {
         &self.def.rid
+    }
+
+    /// The environment of the commands run for this resource (the host's triggers): the
+    /// service's, `OPENSVC_RID`, then what the driver adds. `OPENSVC_ACTION` comes per call.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = self.service_env.to_vec();
+        env.push(("OPENSVC_RID".into(), self.rid().to_string()));
+        env.extend(self.driver_env.iter().cloned());
+        env
     }
 }
 
@@ -77,22 +88,21 @@ impl Service {
                 })
                 .collect()
         };
-        let scripts_dir = paths.scripts_dir(&cfg.name);
-        let svc_env = service_env(&cfg.name, &def.id, &scripts_dir);
+        let scripts_dir = paths.scripts_dir(&cfg.name).to_string_lossy().into_owned();
+        let service_env: Arc<[(String, String)]> =
+            types::service_env(&cfg.name, &def.id, &scripts_dir).into();
+        let mut base = ResourceContext::new(&cfg.name, &var_dir);
+        base.nodename = paths.nodename.clone();
+        base.svc_id = def.id.clone();
+        base.token = token;
+        base.host_features = features::ALL.iter().map(|f| f.to_string()).collect();
+        // The SDK derives the service environment from these (`features::ENV`).
+        base.scripts_dir = scripts_dir;
+        let base_doc = serde_json::to_string(&base).unwrap_or_default();
         let mut resources = Vec::with_capacity(rdefs.len());
         for ((rdef, own_links), broken_link) in rdefs.into_iter().zip(links).zip(broken) {
-            let mut context = ResourceContext::new(&cfg.name, &var_dir);
-            context.nodename = paths.nodename.clone();
-            context.svc_id = def.id.clone();
-            context.token = token;
-            context.service = rdef.service_keywords.clone();
-            context.host_features = features::ALL.iter().map(|f| f.to_string()).collect();
-            context.generic_keywords = rdef.generic_keywords.clone();
-            context.linked_by = linked_by.remove(&rdef.rid).unwrap_or_default();
-            context.tags = rdef.props.tags.clone();
-            context.env = svc_env.clone();
-            context.env.insert("OPENSVC_RID".into(), rdef.rid.clone());
-            context.scripts_dir = scripts_dir.to_string_lossy().into_owned();
+            let linked_by = linked_by.remove(&rdef.rid).unwrap_or_default();
+            let context = context_doc(&base, &base_doc, &rdef, linked_by);
             let created = match (&rdef.problem, broken_link) {
                 (Some(p), _) => Err(p.clone()),
                 (None, Some((keyword, problem))) => {
@@ -120,7 +130,8 @@ impl Service {
                 label: String::new(),
                 links: Vec::new(),
                 sort_key: None,
-                env: context.env.into_iter().collect(),
+                service_env: service_env.clone(),
+                driver_env: Vec::new(),
             };
             res.driver = created.map(|h| {
                 res.label = h.label().into_string();
@@ -132,7 +143,7 @@ impl Service {
                 }
                 let described = describe(&h);
                 res.sort_key = described.sort_key;
-                res.env.extend(described.env);
+                res.driver_env = described.env.into_iter().collect();
                 Arc::new(h)
             });
             resources.push(res);
@@ -307,12 +318,32 @@ fn linked_by_index(
     index
 }
 
-/// Create a resource through its driver library.
-fn instantiate(
-    reg: &Registry,
+/// The context document of a resource: `base_doc` (the service's part, `base` serialized)
+/// when it has nothing of its own, as most resources of a large service; else `base` with
+/// its own parts.
+fn context_doc<'a>(
+    base: &ResourceContext,
+    base_doc: &'a str,
     rdef: &ResourceDef,
-    context: &ResourceContext,
-) -> Result<ResourceBox, String> {
+    linked_by: Vec<LinkedBy>,
+) -> Cow<'a, str> {
+    if rdef.service_keywords.is_empty()
+        && rdef.generic_keywords.is_empty()
+        && rdef.props.tags.is_empty()
+        && linked_by.is_empty()
+    {
+        return Cow::Borrowed(base_doc);
+    }
+    let mut context = base.clone();
+    context.service = rdef.service_keywords.clone();
+    context.generic_keywords = rdef.generic_keywords.clone();
+    context.linked_by = linked_by;
+    context.tags = rdef.props.tags.clone();
+    Cow::Owned(serde_json::to_string(&context).unwrap_or_default())
+}
+
+/// Create a resource through its driver library.
+fn instantiate(reg: &Registry, rdef: &ResourceDef, context: &str) -> Result<ResourceBox, String> {
     // Resolution gives every definition without a problem its driver.
     let entry = rdef
         .driver
@@ -320,8 +351,7 @@ fn instantiate(
         .and_then(|d| reg.drivers.get(d))
         .ok_or_else(|| format!("no driver serves {}", rdef.rid))?;
     let kw = serde_json::to_string(&rdef.keywords).unwrap_or_default();
-    let ctx = serde_json::to_string(context).unwrap_or_default();
-    reg.new_resource(entry, &rdef.rid, &kw, &ctx)
+    reg.new_resource(entry, &rdef.rid, &kw, context)
         .map_err(|e| e.to_string())
 }
 
@@ -341,28 +371,6 @@ fn describe(h: &ResourceBox) -> Described {
         RResult::ROk(s) => serde_json::from_str(s.as_str()).unwrap_or_default(),
         RResult::RErr(_) => Described::default(),
     }
-}
-
-/// The environment of every command run for a service's resources (reference notes §7.5),
-/// before the per-resource and per-call variables: its identity, and its script folder
-/// first on `PATH`.
-fn service_env(name: &str, id: &str, scripts_dir: &Path) -> BTreeMap<String, String> {
-    let path = std::env::var("PATH")
-        .unwrap_or_else(|_| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
-    [
-        ("OPENSVC_SVCNAME", name),
-        ("OPENSVC_SVCPATH", name),
-        ("OPENSVC_NAME", name),
-        ("OPENSVC_ID", id),
-        ("OPENSVC_SVC_ID", id),
-        ("OPENSVC_KIND", "svc"),
-        ("OPENSVC_NAMESPACE", "root"),
-        ("OPENSVC_LEADER", "1"),
-        ("PATH", &format!("{}:{path}", scripts_dir.display())),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect()
 }
 
 #[cfg(test)]
@@ -405,18 +413,6 @@ mod tests {
             generic_keywords: Default::default(),
             props: Default::default(),
         }
-    }
-
-    #[test]
-    fn the_service_environment() {
-        let env = service_env("web", "id-1", Path::new("/r/etc/opensvc/web.d"));
-        assert_eq!(env["OPENSVC_SVCNAME"], "web");
-        assert_eq!(env["OPENSVC_NAME"], "web");
-        assert_eq!(env["OPENSVC_SVC_ID"], "id-1");
-        assert_eq!(env["OPENSVC_KIND"], "svc");
-        assert_eq!(env["OPENSVC_NAMESPACE"], "root");
-        assert_eq!(env["OPENSVC_LEADER"], "1");
-        assert!(env["PATH"].starts_with("/r/etc/opensvc/web.d:"));
     }
 
     #[test]

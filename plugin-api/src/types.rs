@@ -56,8 +56,9 @@ pub mod features {
     pub const LINKED_BY: &str = "linked_by";
     /// The host fills [`super::ResourceContext::tags`].
     pub const TAGS: &str = "tags";
-    /// The host fills [`super::ResourceContext::env`] and
-    /// [`super::ResourceContext::scripts_dir`].
+    /// The host fills [`super::ResourceContext::scripts_dir`], and the SDK gives every command
+    /// the environment of [`super::service_env`] (the host sends only further variables, in
+    /// [`super::ResourceContext::env`]).
     pub const ENV: &str = "env";
     /// The features of this release.
     pub const ALL: &[&str] = &[LINKED_BY, TAGS, ENV];
@@ -296,7 +297,7 @@ pub struct ResourceContext {
     /// Identifies the service instance in host callbacks.
     pub token: u64,
     /// The converted `[DEFAULT]` keywords the driver declared in `service_keywords`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub service: Map<String, Value>,
     /// Optional features the host offers (see [`features`]); empty from a 1.0 host.
     #[serde(default)]
@@ -305,28 +306,31 @@ pub struct ResourceContext {
     /// [`KeywordSpec::link`] names this rid), disabled ones included: a container learns that
     /// an ip resource will plumb its namespace before it runs it. Filled by hosts that list
     /// [`features::LINKED_BY`].
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub linked_by: Vec<LinkedBy>,
     /// The resource's `tags` keyword (`nonrouted`, `noaction`, …), for drivers whose
     /// behaviour a tag changes. Filled by hosts that list [`features::TAGS`].
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     /// The resource is made only to answer `call("info")` for `svcmgr driver info <id> --kw
     /// …`: no action runs on it, so a driver may skip checks that need a whole configuration
     /// (its required keywords are still filled in by the host when given).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub info_only: bool,
     /// The generic resource keywords (handled by the host for every driver: `unprovision`,
     /// `optional`, …) explicitly set in this resource's section, converted. Keywords left to
     /// their default are absent, so a driver can tell `unprovision = true` written by the user
     /// from the default.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub generic_keywords: Map<String, Value>,
-    /// The environment the host gives every command run for this resource (`OPENSVC_*`,
-    /// `PATH` with the service's script folder first). The SDK adds `OPENSVC_ACTION` per call
-    /// and what the driver declares ([`crate::sdk::ResourceImpl::env`]). Filled by hosts that
-    /// list [`features::ENV`].
-    #[serde(default)]
+    /// Variables the host adds to the environment of every command run for this resource,
+    /// beyond the service environment of [`service_env`], which a host listing
+    /// [`features::ENV`] does not send: the SDK derives it from `svcname`, `svc_id` and
+    /// `scripts_dir` (the same for every resource of a service: it is built once, not sent
+    /// and parsed 10,000 times). Empty from this release's host. The SDK adds, in this order,
+    /// the service environment, `OPENSVC_RID`, these, what the driver declares
+    /// ([`crate::sdk::ResourceImpl::env`]), and `OPENSVC_ACTION` per call.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
     /// `<root>/etc/opensvc/<svc>.d`: the service's own scripts (where a relative script path
     /// is looked up). Filled by hosts that list [`features::ENV`].
@@ -343,6 +347,42 @@ impl ResourceContext {
             ..Default::default()
         }
     }
+}
+
+/// The environment of every command run for the resources of service `svcname` (OpenSVC's
+/// names, reference notes §7.5): its identity, and its script folder `scripts_dir` first on
+/// the process's `PATH` (`PATH` is left alone when `scripts_dir` is empty). The host gives it
+/// to its triggers, the SDK to the driver's commands; per resource, `OPENSVC_RID` and the
+/// driver's variables follow, and per call `OPENSVC_ACTION`.
+///
+/// ```
+/// use svcmgr_plugin_api::types::service_env;
+///
+/// let env = service_env("web", "1f2e", "/etc/opensvc/web.d");
+/// assert!(env.contains(&("OPENSVC_SVCNAME".into(), "web".into())));
+/// assert!(env.contains(&("OPENSVC_SVC_ID".into(), "1f2e".into())));
+/// ```
+pub fn service_env(svcname: &str, svc_id: &str, scripts_dir: &str) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        ("OPENSVC_SVCNAME", svcname),
+        ("OPENSVC_SVCPATH", svcname),
+        ("OPENSVC_NAME", svcname),
+        ("OPENSVC_ID", svc_id),
+        ("OPENSVC_SVC_ID", svc_id),
+        ("OPENSVC_KIND", "svc"),
+        ("OPENSVC_NAMESPACE", "root"),
+        ("OPENSVC_LEADER", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    if !scripts_dir.is_empty() {
+        let path = std::env::var("PATH").unwrap_or_else(|_| {
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()
+        });
+        env.push(("PATH".into(), format!("{scripts_dir}:{path}")));
+    }
+    env
 }
 
 /// One resource linked to another (see [`ResourceContext::linked_by`]).
@@ -822,6 +862,53 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(5)), "5s");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
         assert_eq!(format_duration(Duration::from_secs(120)), "2m");
+    }
+
+    #[test]
+    fn the_service_environment() {
+        let env: BTreeMap<String, String> = service_env("web", "id-1", "/r/etc/opensvc/web.d")
+            .into_iter()
+            .collect();
+        assert_eq!(env["OPENSVC_SVCNAME"], "web");
+        assert_eq!(env["OPENSVC_SVCPATH"], "web");
+        assert_eq!(env["OPENSVC_NAME"], "web");
+        assert_eq!(env["OPENSVC_ID"], "id-1");
+        assert_eq!(env["OPENSVC_SVC_ID"], "id-1");
+        assert_eq!(env["OPENSVC_KIND"], "svc");
+        assert_eq!(env["OPENSVC_NAMESPACE"], "root");
+        assert_eq!(env["OPENSVC_LEADER"], "1");
+        assert!(env["PATH"].starts_with("/r/etc/opensvc/web.d:"));
+        let no_scripts = service_env("web", "id-1", "");
+        assert!(no_scripts.iter().all(|(k, _)| k != "PATH"));
+    }
+
+    #[test]
+    fn a_context_sends_only_what_is_set_and_a_1_0_peer_reads_it() {
+        let mut ctx = ResourceContext::new("web", "/var/web");
+        ctx.token = 7;
+        let doc = serde_json::to_value(&ctx).unwrap();
+        let mut keys: Vec<&str> = doc
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        // 1.0 requires svcname, nodename, svc_id, var_dir and token; the rest defaults.
+        assert_eq!(
+            keys,
+            [
+                "host_features",
+                "nodename",
+                "scripts_dir",
+                "svc_id",
+                "svcname",
+                "token",
+                "var_dir"
+            ]
+        );
+        let back: ResourceContext = serde_json::from_value(doc).unwrap();
+        assert_eq!(back, ctx);
     }
 
     #[test]

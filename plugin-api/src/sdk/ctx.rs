@@ -16,14 +16,24 @@ pub(crate) trait HostSide: Send + Sync {
     fn query(&self, token: u64, rid: &str, verb: &str, payload: &str) -> Result<String>;
 }
 
+/// Variables, in the order they are set.
+pub(crate) type Vars = Vec<(String, String)>;
+
+/// The environment of a resource's commands: the service's, shared by its resources, then the
+/// resource's own and the call's.
+pub(crate) struct CommandEnv {
+    pub(crate) shared: Arc<[(String, String)]>,
+    pub(crate) own: Vars,
+}
+
 /// The context of one verb call, handed to every [`crate::ResourceImpl`] method.
 pub struct Ctx {
     rid: String,
     token: u64,
     args: CallArgs,
     deadline: Option<Instant>,
-    /// Extra environment every command of this resource gets.
-    env: Vec<(String, String)>,
+    /// The environment every command of this resource gets.
+    env: CommandEnv,
     host: Arc<dyn HostSide>,
 }
 
@@ -32,7 +42,7 @@ impl Ctx {
         rid: &str,
         token: u64,
         args: CallArgs,
-        env: Vec<(String, String)>,
+        env: CommandEnv,
         host: Arc<dyn HostSide>,
     ) -> Self {
         let deadline = args.deadline_unix_ms.map(|ms| {
@@ -114,7 +124,7 @@ impl Ctx {
     /// A command that logs its argv and output under this resource and honours the deadline.
     pub fn command<S: AsRef<str>>(&self, argv: &[S]) -> Cmd<'_> {
         let mut cmd = Cmd::new(self, argv.iter().map(|s| s.as_ref().to_string()).collect());
-        for (k, v) in &self.env {
+        for (k, v) in self.env.shared.iter().chain(&self.env.own) {
             cmd = cmd.env(k, v);
         }
         cmd

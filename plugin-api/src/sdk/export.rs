@@ -1,19 +1,20 @@
 //! Glue between the SDK's plain-Rust driver types and the ABI: the root module functions and
 //! the resource adapter. Every entry point catches panics and turns them into errors.
 
+use super::ctx::CommandEnv;
 use super::log_bridge::{self, CurrentGuard};
 use super::{Ctx, Error, ErrorKind, HostSide, Plugin, ResourceImpl, ResourceSpec, Result};
 use crate::abi::{
     ApiRange, DriverError, DriverMod, DriverModRef, HostCallbacksRef, Resource, ResourceBox,
     Resource_TO, API_VERSION,
 };
-use crate::types::{features, CallArgs, KeywordSpec, Manifest, ResourceContext};
+use crate::types::{features, service_env, CallArgs, KeywordSpec, Manifest, ResourceContext};
 use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RResult, RStr, RString, RVec};
 use serde::Serialize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 static FACTORY: OnceLock<fn() -> Plugin> = OnceLock::new();
 static PLUGIN: OnceLock<Plugin> = OnceLock::new();
@@ -108,12 +109,25 @@ extern "C" fn new_resource(
             &rid_s,
             serde_json::from_str(keywords.as_str())
                 .map_err(|e| Error::config(format!("invalid keywords document: {e}")))?,
-            serde_json::from_str(context.as_str())
-                .map_err(|e| Error::config(format!("invalid context document: {e}")))?,
+            context_of(context.as_str())?,
         );
         create(plugin(), &spec, Arc::new(log_bridge::AbiHost))
     });
     to_rresult(built, |a| Resource_TO::from_value(a, TD_Opaque))
+}
+
+/// The context a document describes. The resources of a service mostly share one context
+/// document, word for word: the last one is parsed once and then copied.
+fn context_of(doc: &str) -> Result<ResourceContext> {
+    static LAST: Mutex<Option<(String, ResourceContext)>> = Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, context)) = last.as_ref().filter(|(d, _)| d == doc) {
+        return Ok(context.clone());
+    }
+    let context: ResourceContext = serde_json::from_str(doc)
+        .map_err(|e| Error::config(format!("invalid context document: {e}")))?;
+    *last = Some((doc.to_string(), context.clone()));
+    Ok(context)
 }
 
 /// The rids named by the keywords declared as links (the host computes the same from the
@@ -146,10 +160,55 @@ pub(crate) fn create(
     })
 }
 
+/// The environment every resource of the context's service shares: [`service_env`] from a
+/// host listing [`features::ENV`], else the variables a 1.0 SDK set. Built once per service
+/// (by token) and shared: a service may hold thousands of resources.
+fn shared_env(context: &ResourceContext) -> Arc<[(String, String)]> {
+    type Key = (u64, String, String, String);
+    type Shared = Arc<[(String, String)]>;
+    static LAST: Mutex<Option<(Key, Shared)>> = Mutex::new(None);
+    let full = context.host_features.iter().any(|f| f == features::ENV);
+    let scripts_dir = if full { &context.scripts_dir } else { "" };
+    let key = |(token, name, id, dir): &Key| {
+        *token == context.token
+            && *name == context.svcname
+            && *id == context.svc_id
+            && *dir == scripts_dir
+    };
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, env)) = last.as_ref().filter(|(k, _)| key(k)) {
+        return env.clone();
+    }
+    let env: Shared = if full {
+        service_env(&context.svcname, &context.svc_id, scripts_dir).into()
+    } else {
+        let (name, id) = (&context.svcname, &context.svc_id);
+        [
+            ("OPENSVC_SVCNAME", name),
+            ("OPENSVC_SVCPATH", name),
+            ("OPENSVC_ID", id),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+    };
+    let k = (
+        context.token,
+        context.svcname.clone(),
+        context.svc_id.clone(),
+        scripts_dir.to_string(),
+    );
+    *last = Some((k, env.clone()));
+    env
+}
+
 /// Wraps a driver's resource behind the ABI trait.
 pub(crate) struct Adapter {
     rid: String,
     token: u64,
+    /// The environment every resource of the service shares (see [`shared_env`]).
+    service_env: Arc<[(String, String)]>,
+    /// This resource's own variables, added after the service's.
     env: Vec<(String, String)>,
     keyword_links: Vec<String>,
     pub(crate) inner: Box<dyn ResourceImpl>,
@@ -163,19 +222,15 @@ impl Adapter {
         inner: Box<dyn ResourceImpl>,
         host: Arc<dyn HostSide>,
     ) -> Self {
-        // Every command a driver runs gets these (OpenSVC exports the same names), then the
-        // host's environment for the resource (absent from older hosts), then the driver's.
-        let mut env = vec![
-            ("OPENSVC_SVCNAME".to_string(), context.svcname.clone()),
-            ("OPENSVC_SVCPATH".to_string(), context.svcname.clone()),
-            ("OPENSVC_RID".to_string(), rid.clone()),
-            ("OPENSVC_ID".to_string(), context.svc_id.clone()),
-        ];
+        // The service's environment, then the rid, the host's further variables and the
+        // driver's own.
+        let mut env = vec![("OPENSVC_RID".to_string(), rid.clone())];
         env.extend(context.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         env.extend(inner.env());
         Adapter {
             rid,
             token: context.token,
+            service_env: shared_env(context),
             env,
             keyword_links: Vec::new(),
             inner,
@@ -200,6 +255,10 @@ impl Adapter {
             };
             let mut env = self.env.clone();
             env.push(("OPENSVC_ACTION".to_string(), call_args.action.clone()));
+            let env = CommandEnv {
+                shared: self.service_env.clone(),
+                own: env,
+            };
             let ctx = Ctx::new(&self.rid, self.token, call_args, env, self.host.clone());
             let answer = f(self.inner.as_ref(), &ctx)?;
             serde_json::to_string(&answer).map_err(|e| Error::other(e.to_string()))
@@ -248,12 +307,18 @@ impl Resource for Adapter {
         // key, the environment of the host's triggers). It is asked of every resource a
         // service builds, and needs no call context: none is made.
         if verb == "describe" {
+            #[derive(Serialize)]
+            struct Describe {
+                sort_key: Option<String>,
+                env: std::collections::BTreeMap<String, String>,
+            }
             let answer = guarded(verb, || {
                 let r = self.inner.as_ref();
-                let env: serde_json::Map<String, serde_json::Value> =
-                    r.env().into_iter().map(|(k, v)| (k, v.into())).collect();
-                serde_json::to_string(&serde_json::json!({ "sort_key": r.sort_key(), "env": env }))
-                    .map_err(|e| Error::other(e.to_string()))
+                let doc = Describe {
+                    sort_key: r.sort_key(),
+                    env: r.env().into_iter().collect(),
+                };
+                serde_json::to_string(&doc).map_err(|e| Error::other(e.to_string()))
             });
             return to_rresult(answer, RString::from);
         }
@@ -268,6 +333,32 @@ impl Resource for Adapter {
 mod tests {
     use super::*;
     use crate::sdk::Kw;
+
+    #[test]
+    fn the_service_environment_is_derived_and_shared() {
+        let mut ctx = ResourceContext::new("web", "/var/web");
+        ctx.svc_id = "5f0c".into();
+        ctx.scripts_dir = "/etc/opensvc/web.d".into();
+        ctx.token = u64::MAX - 1;
+        // From a 1.0 host (no `env` feature): the variables a 1.0 SDK set.
+        let names =
+            |env: &[(String, String)]| env.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        let old = shared_env(&ctx);
+        assert_eq!(
+            names(&old),
+            ["OPENSVC_SVCNAME", "OPENSVC_SVCPATH", "OPENSVC_ID"]
+        );
+        ctx.host_features = vec![features::ENV.to_string()];
+        let env = shared_env(&ctx);
+        assert_eq!(*env, *service_env("web", "5f0c", "/etc/opensvc/web.d"));
+        assert!(
+            Arc::ptr_eq(&env, &shared_env(&ctx)),
+            "built once per service"
+        );
+        ctx.svcname = "db".into();
+        assert!(env.contains(&("OPENSVC_SVCNAME".into(), "web".into())));
+        assert!(shared_env(&ctx).contains(&("OPENSVC_SVCNAME".into(), "db".into())));
+    }
 
     #[test]
     fn keywords_declared_as_links_name_the_links() {
