@@ -1,6 +1,8 @@
 //! Keywords the host itself handles: generic resource keywords valid in every resource
 //! section, `[DEFAULT]` service keywords, and subset section keywords.
 
+use rustc_hash::FxHashMap;
+use std::sync::OnceLock;
 use svcmgr_plugin_api::types::KwType;
 
 pub struct HostKw {
@@ -24,7 +26,7 @@ const fn kw(name: &'static str, kind: KwType) -> HostKw {
 use KwType::*;
 
 /// Valid in every resource section, whatever the driver.
-pub const RESOURCE: &[HostKw] = &[
+pub static RESOURCE: &[HostKw] = &[
     kw("type", String),
     kw("disable", Bool),
     kw("optional", Bool),
@@ -66,7 +68,7 @@ pub const RESOURCE: &[HostKw] = &[
 ];
 
 /// Valid in `[DEFAULT]` (drivers may add their own through `service_keywords`).
-pub const SERVICE: &[HostKw] = &[
+pub static SERVICE: &[HostKw] = &[
     kw("id", String),
     kw("nodes", List),
     kw("drpnode", String),
@@ -102,10 +104,33 @@ pub const SERVICE: &[HostKw] = &[
 ];
 
 /// Valid in `[subset#<group>:<name>]`.
-pub const SUBSET: &[HostKw] = &[kw("parallel", Bool)];
+pub static SUBSET: &[HostKw] = &[kw("parallel", Bool)];
 
 /// Find a keyword by name or alias; the flag says whether an alias matched.
 pub fn find<'a>(table: &'a [HostKw], key: &str) -> Option<(&'a HostKw, bool)> {
+    // Every key of every section, and every keyword the host reads from each, is looked up
+    // here: the tables of this module are indexed once instead of searched each time.
+    type Index = FxHashMap<&'static str, (usize, bool)>;
+    static INDEXES: [OnceLock<Index>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let tables: [&'static [HostKw]; 3] = [RESOURCE, SERVICE, SUBSET];
+    let Some(slot) = tables.iter().position(|t| std::ptr::eq(*t, table)) else {
+        return search(table, key);
+    };
+    let index = INDEXES[slot].get_or_init(|| {
+        let mut index = Index::default();
+        for (i, k) in tables[slot].iter().enumerate() {
+            index.entry(k.name).or_insert((i, false));
+            for alias in k.aliases {
+                index.entry(alias).or_insert((i, true));
+            }
+        }
+        index
+    });
+    index.get(key).map(|&(i, alias)| (&table[i], alias))
+}
+
+/// `find` by reading the table in order (the first entry naming `key` wins).
+fn search<'a>(table: &'a [HostKw], key: &str) -> Option<(&'a HostKw, bool)> {
     table.iter().find_map(|k| {
         if k.name == key {
             Some((k, false))
@@ -115,4 +140,27 @@ pub fn find<'a>(table: &'a [HostKw], key: &str) -> Option<(&'a HostKw, bool)> {
             None
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_finds_what_a_search_finds() {
+        for table in [RESOURCE, SERVICE, SUBSET] {
+            let names = table
+                .iter()
+                .flat_map(|k| std::iter::once(&k.name).chain(k.aliases));
+            for name in names.chain([&"nosuch", &""]) {
+                let (found, searched) = (find(table, name), search(table, name));
+                assert_eq!(
+                    found.map(|(k, alias)| (k.name, alias)),
+                    searched.map(|(k, alias)| (k.name, alias)),
+                    "{name}"
+                );
+            }
+        }
+        assert!(find(SERVICE, "service_type").is_some_and(|(k, alias)| k.name == "env" && alias));
+    }
 }

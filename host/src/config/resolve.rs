@@ -309,7 +309,7 @@ impl<'a> Reader<'a> {
     }
 
     fn host_value(&mut self, section: &str, table: &[HostKw], name: &str) -> Option<Value> {
-        let k = table.iter().find(|k| k.name == name)?;
+        let (k, _) = keywords::find(table, name)?;
         let names = std::iter::once(k.name).chain(k.aliases.iter().copied());
         self.typed(section, names, k.kind).ok().flatten()
     }
