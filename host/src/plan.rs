@@ -134,8 +134,10 @@ fn leader_of<'a>(r: &'a PlanRes, members: &BTreeMap<&str, &'a PlanRes>) -> Optio
     }
 }
 
-fn set_order(a: &PlanRes, b: &PlanRes) -> Ordering {
-    (group_rank(&a.group), &a.group, &a.subset).cmp(&(group_rank(&b.group), &b.group, &b.subset))
+/// Sets in group order, then by group name and subset; `rank` is each one's `group_rank`
+/// (looked up once per resource, not at each of a large sort's comparisons).
+fn set_order((ra, a): &(usize, &PlanRes), (rb, b): &(usize, &PlanRes)) -> Ordering {
+    (ra, &a.group, &a.subset).cmp(&(rb, &b.group, &b.subset))
 }
 
 /// Within a set: resources with a driver sort key first, by key in natural order (a mount
@@ -182,9 +184,13 @@ pub fn build(
             chain(f, followers, out);
         }
     }
-    leaders.sort_by(|a, b| set_order(a, b).then_with(|| member_order(a, b)));
+    let mut leaders: Vec<(usize, &PlanRes)> = leaders
+        .into_iter()
+        .map(|r| (group_rank(&r.group), r))
+        .collect();
+    leaders.sort_by(|a, b| set_order(a, b).then_with(|| member_order(a.1, b.1)));
     let mut stages: Vec<Stage> = Vec::new();
-    for r in leaders {
+    for (_, r) in leaders {
         let name = match &r.subset {
             Some(s) => format!("{}:{s}", r.group),
             None => r.group.clone(),

@@ -12,50 +12,64 @@ pub fn index(rid: &str) -> &str {
     rid.split_once('#').map(|(_, i)| i).unwrap_or("")
 }
 
-/// Natural order: digit runs compare by value, so `container#2` < `container#10`.
+/// Natural order: digit runs compare by value, so `container#2` < `container#10`; of two
+/// runs of one value, the one with fewer leading zeros comes first.
 pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    // Indices rather than iterator chains: sorting 10,000 rids makes ~130,000 calls.
     let (a, b) = (a.as_bytes(), b.as_bytes());
     // Sorting rids compares many that share a prefix (`app#12` and `app#13`): skip it, back to
     // the start of the digit run it ends in, if any.
-    let mut same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let mut same = 0;
+    while same < a.len() && same < b.len() && a[same] == b[same] {
+        same += 1;
+    }
     while same > 0 && a[same - 1].is_ascii_digit() {
         same -= 1;
     }
-    let (mut a, mut b) = (&a[same..], &b[same..]);
+    let (mut i, mut j) = (same, same);
     loop {
-        match (a.first(), b.first()) {
+        let (x, y) = match (a.get(i), b.get(j)) {
             (None, None) => return Ordering::Equal,
             (None, Some(_)) => return Ordering::Less,
             (Some(_), None) => return Ordering::Greater,
-            (Some(x), Some(y)) if x.is_ascii_digit() && y.is_ascii_digit() => {
-                let da = a.iter().take_while(|c| c.is_ascii_digit()).count();
-                let db = b.iter().take_while(|c| c.is_ascii_digit()).count();
-                let (na, nb) = (trim_zeros(&a[..da]), trim_zeros(&b[..db]));
-                let ord = na
-                    .len()
-                    .cmp(&nb.len())
-                    .then_with(|| na.cmp(nb))
-                    .then(da.cmp(&db));
-                if ord != Ordering::Equal {
-                    return ord;
-                }
-                a = &a[da..];
-                b = &b[db..];
+            (Some(&x), Some(&y)) => (x, y),
+        };
+        if x.is_ascii_digit() && y.is_ascii_digit() {
+            let (ea, eb) = (digits_end(a, i), digits_end(b, j));
+            let (sa, sb) = (significant(a, i, ea), significant(b, j, eb));
+            let ord = (ea - sa)
+                .cmp(&(eb - sb))
+                .then_with(|| a[sa..ea].cmp(&b[sb..eb]))
+                .then((ea - i).cmp(&(eb - j)));
+            if ord != Ordering::Equal {
+                return ord;
             }
-            (Some(x), Some(y)) => {
-                if x != y {
-                    return x.cmp(y);
-                }
-                a = &a[1..];
-                b = &b[1..];
-            }
+            (i, j) = (ea, eb);
+        } else if x != y {
+            return x.cmp(&y);
+        } else {
+            (i, j) = (i + 1, j + 1);
         }
     }
 }
 
-fn trim_zeros(digits: &[u8]) -> &[u8] {
-    let nz = digits.iter().take_while(|&&c| c == b'0').count();
-    &digits[nz.min(digits.len().saturating_sub(1))..]
+/// The end of the digit run of `s` starting at `from`.
+fn digits_end(s: &[u8], from: usize) -> usize {
+    let mut end = from;
+    while end < s.len() && s[end].is_ascii_digit() {
+        end += 1;
+    }
+    end
+}
+
+/// Where the value of the digit run `from..end` starts: past its leading zeros, keeping one
+/// digit.
+fn significant(s: &[u8], from: usize, end: usize) -> usize {
+    let mut start = from;
+    while start + 1 < end && s[start] == b'0' {
+        start += 1;
+    }
+    start
 }
 
 #[cfg(test)]
@@ -89,6 +103,11 @@ mod tests {
         assert_eq!(natural_cmp("app#010", "app#10"), Ordering::Greater);
         assert_eq!(natural_cmp("a1b2", "a1b10"), Ordering::Less);
         assert_eq!(natural_cmp("app#7", "app#7"), Ordering::Equal);
+        assert_eq!(natural_cmp("app#0", "app#00"), Ordering::Less);
+        assert_eq!(natural_cmp("app#", "app#0"), Ordering::Less);
+        assert_eq!(natural_cmp("a10b", "a9c"), Ordering::Greater);
+        assert_eq!(natural_cmp("x#1!", "x#1"), Ordering::Greater);
+        assert_eq!(natural_cmp("ip#1a", "ip#1b"), Ordering::Less);
     }
 
     #[test]
