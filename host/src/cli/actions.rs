@@ -14,6 +14,7 @@ use crate::{lock, log};
 use abi_stable::std_types::{RResult, RStr};
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::time::Duration;
 use svcmgr_plugin_api::types::{parse_duration, CallArgs};
 
@@ -244,18 +245,20 @@ pub fn plan_text(
         );
         // In a parallel stage, siblings may have completed before the failure.
         let stage_last = n + st.units.iter().map(Vec::len).sum::<usize>();
+        // Written in place: a plan may have 10,000 lines.
         for rid in st.units.iter().flatten() {
             n += 1;
             let upto = if st.parallel { stage_last } else { n - 1 };
-            let rollback = match (p.verb.ascending(), no_rollback) {
-                (false, _) => String::new(),
-                (true, Some(why)) => format!("  [no rollback: {why}]"),
-                (true, None) if upto == 0 => "  [on failure: nothing to roll back]".to_string(),
-                (true, None) => format!("  [on failure: stop what steps 1-{upto} changed]"),
+            let _ = write!(out, "    {n:>3}. {} {rid}", p.verb.as_str());
+            let _ = match (p.verb.ascending(), no_rollback) {
+                (false, _) => Ok(()),
+                (true, Some(why)) => write!(out, "  [no rollback: {why}]"),
+                (true, None) if upto == 0 => write!(out, "  [on failure: nothing to roll back]"),
+                (true, None) => write!(out, "  [on failure: stop what steps 1-{upto} changed]"),
             };
-            out += &format!("    {n:>3}. {} {rid}{rollback}\n", p.verb.as_str());
+            out.push('\n');
             for note in notes(rid) {
-                out += &format!("           {note}\n");
+                let _ = writeln!(out, "           {note}");
             }
         }
     }
