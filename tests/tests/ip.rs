@@ -649,6 +649,38 @@ fn v1_host_ip_plumbs_an_alias_on_the_bridge_and_removes_it() {
 }
 
 #[test]
+fn an_ip_resource_gives_its_address_to_its_triggers() {
+    let net = Net::new();
+    let svc = Svc::new();
+    let addr = net.addr(12);
+    let out = svc.env.path("ip.env");
+    svc.write_conf(&format!(
+        "[ip#3]\nipdev = {}\nipname = {addr}\nnetmask = 255.255.255.0\n\
+         post_start = sh -c 'env > {}'\n",
+        net.bridge,
+        out.display()
+    ));
+    svc.run("start").ok();
+    let vars = std::fs::read_to_string(&out).unwrap();
+    let dev = &net.bridge;
+    for want in [
+        format!("OPENSVC_IPNAME={addr}"),
+        format!("OPENSVC_IPDEV={dev}"),
+        format!("OPENSVC_IPADDR={addr}"),
+        "OPENSVC_NETMASK=24".to_string(),
+        format!("OPENSVC_IP3={addr} {dev} {addr} 24"),
+        "OPENSVC_RID=ip#3".to_string(),
+        "OPENSVC_ACTION=start".to_string(),
+    ] {
+        assert!(
+            vars.lines().any(|l| l == want),
+            "{want} missing from:\n{vars}"
+        );
+    }
+    svc.run("stop").ok();
+}
+
+#[test]
 fn v1_address_up_on_another_host_aborts_before_any_change() {
     let net = Net::new();
     let svc = Svc::with_containers();

@@ -142,6 +142,38 @@ impl Address {
             .then_some(self.ipname.as_str())
     }
 
+    /// The variables resource `rid` adds to the environment of its commands and triggers, as
+    /// OpenSVC exports them (reference notes §7.5): `OPENSVC_IPNAME`, `OPENSVC_IPDEV`,
+    /// `OPENSVC_IPADDR`, `OPENSVC_NETMASK` (a prefix length) and `OPENSVC_IP<index>` =
+    /// `"<ipname> <ipdev> <addr> <netmask>"`. The environment is built when the service is
+    /// loaded, where a name is not resolved (the resolver may be slow or down; every action
+    /// resolves it again): the address is known only when `ipname` is one, the netmask only
+    /// when set. Unknown parts are left out, and read `unknown` in `OPENSVC_IP<index>`.
+    pub fn environment(&self, rid: &str, ipdev: &str) -> Vec<(String, String)> {
+        let addr = literal(&self.ipname).map(|a| a.to_string());
+        let netmask = self.netmask.map(|p| p.to_string());
+        let mut env = vec![
+            ("OPENSVC_IPNAME".to_string(), self.ipname.clone()),
+            ("OPENSVC_IPDEV".to_string(), ipdev.to_string()),
+        ];
+        for (name, value) in [("OPENSVC_IPADDR", &addr), ("OPENSVC_NETMASK", &netmask)] {
+            if let Some(v) = value {
+                env.push((name.to_string(), v.clone()));
+            }
+        }
+        if let Some((_, index)) = rid.split_once('#') {
+            let or_unknown = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+            let all = [
+                self.ipname.clone(),
+                ipdev.to_string(),
+                or_unknown(&addr),
+                or_unknown(&netmask),
+            ];
+            env.push((format!("OPENSVC_IP{index}"), all.join(" ")));
+        }
+        env
+    }
+
     /// The prefix length of `addr`: the netmask, else taken from the addresses `on` of `dev`.
     pub fn prefix(&self, addr: IpAddr, on: &[(IpAddr, u8)], dev: &str) -> Result<u8, String> {
         match self.netmask {
@@ -209,6 +241,32 @@ mod tests {
             "netmask is not set and br0 holds no IPv6 address to take it from"
         );
         assert_eq!(a.prefix(ip("198.18.0.10"), &[], "br0"), Ok(24));
+    }
+
+    #[test]
+    fn the_environment_of_commands() {
+        let a = Address::from_keywords(Some("198.18.0.10"), Some("255.255.255.0")).unwrap();
+        assert_eq!(
+            a.environment("ip#2", "br0"),
+            [
+                ("OPENSVC_IPNAME", "198.18.0.10"),
+                ("OPENSVC_IPDEV", "br0"),
+                ("OPENSVC_IPADDR", "198.18.0.10"),
+                ("OPENSVC_NETMASK", "24"),
+                ("OPENSVC_IP2", "198.18.0.10 br0 198.18.0.10 24"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+        let n = Address::from_keywords(Some("web.example"), None).unwrap();
+        assert_eq!(
+            n.environment("ip#web", "eth0"),
+            [
+                ("OPENSVC_IPNAME", "web.example"),
+                ("OPENSVC_IPDEV", "eth0"),
+                ("OPENSVC_IPweb", "web.example eth0 unknown unknown"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+        );
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct IpHost {
     check_carrier: bool,
     /// Tag `nonrouted`: no availability checks (the address is not reachable from here).
     pub(crate) nonrouted: bool,
+    /// What the resource adds to its commands' environment.
+    env: Vec<(String, String)>,
 }
 
 impl IpHost {
@@ -41,6 +43,7 @@ impl IpHost {
             None => (dev.to_string(), None),
         };
         Ok(IpHost {
+            env: address.environment(&spec.rid, &ipdev),
             address,
             ipdev,
             forced_label,
@@ -94,6 +97,10 @@ impl IpHost {
 impl ResourceImpl for IpHost {
     fn label(&self) -> String {
         self.label_of(&self.address.shown(), self.address.netmask)
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        self.env.clone()
     }
 
     fn status(&self, _ctx: &Ctx) -> Result<StatusReport> {

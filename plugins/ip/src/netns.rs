@@ -30,6 +30,8 @@ pub struct IpNetns {
     /// `del_net_route` with `network`: the connected route to that network goes.
     drop_route_to: Option<IpAddr>,
     nonrouted: bool,
+    /// What the resource adds to its commands' environment.
+    env: Vec<(String, String)>,
 }
 
 /// A container's network namespace, as its driver answers `netns`.
@@ -87,6 +89,7 @@ impl IpNetns {
             (false, _) => None,
         };
         Ok(IpNetns {
+            env: address.environment(&spec.rid, &ipdev),
             address,
             ipdev,
             container,
@@ -191,6 +194,10 @@ fn holder(links: &[Link], addr: IpAddr) -> Option<(String, u8)> {
 impl ResourceImpl for IpNetns {
     fn label(&self) -> String {
         self.label_of(&self.address.shown(), self.address.netmask)
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        self.env.clone()
     }
 
     fn status(&self, ctx: &Ctx) -> Result<StatusReport> {
