@@ -687,6 +687,56 @@ fn vg_provision_start_stop_unprovision() {
 }
 
 #[test]
+fn print_devs_shows_the_devices_of_filesystems_and_volume_groups() {
+    let lab = Lab::new(&["disk", "fs"]);
+    let (pv, fs_dev) = (lab.loop_dev("pv"), lab.loop_dev("fs"));
+    // An image file mounted through the loop device it is attached to.
+    let attached = lab.loop_dev("img");
+    let image = lab.path("img.img");
+    let vg = lab.vg_name("vg");
+    sh(&["pvcreate", "-q", &pv]);
+    sh(&["vgcreate", "-q", &vg, &pv]);
+    lab.write_conf(&format!(
+        "[vg#1]\nname = {vg}\n\n{}{}{}",
+        fs_section(&lab, "fs#1", "ext4", &fs_dev, "m1", ""),
+        fs_section(&lab, "fs#2", "ext4", image.to_str().unwrap(), "m2", ""),
+        fs_section(&lab, "fs#3", "tmpfs", "tmpfs", "m3", ""),
+    ));
+    let text = lab.run("print devs").ok();
+    let rows: Vec<Vec<&str>> = text
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    // No logical volume on this kernel (no device-mapper): vg#1 exposes none here.
+    assert_eq!(
+        rows,
+        [
+            ["fs#1", "sub", &fs_dev],
+            ["fs#1", "base", &fs_dev],
+            ["fs#2", "sub", &attached],
+            ["fs#2", "base", &attached],
+            ["vg#1", "sub", &pv],
+            ["vg#1", "base", &pv],
+        ],
+        "{}",
+        text.stdout
+    );
+    let json = lab.run("print devs --format json").ok();
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        doc["vg#1"],
+        serde_json::json!({"type": "disk.vg", "exposed": [], "sub": [pv], "base": [pv]})
+    );
+    assert_eq!(doc["fs#1"]["type"], "fs.ext4");
+    assert_eq!(doc["fs#3"]["sub"], serde_json::json!([]));
+    assert_eq!(
+        lab.run("print devs --rid vg#1").ok().stdout.lines().count(),
+        2
+    );
+}
+
+#[test]
 fn vg_tagged_by_another_node_is_taken_over() {
     let lab = Lab::new(&["disk"]);
     let pv = lab.loop_dev("pv");

@@ -108,6 +108,64 @@ impl Devices {
         out
     }
 
+    /// The whole devices at the bottom of the stack under the device `spec` designates (what
+    /// OpenSVC's `print base devs` shows): the devices a device-mapper device (a logical
+    /// volume) is built on, recursively, and a partition's disk; a device with nothing under
+    /// it is its own base. Paths under `/dev`, sorted; empty when `spec` designates no block
+    /// device.
+    pub fn base_devices(&self, spec: &str) -> Vec<String> {
+        let kname = self
+            .resolve(spec)
+            .and_then(|p| fs::canonicalize(p).ok())
+            .and_then(|canon| self.kernel_name(&canon));
+        let mut out = BTreeSet::new();
+        if let Some(kname) = kname {
+            self.add_bases(&kname, &mut out, 0);
+        }
+        out.into_iter().collect()
+    }
+
+    /// Add the bases of the block device `kname` (`depth`: how far down the stack it is).
+    fn add_bases(&self, kname: &str, out: &mut BTreeSet<String>, depth: u32) {
+        // sysfs has no cycles; the bound guards against a broken (or fake) tree.
+        if depth < 16 {
+            if let Some(disk) = self.disk_of_partition(kname) {
+                return self.add_bases(&disk, out, depth + 1);
+            }
+            let under = self.below(kname);
+            if !under.is_empty() {
+                for k in under {
+                    self.add_bases(&k, out, depth + 1);
+                }
+                return;
+            }
+        }
+        out.insert(path_text(&self.dev.join(kname)));
+    }
+
+    /// The kernel names of the devices `kname` is built on (sysfs `slaves`), sorted.
+    fn below(&self, kname: &str) -> Vec<String> {
+        let dir = self.sys.join("class/block").join(kname).join("slaves");
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The disk holding the partition `kname` (its folder's parent in sysfs), if it is one.
+    fn disk_of_partition(&self, kname: &str) -> Option<String> {
+        let dir = self.sys.join("class/block").join(kname);
+        if !dir.join("partition").exists() {
+            return None;
+        }
+        let real = fs::canonicalize(&dir).ok()?;
+        Some(real.parent()?.file_name()?.to_string_lossy().into_owned())
+    }
+
     /// Kernel names of the loop devices whose backing file is `file` (canonical path).
     pub fn loops_backed_by(&self, file: &Path) -> Vec<String> {
         let want = path_text(file);
@@ -526,6 +584,32 @@ mod tests {
             a.names,
             set(&[&t.dev("mapper/vg-data"), &t.dev("dm-7"), &t.dev("vg/data")])
         );
+    }
+
+    #[test]
+    fn base_devices_are_at_the_bottom_of_the_stack() {
+        let t = Tree::new();
+        // sda1 is a partition of sda: sysfs lists it in its disk's folder.
+        t.block("sda", "8:0", "4096");
+        fs::create_dir_all(t.0.join("sys/devices/pci0/block/sda/sda1")).unwrap();
+        t.write("sys/devices/pci0/block/sda/sda1/partition", "1\n");
+        t.write("sys/devices/pci0/block/sda/sda1/dev", "8:1\n");
+        t.link("sys/class/block/sda1", "../../devices/pci0/block/sda/sda1");
+        t.write("dev/sda1", "");
+        t.block("loop2", "7:2", "128");
+        // An LV on sda1 and loop2, and an LV on that one (a snapshot's layers).
+        t.block("dm-0", "253:0", "64");
+        t.link("sys/class/block/dm-0/slaves/sda1", "../../sda1");
+        t.link("sys/class/block/dm-0/slaves/loop2", "../../loop2");
+        t.block("dm-1", "253:1", "64");
+        t.link("sys/class/block/dm-1/slaves/dm-0", "../../dm-0");
+        t.link("dev/vg/lv", "../dm-1");
+        let d = t.devices();
+        let (sda, loop2) = (t.dev("sda"), t.dev("loop2"));
+        assert_eq!(d.base_devices(&t.dev("vg/lv")), [loop2.clone(), sda.clone()]);
+        assert_eq!(d.base_devices(&t.dev("sda1")), [sda]);
+        assert_eq!(d.base_devices(&loop2), [loop2]);
+        assert!(d.base_devices("/nonexistent/dev").is_empty());
     }
 
     #[test]

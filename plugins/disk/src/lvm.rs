@@ -86,6 +86,15 @@ pub fn parse_vg(vgs: &str, lvs: &str) -> Result<Option<Vg>, String> {
     Ok(Some(Vg { tags, lvs }))
 }
 
+/// From `vgs -o pv_name <vg>`: the VG's physical volumes.
+pub fn parse_pv_names(vgs: &str) -> Result<Vec<String>, String> {
+    Ok(rows(vgs, "vg")?
+        .iter()
+        .map(|r| field(r, "pv_name").to_string())
+        .filter(|pv| !pv.is_empty())
+        .collect())
+}
+
 /// From `pvs -o pv_name,vg_name <dev>`: None when `dev` is not a physical volume, else the
 /// name of its VG (empty when it belongs to none).
 pub fn parse_pv(pvs: &str) -> Result<Option<String>, String> {
@@ -139,6 +148,15 @@ mod tests {
         .up("node1"));
         assert!(parse_vg("not json", NO_LV).is_err());
         assert!(parse_vg(r#"{"report":[{"lv":[]}]}"#, NO_LV).is_err());
+    }
+
+    #[test]
+    fn physical_volumes_of_a_vg() {
+        let doc = r#"{"report":[{"vg":[{"pv_name":"/dev/loop3"},{"pv_name":"/dev/loop4"}]}]}"#;
+        assert_eq!(parse_pv_names(doc).unwrap(), ["/dev/loop3", "/dev/loop4"]);
+        assert!(parse_pv_names(r#"{"report":[{"vg":[]}]}"#)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -4,9 +4,10 @@ use crate::lvm::{self, Vg};
 use crate::steps::{self, Plan, Step};
 use std::path::Path;
 use std::time::Duration;
+use svcmgr_plugin_api::sdk::devices::Devices;
 use svcmgr_plugin_api::sdk::{programs, Cmd, Output};
 use svcmgr_plugin_api::{
-    ActionReport, Ctx, Error, ResourceImpl, ResourceSpec, Result, StatusReport,
+    ActionReport, Ctx, Devs, Error, ResourceImpl, ResourceSpec, Result, StatusReport,
 };
 
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
@@ -99,6 +100,13 @@ impl VolumeGroup {
         lvm::parse_vg(&vg_doc, &lv_doc).map_err(Error::other)
     }
 
+    /// The physical volumes of the VG, as LVM names them (`vgs -o pv_name`).
+    fn physical_volumes(&self, ctx: &Ctx) -> Result<Vec<String>> {
+        let argv = args(&["vgs", "--reportformat", "json", "-o", "pv_name", &self.name]);
+        let out = lvm(ctx, &argv)?.quiet().run()?;
+        lvm::parse_pv_names(&report(&out, &argv)?).map_err(Error::other)
+    }
+
     fn read_visible(&self, ctx: &Ctx) -> Result<Vg> {
         self.read(ctx)?
             .ok_or_else(|| Error::not_found(format!("vg {} not found", self.name)))
@@ -170,6 +178,28 @@ impl VolumeGroup {
 impl ResourceImpl for VolumeGroup {
     fn label(&self) -> String {
         self.name.clone()
+    }
+
+    /// Exposed: every logical volume, as `/dev/<vg>/<lv>` (active or not); sub: the
+    /// physical volumes; base: the disks under them. Nothing when the VG is not visible.
+    fn devs(&self, ctx: &Ctx) -> Result<Devs> {
+        let Some(vg) = self.read(ctx)? else {
+            return Ok(Devs::default());
+        };
+        let exposed = vg
+            .lvs
+            .iter()
+            .map(|lv| format!("/dev/{}/{}", self.name, lv.name))
+            .collect();
+        let sub = self.physical_volumes(ctx)?;
+        let devices = Devices::system();
+        let mut base: Vec<String> = sub.iter().flat_map(|pv| devices.base_devices(pv)).collect();
+        base.sort();
+        base.dedup();
+        Ok(Devs::default()
+            .with_exposed(exposed)
+            .with_sub(sub)
+            .with_base(base))
     }
 
     fn status(&self, ctx: &Ctx) -> Result<StatusReport> {

@@ -15,7 +15,8 @@ use svcmgr_plugin_api::sdk::{programs, Cmd};
 use svcmgr_plugin_api::serde_json::Value;
 use svcmgr_plugin_api::types::format_duration;
 use svcmgr_plugin_api::{
-    ActionReport, Context, Ctx, Error, ResourceImpl, ResourceSpec, Result, Status, StatusReport,
+    ActionReport, Context, Ctx, Devs, Error, ResourceImpl, ResourceSpec, Result, Status,
+    StatusReport,
 };
 
 /// `umount` attempts before giving up (or killing the users, with `kill_procs`).
@@ -146,6 +147,38 @@ impl Fs {
         self.devices
             .resolve(&self.dev)
             .ok_or_else(|| Error::not_found(format!("device does not exist {}", self.dev)))
+    }
+
+    /// The block devices holding the filesystem: `dev` when it is one (as written), the
+    /// device `UUID=`/`LABEL=` designates, the loop devices an image file is attached to.
+    /// Empty for tmpfs and bind mounts, and for a device that does not exist.
+    fn block_devices(&self) -> Vec<String> {
+        if !self.kind.formatted() {
+            return Vec::new();
+        }
+        let Some(path) = self.devices.resolve(&self.dev) else {
+            return Vec::new();
+        };
+        let Ok(canon) = std::fs::canonicalize(&path) else {
+            return Vec::new();
+        };
+        match std::fs::metadata(&canon) {
+            Ok(m) if m.file_type().is_block_device() => {
+                let shown = if self.dev.starts_with('/') {
+                    path
+                } else {
+                    canon
+                };
+                vec![shown.to_string_lossy().into_owned()]
+            }
+            Ok(m) if m.is_file() => self
+                .devices
+                .loops_backed_by(&canon)
+                .iter()
+                .map(|k| format!("/dev/{k}"))
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// A command (logged when run); a missing program is an error naming its package.
@@ -369,6 +402,19 @@ impl ResourceImpl for Fs {
     /// Parents sort before their children: a path sorts before every path it is a prefix of.
     fn sort_key(&self) -> Option<String> {
         Some(self.mnt.to_string_lossy().into_owned())
+    }
+
+    /// Sub: the block devices holding the filesystem; base: the disks under them. OpenSVC's
+    /// fs exposes none.
+    fn devs(&self, _ctx: &Ctx) -> Result<Devs> {
+        let sub = self.block_devices();
+        let mut base: Vec<String> = sub
+            .iter()
+            .flat_map(|d| self.devices.base_devices(d))
+            .collect();
+        base.sort();
+        base.dedup();
+        Ok(Devs::default().with_sub(sub).with_base(base))
     }
 
     fn status(&self, _ctx: &Ctx) -> Result<StatusReport> {
