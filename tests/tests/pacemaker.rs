@@ -197,6 +197,52 @@ fn agent_exit_codes_follow_the_ocf_standard() {
     assert_eq!(action(&agent, "promote", &params("s3")).0, 3);
 }
 
+#[test]
+fn agent_on_a_node_not_in_default_nodes() {
+    let env = agent_env();
+    let (_dir, agent) = agent_copy();
+    let root = env.root.path().display().to_string();
+    let bin = svcmgr_bin();
+    let params = [
+        ("name", "far"),
+        ("root", root.as_str()),
+        ("binary", bin.as_str()),
+    ];
+    // app#1 up (its flag exists), app#2 down, app#3 without a driver on this node: here the
+    // status would be warn, and the config broken.
+    let flag = |n: u32| env.path(&format!("far.flag{n}")).display().to_string();
+    std::fs::write(flag(1), "").unwrap();
+    env.write_conf(
+        "far",
+        &format!(
+            "[DEFAULT]\nid = far-id\nnodes = svcmgr-test-elsewhere1 svcmgr-test-elsewhere2\n\n\
+             [app#1]\nstart = touch {f1}\nstop = rm -f {f1}\ncheck = test -f {f1}\n\n\
+             [app#2]\nstart = touch {f2}\nstop = rm -f {f2}\ncheck = test -f {f2}\n",
+            f1 = flag(1),
+            f2 = flag(2),
+        ),
+    );
+    // A probe is no failure: not running.
+    let (code, err) = action(&agent, "monitor", &params);
+    assert_eq!(code, 7, "{err}");
+    // A start is refused as "not installed here", so that Pacemaker avoids the node.
+    let (code, err) = action(&agent, "start", &params);
+    assert_eq!(code, 5, "{err}");
+    assert!(
+        err.contains("ocf-exit-reason:service far may not run on this node"),
+        "{err}"
+    );
+    assert!(!env.path("far.flag2").exists(), "nothing was started");
+    // A section this node cannot serve does not make the probe a configuration error.
+    let conf = env.read_conf("far") + "\n[app#3]\ntype = nosuchdriver\n";
+    env.write_conf("far", &conf);
+    assert_eq!(action(&agent, "monitor", &params).0, 7);
+    // Up here all the same: said, so that Pacemaker stops it.
+    std::fs::write(flag(2), "").unwrap();
+    env.write_conf("far", &conf.replace("\n[app#3]\ntype = nosuchdriver\n", ""));
+    assert_eq!(action(&agent, "monitor", &params).0, 0);
+}
+
 // ---- the cluster ----
 
 /// Serialises cluster tests across processes (one cluster per machine: fixed port, shared
