@@ -606,7 +606,10 @@ mod tests {
         t.link("dev/vg/lv", "../dm-1");
         let d = t.devices();
         let (sda, loop2) = (t.dev("sda"), t.dev("loop2"));
-        assert_eq!(d.base_devices(&t.dev("vg/lv")), [loop2.clone(), sda.clone()]);
+        assert_eq!(
+            d.base_devices(&t.dev("vg/lv")),
+            [loop2.clone(), sda.clone()]
+        );
         assert_eq!(d.base_devices(&t.dev("sda1")), [sda]);
         assert_eq!(d.base_devices(&loop2), [loop2]);
         assert!(d.base_devices("/nonexistent/dev").is_empty());
