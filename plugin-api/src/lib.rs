@@ -85,4 +85,27 @@ mod tests {
         let major: u32 = crate::VERSION.split('.').next().unwrap().parse().unwrap();
         assert_eq!(crate::ABI_VERSION, major);
     }
+
+    #[test]
+    fn the_changelog_and_readme_tell_this_version() {
+        // `svcmgr --version` prints VERSION; the vendor's documents must say the same.
+        let changelog = include_str!("../CHANGELOG.md");
+        let latest = changelog.lines().find_map(|l| l.strip_prefix("## "));
+        assert_eq!(latest, Some(crate::VERSION), "the CHANGELOG's latest entry");
+        assert_eq!(
+            changelog
+                .matches(&format!("\n## {}\n", crate::VERSION))
+                .count(),
+            1,
+            "one entry per version"
+        );
+        let readme = include_str!("../README.md");
+        let shown = format!(
+            "(plugin-api {}, abi {}, api {})",
+            crate::VERSION,
+            crate::ABI_VERSION,
+            crate::API_VERSION
+        );
+        assert!(readme.contains(&shown), "README shows {shown}");
+    }
 }
