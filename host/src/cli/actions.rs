@@ -18,7 +18,7 @@ use svcmgr_plugin_api::types::{parse_duration, CallArgs};
 
 /// Load the service and refuse to act on a config with errors.
 pub fn load_for_action(ctx: &Ctx, name: &str) -> Result<Service> {
-    let svc = Service::build(&ctx.paths, name, &ctx.registry)?;
+    let svc = Service::build(&ctx.paths, name, ctx.registry())?;
     let errors: Vec<String> = svc.errors().map(|d| d.render(&svc.cfg.path)).collect();
     if !errors.is_empty() {
         bail!(
@@ -328,18 +328,17 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
 /// runs with the operator's terminal; its exit code is ours.
 pub fn passthrough(ctx: &Ctx, word: &str, rest: &[String]) -> Result<i32> {
     let name = ctx.service_name()?;
-    let svc = Service::build(&ctx.paths, name, &ctx.registry)?;
-    let declares_word = |driver: &Option<String>| {
-        driver
-            .as_ref()
-            .and_then(|d| ctx.registry.drivers.get(d))
+    let svc = Service::build(&ctx.paths, name, ctx.registry())?;
+    let declares_word = |def: &crate::config::resolve::ResourceDef| {
+        ctx.registry()
+            .entry_for(def.driver.as_deref(), def.driver_version.as_deref())
             .and_then(|d| d.manifest.passthrough.as_deref())
             == Some(word)
     };
     let mut candidates: Vec<_> = svc
         .resources
         .iter()
-        .filter(|r| !r.def.props.disable && declares_word(&r.def.driver))
+        .filter(|r| !r.def.props.disable && declares_word(&r.def))
         .filter_map(|r| r.driver.as_ref().ok().map(|h| (r.rid(), h)))
         .collect();
     candidates.sort_by(|a, b| natural_cmp(a.0, b.0));

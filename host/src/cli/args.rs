@@ -79,6 +79,12 @@ pub struct Args {
     /// Console log layout (also `SVCMGR_LOG_FORMAT`).
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// `driver package`: sign the package with this ed25519 key (PKCS#8 PEM).
+    #[arg(long, value_name = "KEYFILE")]
+    pub sign: Option<String>,
+    /// `driver package`: the folder to write the package to (default: the current one).
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<String>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +147,16 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     ("ls", &["format"]),
     ("driver list", &["format"]),
     ("driver info", &["format", "kw"]),
+    ("driver install", &["force"]),
+    ("driver verify", &[]),
+    ("driver remove", &["force"]),
+    ("driver package", &["sign", "output"]),
 ];
+
+/// The actions followed by words of their own (`driver info <id>`, `driver install PKG…`).
+pub fn takes_words(action: &str) -> bool {
+    action.starts_with("driver ") && action != "driver list"
+}
 
 const SELECT: &[&str] = &["rid", "tags", "subsets"];
 const SELECT_RUN: &[&str] = &[
@@ -273,6 +288,8 @@ pub fn check_options(action: &str, args: &Args) -> Result<(), String> {
         ("eval", args.eval),
         ("config", args.config.is_some()),
         ("provision", args.provision),
+        ("sign", args.sign.is_some()),
+        ("output", args.output.is_some()),
     ];
     for (name, present) in given {
         if present && !allowed.contains(&name) {
@@ -301,7 +318,33 @@ const VALUE_OPTIONS: &[&str] = &[
     "--kw",
     "--config",
     "--log-format",
+    "--sign",
+    "--output",
 ];
+
+/// The words of argv that are neither options nor their values.
+fn positional(argv: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip_next = false;
+    for a in argv.iter().skip(1) {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        if VALUE_OPTIONS.contains(&a.as_str()) {
+            skip_next = true;
+        } else if !a.starts_with('-') {
+            out.push(a.clone());
+        }
+    }
+    out
+}
+
+/// Whether the command line has words that name no action, which only a driver's
+/// passthrough word can explain: then, and only then, drivers are needed to parse it.
+pub fn may_be_passthrough(argv: &[String]) -> bool {
+    let words = positional(argv);
+    !words.is_empty() && resolve_action(&words).is_err()
+}
 
 /// Split argv at the first action word that is a driver passthrough word (`docker`): what
 /// follows goes verbatim to the driver's command.
@@ -326,14 +369,19 @@ pub fn split_passthrough(
     None
 }
 
-/// argv[0] dispatch: a program name other than `svcmgr` is the service name.
-pub fn dispatch_argv0(mut argv: Vec<String>) -> Vec<String> {
+/// argv[0] dispatch: a program name that is a link in the config folder `etc` (made by
+/// `create`) is the service name; any other name (a renamed binary) is svcmgr itself.
+pub fn dispatch_argv0(mut argv: Vec<String>, etc: &std::path::Path) -> Vec<String> {
     let prog = argv
         .first()
         .and_then(|p| std::path::Path::new(p).file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if !prog.is_empty() && prog != "svcmgr" {
+    let is_link = |name: &str| {
+        !name.starts_with('.')
+            && std::fs::symlink_metadata(etc.join(name)).is_ok_and(|m| m.file_type().is_symlink())
+    };
+    if !prog.is_empty() && prog != "svcmgr" && is_link(&prog) {
         argv.splice(1..1, ["-s".to_string(), prog]);
     }
     argv
@@ -407,10 +455,20 @@ mod tests {
             split_passthrough(&w("svcmgr -s docker start"), &w("docker")),
             None
         );
+        let etc = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/usr/bin/svcmgr", etc.path().join("svc2")).unwrap();
+        std::fs::write(etc.path().join("svc3"), "").unwrap();
         assert_eq!(
-            dispatch_argv0(w("/etc/opensvc/svc2 print status")),
+            dispatch_argv0(w("/etc/opensvc/svc2 print status"), etc.path()),
             w("/etc/opensvc/svc2 -s svc2 print status")
         );
-        assert_eq!(dispatch_argv0(w("svcmgr ls")), w("svcmgr ls"));
+        assert_eq!(dispatch_argv0(w("svcmgr ls"), etc.path()), w("svcmgr ls"));
+        // A renamed binary, or a name that is no link there, is svcmgr.
+        assert_eq!(dispatch_argv0(w("svcmgr2 ls"), etc.path()), w("svcmgr2 ls"));
+        assert_eq!(dispatch_argv0(w("svc3 ls"), etc.path()), w("svc3 ls"));
+        assert!(!may_be_passthrough(&w("svcmgr --bogus start")));
+        assert!(!may_be_passthrough(&w("svcmgr --help")));
+        assert!(!may_be_passthrough(&w("svcmgr driver info app.simple")));
+        assert!(may_be_passthrough(&w("svcmgr -s x docker ps -a")));
     }
 }

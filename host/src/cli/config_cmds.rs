@@ -79,8 +79,8 @@ fn render_diags(diags: &[&Diag], cfg: &ServiceConfig) -> String {
 
 /// Write `new` unless it has errors that `old` did not have.
 fn save_checked(ctx: &Ctx, old: &ServiceConfig, new: ServiceConfig) -> Result<()> {
-    let before = Service::from_config(&ctx.paths, old.clone(), &ctx.registry);
-    let after = Service::from_config(&ctx.paths, new.clone(), &ctx.registry);
+    let before = Service::from_config(&ctx.paths, old.clone(), ctx.registry());
+    let after = Service::from_config(&ctx.paths, new.clone(), ctx.registry());
     let known: BTreeSet<String> = before.errors().map(|d| d.render(&old.path)).collect();
     let fresh: Vec<&Diag> = after
         .errors()
@@ -161,7 +161,7 @@ fn get(ctx: &Ctx, name: &str) -> Result<i32> {
 fn default_of(ctx: &Ctx, cfg: &ServiceConfig, section: &str, key: &str) -> Option<String> {
     let type_name = cfg.doc.get(section, "type");
     let entry = ctx
-        .registry
+        .registry()
         .resolve(crate::rid::prefix(section), type_name)
         .ok()?;
     let spec = entry.manifest.keywords.iter().find(|k| k.name == key)?;
@@ -195,7 +195,7 @@ fn print_config(ctx: &Ctx, name: &str) -> Result<i32> {
 }
 
 fn validate(ctx: &Ctx, name: &str) -> Result<i32> {
-    let svc = Service::build(&ctx.paths, name, &ctx.registry)?;
+    let svc = Service::build(&ctx.paths, name, ctx.registry())?;
     for d in &svc.diags {
         println!("{}", d.render(&svc.cfg.path));
     }
@@ -279,7 +279,7 @@ fn create(ctx: &Ctx, name: &str) -> Result<i32> {
         path: path.clone(),
         doc,
     };
-    let svc = Service::from_config(&ctx.paths, cfg.clone(), &ctx.registry);
+    let svc = Service::from_config(&ctx.paths, cfg.clone(), ctx.registry());
     let errors: Vec<&Diag> = svc.errors().collect();
     if !errors.is_empty() {
         bail!(
@@ -368,7 +368,7 @@ fn freeze(ctx: &Ctx, name: &str, on: bool) -> Result<i32> {
 
 fn enable(ctx: &Ctx, name: &str, on: bool) -> Result<i32> {
     let old = ServiceConfig::load(name, &ctx.paths.conf(name))?;
-    let svc = Service::from_config(&ctx.paths, old.clone(), &ctx.registry);
+    let svc = Service::from_config(&ctx.paths, old.clone(), ctx.registry());
     let sections: Vec<String> = match super::actions::selection(&svc, ctx, None)? {
         Some(rids) => rids.into_iter().collect(),
         None => vec!["DEFAULT".into()],

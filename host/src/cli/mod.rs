@@ -11,15 +11,23 @@ use crate::paths::Paths;
 use anyhow::{anyhow, Result};
 use args::{Action, Args, ColorMode, LogFormat};
 use std::io::IsTerminal;
+use std::sync::OnceLock;
 
 /// What every action gets.
 pub struct Ctx {
     pub paths: Paths,
     pub args: Args,
-    pub registry: Registry,
+    /// Known on first use: parsing, help and usage errors need no driver.
+    registry: OnceLock<Registry>,
 }
 
 impl Ctx {
+    /// The driver libraries (installed ones are loaded only when a resource needs them).
+    pub fn registry(&self) -> &Registry {
+        self.registry
+            .get_or_init(|| Registry::load(&self.paths, self.args.debug))
+    }
+
     /// The service named by `-s`.
     pub fn service_name(&self) -> Result<&str> {
         let name = self
@@ -76,39 +84,36 @@ impl Ctx {
     }
 }
 
-/// Run the command line; the exit code.
+/// Run the command line; the exit code. Arguments are parsed before any driver is loaded;
+/// only a word that names no action (a driver's passthrough: `docker ps -a`) needs them.
 pub fn run(argv: Vec<String>) -> Result<i32> {
-    let argv = args::dispatch_argv0(argv);
     let paths = Paths::from_env();
-    let registry = Registry::load(&paths);
-    for w in &registry.warnings {
-        crate::log::warn("", w);
+    let argv = args::dispatch_argv0(argv, &paths.etc());
+    let mut head = argv;
+    let mut passthrough = None;
+    let mut registry = OnceLock::new();
+    if args::may_be_passthrough(&head) {
+        let reg = Registry::load(&paths, head.iter().any(|a| a == "--debug"));
+        let words: Vec<String> = reg
+            .entries()
+            .filter_map(|d| d.manifest.passthrough.clone())
+            .collect();
+        if let Some((h, word, rest)) = args::split_passthrough(&head, &words) {
+            head = h;
+            passthrough = Some((word, rest));
+        }
+        registry = OnceLock::from(reg);
     }
-    let passthrough_words: Vec<String> = registry
-        .drivers
-        .values()
-        .filter_map(|d| d.manifest.passthrough.clone())
-        .collect();
-    let split = args::split_passthrough(&argv, &passthrough_words);
-    let head = split
-        .as_ref()
-        .map(|(h, _, _)| h.clone())
-        .unwrap_or_else(|| argv.clone());
     let parsed = match args::parse(&head) {
         Ok(a) => a,
         Err(code) => return Ok(code),
     };
-    if parsed.debug {
-        for d in &registry.debug {
-            eprintln!("debug: {d}");
-        }
-    }
     let ctx = Ctx {
         paths,
         args: parsed,
         registry,
     };
-    if let Some((_, word, rest)) = split {
+    if let Some((word, rest)) = passthrough {
         return actions::passthrough(&ctx, &word, &rest);
     }
     let action = args::resolve_action(&ctx.args.words).map_err(|e| anyhow!(e))?;
@@ -119,7 +124,7 @@ pub fn run(argv: Vec<String>) -> Result<i32> {
         }
         Action::Named(name, rest) => {
             args::check_options(name, &ctx.args).map_err(|e| anyhow!(e))?;
-            if !rest.is_empty() && name != "driver info" {
+            if !rest.is_empty() && !args::takes_words(name) {
                 return Err(anyhow!(
                     "unexpected argument '{}' after action '{name}'",
                     rest.join(" ")
@@ -133,6 +138,10 @@ pub fn run(argv: Vec<String>) -> Result<i32> {
                 "print status" => status_cmds::print(&ctx),
                 "driver list" => driver_cmds::list(&ctx),
                 "driver info" => driver_cmds::info(&ctx, &rest),
+                "driver install" => driver_cmds::install(&ctx, &rest),
+                "driver verify" => driver_cmds::verify(&ctx, &rest),
+                "driver remove" => driver_cmds::remove(&ctx, &rest),
+                "driver package" => driver_cmds::package(&ctx, &rest),
                 other => config_cmds::run(&ctx, other),
             }
         }

@@ -8,7 +8,7 @@ use anyhow::Result;
 
 /// The live view and whether --rid/--tags/--subsets narrowed its resources.
 fn evaluate(ctx: &Ctx) -> Result<(crate::status::InstanceView, bool)> {
-    let svc = Service::build(&ctx.paths, ctx.service_name()?, &ctx.registry)?;
+    let svc = Service::build(&ctx.paths, ctx.service_name()?, ctx.registry())?;
     ctx.init_log(&svc);
     let mut view = eval::refresh(&svc);
     // --rid/--tags/--subsets narrow what is shown, not what `print status` aggregates.

@@ -103,6 +103,8 @@ pub struct ResourceDef {
     pub props: Props,
     /// The generic keywords explicitly set in the section, converted (passed to the driver).
     pub generic_keywords: Map<String, Value>,
+    /// The driver's version chosen for this resource (pinned, or the newest installed).
+    pub driver_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -290,8 +292,7 @@ impl Reader<'_> {
 
     fn service(&mut self, reg: &Registry, def: &mut ServiceDef) -> Timeouts {
         let driver_kws: Vec<KeywordSpec> = reg
-            .drivers
-            .values()
+            .entries()
             .flat_map(|d| d.manifest.service_keywords.clone())
             .collect();
         self.check_keys(
@@ -304,6 +305,9 @@ impl Reader<'_> {
             },
             "",
         );
+        if let Err(e) = self.pins() {
+            self.diag(Severity::Error, "DEFAULT", Some("drivers"), e);
+        }
         def.rollback = self.host_bool("DEFAULT", keywords::SERVICE, "rollback", true);
         def.disable = self.host_bool("DEFAULT", keywords::SERVICE, "disable", false);
         def.lock_timeout = self
@@ -369,6 +373,12 @@ impl Reader<'_> {
                 (None, Some(e.to_string()))
             }
         };
+        // The version: pinned by the section or `[DEFAULT] drivers`, else the newest.
+        let (entry, unresolved) = match entry.map(|e| self.pinned_version(reg, rid, e)) {
+            Some(Err(why)) => (entry, Some(why)),
+            Some(Ok(pinned)) => (Some(pinned), unresolved),
+            None => (None, unresolved),
+        };
         if let Some(e) = entry.filter(|e| e.manifest.group() != prefix) {
             self.diag(
                 Severity::Warning,
@@ -425,11 +435,60 @@ impl Reader<'_> {
                 .map(|e| e.manifest.group().to_string())
                 .unwrap_or_else(|| prefix.to_string()),
             driver: entry.map(|e| e.manifest.id.clone()),
+            driver_version: entry.map(|e| e.manifest.version.clone()),
             problem,
             keywords,
             service_keywords,
             props,
             generic_keywords,
+        })
+    }
+
+    /// `[DEFAULT] drivers`: driver id → version requirement.
+    fn pins(&self) -> Result<BTreeMap<String, semver::VersionReq>, String> {
+        let words: Vec<String> = self
+            .cfg
+            .raw_scoped("DEFAULT", "drivers", self.b.nodename)
+            .map(|t| t.split_whitespace().map(String::from).collect())
+            .unwrap_or_default();
+        crate::drivers::parse_pins(&words)
+    }
+
+    /// The version of `entry`'s driver a resource uses: its `driver_version`, else the one
+    /// `[DEFAULT] drivers` names, else the newest. An unsatisfied pin is reported and is the
+    /// resource's problem.
+    fn pinned_version<'r>(
+        &mut self,
+        reg: &'r Registry,
+        rid: &str,
+        entry: &'r DriverEntry,
+    ) -> Result<&'r DriverEntry, String> {
+        let id = &entry.manifest.id;
+        let (section, keyword, req) = match self.raw(rid, &["driver_version"]) {
+            Ok(Some((_, text))) => match crate::drivers::parse_req(&text) {
+                Ok(req) => (rid.to_string(), "driver_version", req),
+                Err(e) => {
+                    self.diag(Severity::Error, rid, Some("driver_version"), e.clone());
+                    return Err(format!("driver_version: {e}"));
+                }
+            },
+            Err(Reported) => return Err("invalid driver_version".into()),
+            Ok(None) => match self.pins().ok().and_then(|mut p| p.remove(id)) {
+                Some(req) => ("DEFAULT".to_string(), "drivers", req),
+                None => return Ok(entry),
+            },
+        };
+        reg.choose(id, &req).map_err(|e| {
+            let diag = Diag {
+                severity: Severity::Error,
+                section: section.clone(),
+                keyword: Some(keyword.into()),
+                message: e.clone(),
+            };
+            if !self.diags.contains(&diag) {
+                self.diags.push(diag);
+            }
+            format!("{keyword}: {e}")
         })
     }
 
