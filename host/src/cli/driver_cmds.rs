@@ -225,6 +225,7 @@ pub fn install(ctx: &Ctx, rest: &[String]) -> Result<i32> {
     for archive in rest {
         let outcome = store::install(
             &ctx.paths.installed_drivers(),
+            &ctx.paths.digest_cache(),
             Path::new(archive),
             &keys,
             ctx.args.force,
@@ -373,6 +374,9 @@ pub fn remove(ctx: &Ctx, rest: &[String]) -> Result<i32> {
     }
     store::remove(&ctx.paths.installed_drivers(), &pkg)
         .map_err(|e| anyhow!("{}: {e}", pkg.dir.display()))?;
+    let mut digests = crate::drivers::digest::DigestCache::open(ctx.paths.digest_cache());
+    digests.forget_under(&pkg.dir);
+    digests.save();
     let ids: Vec<String> = provided.iter().map(|(i, v)| format!("{i} {v}")).collect();
     println!(
         "removed: {} ({} {}) from {}",

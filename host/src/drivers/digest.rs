@@ -85,7 +85,7 @@ impl DigestCache {
             file,
             entries,
             dirty: false,
-            racy: std::time::Duration::from_secs(2),
+            racy: std::time::Duration::from_secs(1),
         }
     }
 

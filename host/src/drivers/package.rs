@@ -269,6 +269,8 @@ pub fn create(
         .and_then(|gz| gz.finish())
         .and_then(|mut f| f.flush())
         .map_err(io)?;
+    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .map_err(io)?;
     tmp.persist(&dest).map_err(|e| io(e.error))?;
     Ok(dest)
 }

@@ -160,6 +160,7 @@ pub enum Outcome {
 /// Install one package file. `signer` in the result is the trusted key that signed it.
 pub fn install(
     drivers: &Path,
+    digest_cache: &Path,
     archive: &Path,
     keys: &TrustedKeys,
     force: bool,
@@ -276,6 +277,10 @@ pub fn install(
     }
     sync_dir(drivers);
     let installed = Installed::read(&dest).map_err(refused)?;
+    // Where loads remember digests: made here, so that a read-only command creates nothing.
+    if let Some(cache) = digest_cache.parent() {
+        let _ = make_dirs(cache);
+    }
     Ok((installed, signer, outcome))
 }
 
