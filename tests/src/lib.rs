@@ -301,3 +301,51 @@ pub fn copy_tree(from: &Path, to: &Path) {
         }
     }
 }
+
+/// The package of a first-party library of the target dir (`"app"` → the package of
+/// `libsvcmgr_driver_app.so`), made once per test process with `svcmgr driver package`.
+pub fn first_party_package(lib: &str) -> PathBuf {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static MADE: OnceLock<Mutex<(tempfile::TempDir, HashMap<String, PathBuf>)>> = OnceLock::new();
+    let made = MADE.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("svcmgr-packages-")
+            .tempdir()
+            .expect("temp dir");
+        Mutex::new((dir, HashMap::new()))
+    });
+    let mut made = made.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = made.1.get(lib) {
+        return p.clone();
+    }
+    let so = match lib {
+        "fixture" => target_dir().join("libsvcmgr_test_fixture.so"),
+        name => target_dir().join(format!("libsvcmgr_driver_{name}.so")),
+    };
+    let out = made.0.path().join(lib);
+    let run = Run::from(
+        Command::new(target_dir().join("svcmgr"))
+            .args(["driver", "package"])
+            .arg(&so)
+            .arg("--output")
+            .arg(&out)
+            .output()
+            .expect("run svcmgr driver package"),
+    )
+    .ok();
+    let package = PathBuf::from(run.stdout.trim());
+    made.1.insert(lib.to_string(), package.clone());
+    package
+}
+
+impl Env {
+    /// Install the packages of these first-party libraries under this root's
+    /// `usr/lib/svcmgr/drivers` with `svcmgr driver install`, as an operator would.
+    pub fn install_first_party(&self, libs: &[&str]) {
+        let mut args = vec!["driver".to_string(), "install".to_string()];
+        args.extend(libs.iter().map(|l| first_party_package(l).display().to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run_args(&args).ok();
+    }
+}

@@ -120,11 +120,11 @@ pub fn list(ctx: &Ctx) -> Result<i32> {
     let columns = [
         ("ID", "id"),
         ("VERSION", "version"),
-        ("DEFAULT", "default"),
         ("API", "api"),
         ("PLUGIN-API", "plugin_api"),
         ("ABI", "abi"),
         ("SOURCE", "source"),
+        ("DEFAULT", "default"),
         ("SIGNED-BY", "signed_by"),
         ("SERVICES", "services"),
         ("PATH", "path"),
