@@ -1,0 +1,36 @@
+//! Writes svcmgr's shell completions (bash, zsh, fish) and man page, generated from its clap
+//! definition, under the folder given, at the paths a Debian package installs them to
+//! (`packaging/build` runs it for the .deb).
+
+use clap::CommandFactory;
+use clap_complete::Shell;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+fn create(root: &Path, rel: &str) -> std::io::Result<std::fs::File> {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().expect("a file path"))?;
+    std::fs::File::create(path)
+}
+
+fn main() -> std::io::Result<()> {
+    let Some(root) = std::env::args().nth(1).map(PathBuf::from) else {
+        eprintln!("usage: svcmgr-docs <root folder>");
+        std::process::exit(1);
+    };
+    let mut cmd = svcmgr::cli::args::Args::command();
+    for (shell, rel) in [
+        (Shell::Bash, "usr/share/bash-completion/completions/svcmgr"),
+        (Shell::Zsh, "usr/share/zsh/vendor-completions/_svcmgr"),
+        (Shell::Fish, "usr/share/fish/vendor_completions.d/svcmgr.fish"),
+    ] {
+        clap_complete::generate(shell, &mut cmd, "svcmgr", &mut create(&root, rel)?);
+    }
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut page)?;
+    let file = create(&root, "usr/share/man/man1/svcmgr.1.gz")?;
+    let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::best());
+    gz.write_all(&page)?;
+    gz.finish()?;
+    Ok(())
+}
