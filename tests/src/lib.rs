@@ -81,7 +81,16 @@ impl Env {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut cmd = Command::new(target_dir().join("svcmgr"));
+        self.cmd_as(&target_dir().join("svcmgr"), args)
+    }
+
+    /// `program` (svcmgr under another name: a link) with this root's environment.
+    pub fn cmd_as<I, S>(&self, program: &Path, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = Command::new(program);
         cmd.args(args)
             .env("SVCMGR_ROOT", self.root.path())
             .env("SVCMGR_DRIVER_PATH", &self.drivers)
