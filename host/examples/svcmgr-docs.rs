@@ -22,7 +22,10 @@ fn main() -> std::io::Result<()> {
     for (shell, rel) in [
         (Shell::Bash, "usr/share/bash-completion/completions/svcmgr"),
         (Shell::Zsh, "usr/share/zsh/vendor-completions/_svcmgr"),
-        (Shell::Fish, "usr/share/fish/vendor_completions.d/svcmgr.fish"),
+        (
+            Shell::Fish,
+            "usr/share/fish/vendor_completions.d/svcmgr.fish",
+        ),
     ] {
         clap_complete::generate(shell, &mut cmd, "svcmgr", &mut create(&root, rel)?);
     }

@@ -353,7 +353,10 @@ impl Env {
     /// `usr/lib/svcmgr/drivers` with `svcmgr driver install`, as an operator would.
     pub fn install_first_party(&self, libs: &[&str]) {
         let mut args = vec!["driver".to_string(), "install".to_string()];
-        args.extend(libs.iter().map(|l| first_party_package(l).display().to_string()));
+        args.extend(
+            libs.iter()
+                .map(|l| first_party_package(l).display().to_string()),
+        );
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.run_args(&args).ok();
     }

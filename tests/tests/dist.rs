@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use svcmgr_tests::{
-    build_standalone_driver, copy_tree, first_party_package, target_dir, workspace_root, Env,
-    Run,
+    build_standalone_driver, copy_tree, first_party_package, target_dir, workspace_root, Env, Run,
 };
 
 /// A temp folder kept for the whole test process (built libraries, keys, packages).
@@ -53,7 +52,10 @@ fn keypair(name: &str) -> (PathBuf, PathBuf) {
 /// `svcmgr driver package` of a library, without any root: the package's path.
 fn package(so: &Path, sign: Option<&Path>, out: &Path) -> PathBuf {
     let mut cmd = Command::new(target_dir().join("svcmgr"));
-    cmd.args(["driver", "package"]).arg(so).arg("--output").arg(out);
+    cmd.args(["driver", "package"])
+        .arg(so)
+        .arg("--output")
+        .arg(out);
     if let Some(key) = sign {
         cmd.arg("--sign").arg(key);
     }
@@ -71,14 +73,20 @@ fn vendor_library(version: &str) -> PathBuf {
         return p.clone();
     }
     let src = scratch().join(format!("vendor-{version}"));
-    copy_tree(&workspace_root().join("packaging/examples/vendor-driver"), &src);
+    copy_tree(
+        &workspace_root().join("packaging/examples/vendor-driver"),
+        &src,
+    );
     let manifest = src.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest)
         .unwrap()
         .replace("version = \"1.0.0\"", &format!("version = \"{version}\""))
         .replace(
             "path = \"../../../plugin-api\"",
-            &format!("path = \"{}\"", workspace_root().join("plugin-api").display()),
+            &format!(
+                "path = \"{}\"",
+                workspace_root().join("plugin-api").display()
+            ),
         );
     std::fs::write(&manifest, text).unwrap();
     std::fs::copy(workspace_root().join("Cargo.lock"), src.join("Cargo.lock")).unwrap();
@@ -111,7 +119,9 @@ fn mounted(path: &Path) -> bool {
 
 /// `print status --format json` of a service, parsed.
 fn status_json(env: &Env, svc: &str) -> Value {
-    let out = env.run(&format!("-s {svc} print status --format json")).ok();
+    let out = env
+        .run(&format!("-s {svc} print status --format json"))
+        .ok();
     serde_json::from_str(&out.stdout).unwrap()
 }
 
@@ -165,13 +175,19 @@ fn the_vendor_flow_from_build_to_upgrade() {
         "{}",
         v1.display()
     );
-    let install = env.run_args(&["driver", "install", v1.to_str().unwrap()]).ok();
+    let install = env
+        .run_args(&["driver", "install", v1.to_str().unwrap()])
+        .ok();
     assert!(
-        install.stdout.contains("installed: fs.vendorfs 1.0.0 (vendorfs 1.0.0, signed by vendor)"),
+        install
+            .stdout
+            .contains("installed: fs.vendorfs 1.0.0 (vendorfs 1.0.0, signed by vendor)"),
         "{}",
         install.all()
     );
-    assert!(env.path("usr/lib/svcmgr/drivers/fs.vendorfs/1.0.0/libvendorfs_driver.so").is_file());
+    assert!(env
+        .path("usr/lib/svcmgr/drivers/fs.vendorfs/1.0.0/libvendorfs_driver.so")
+        .is_file());
 
     let (mnt_a, mnt_b) = (env.path("srv/a"), env.path("srv/b"));
     let _mounts = Mounts(vec![mnt_a.clone(), mnt_b.clone()]);
@@ -183,7 +199,13 @@ fn the_vendor_flow_from_build_to_upgrade() {
         ),
     );
     let start = env.run("-s a start").ok();
-    assert!(start.stderr.contains("mount -t tmpfs -o size=8m,mode=0755 vendorfs"), "{}", start.stderr);
+    assert!(
+        start
+            .stderr
+            .contains("mount -t tmpfs -o size=8m,mode=0755 vendorfs"),
+        "{}",
+        start.stderr
+    );
     assert!(mounted(&mnt_a));
     assert_eq!(env.run("-s a status").code, 0, "up");
     let doc = status_json(&env, "a");
@@ -192,8 +214,10 @@ fn the_vendor_flow_from_build_to_upgrade() {
 
     // 2.0 beside 1.0; `a` keeps 1.x by a pin, `b` pins 2.x in [DEFAULT].
     let v2 = package(&vendor_library("2.0.0"), Some(&key), &out);
-    env.run_args(&["driver", "install", v2.to_str().unwrap()]).ok();
-    env.run_args(&["-s", "a", "set", "--kw", "fs#1.driver_version=^1"]).ok();
+    env.run_args(&["driver", "install", v2.to_str().unwrap()])
+        .ok();
+    env.run_args(&["-s", "a", "set", "--kw", "fs#1.driver_version=^1"])
+        .ok();
     env.write_conf(
         "b",
         &format!(
@@ -219,28 +243,61 @@ fn the_vendor_flow_from_build_to_upgrade() {
     };
     assert_eq!(row("2.0.0")["default"], true);
     assert_eq!(row("1.0.0")["default"], false);
-    assert_eq!(row("1.0.0")["services"], serde_json::json!([{"service": "a", "pinned": true}]));
-    assert_eq!(row("2.0.0")["services"], serde_json::json!([{"service": "b", "pinned": true}]));
+    assert_eq!(
+        row("1.0.0")["services"],
+        serde_json::json!([{"service": "a", "pinned": true}])
+    );
+    assert_eq!(
+        row("2.0.0")["services"],
+        serde_json::json!([{"service": "b", "pinned": true}])
+    );
     assert_eq!(row("1.0.0")["signed_by"], "vendor");
     let text = env.run("driver list").ok();
-    let line = text.stdout.lines().find(|l| l.starts_with("fs.vendorfs  1.0.0")).unwrap();
-    assert!(line.contains("vendor") && line.contains("a (pinned)"), "{line}");
+    let line = text
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("fs.vendorfs  1.0.0"))
+        .unwrap();
+    assert!(
+        line.contains("vendor") && line.contains("a (pinned)"),
+        "{line}"
+    );
 
     // The old version is pinned by `a`: refused, naming it; once `a` moves on, removed.
     let refused = env.run("driver remove fs.vendorfs@1.0.0").code(1);
-    assert!(refused.stderr.contains("a pins fs.vendorfs 1.0.0"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("a pins fs.vendorfs 1.0.0"),
+        "{}",
+        refused.stderr
+    );
     env.run("-s a stop").ok();
-    env.run_args(&["-s", "a", "unset", "--kw", "fs#1.driver_version"]).ok();
+    env.run_args(&["-s", "a", "unset", "--kw", "fs#1.driver_version"])
+        .ok();
     let removed = env.run("driver remove fs.vendorfs@1.0.0").ok();
-    assert!(removed.stdout.contains("removed: fs.vendorfs 1.0.0"), "{}", removed.all());
-    assert!(!env.path("usr/lib/svcmgr/drivers/fs.vendorfs/1.0.0").exists());
+    assert!(
+        removed.stdout.contains("removed: fs.vendorfs 1.0.0"),
+        "{}",
+        removed.all()
+    );
+    assert!(!env
+        .path("usr/lib/svcmgr/drivers/fs.vendorfs/1.0.0")
+        .exists());
     env.run("-s a start").ok();
-    assert_eq!(status_json(&env, "a")["resources"]["fs#1"]["driver_version"], "2.0.0");
+    assert_eq!(
+        status_json(&env, "a")["resources"]["fs#1"]["driver_version"],
+        "2.0.0"
+    );
     env.run("-s a stop").ok();
     env.run("-s b stop").ok();
     assert!(!mounted(&mnt_a) && !mounted(&mnt_b));
     let verify = env.run("driver verify").ok();
-    assert!(verify.stderr.contains("1 installed package(s) verified: no problem"), "{}", verify.stderr);
+    assert!(
+        verify
+            .stderr
+            .contains("1 installed package(s) verified: no problem"),
+        "{}",
+        verify.stderr
+    );
 }
 
 fn host_target() -> String {
@@ -259,26 +316,44 @@ fn signatures_when_trusted_keys_exist() {
     let (other, _) = keypair("other");
     let unsigned = first_party_package("app");
     // No key configured: installed, with a warning.
-    let first = env.run_args(&["driver", "install", unsigned.to_str().unwrap()]).ok();
-    assert!(first.stderr.contains("no trusted key in"), "{}", first.stderr);
+    let first = env
+        .run_args(&["driver", "install", unsigned.to_str().unwrap()])
+        .ok();
+    assert!(
+        first.stderr.contains("no trusted key in"),
+        "{}",
+        first.stderr
+    );
     env.run("driver remove app.forking@1.0.0").ok();
 
     trust(&env, &public, "trusted");
-    let refused = env.run_args(&["driver", "install", unsigned.to_str().unwrap()]).code(1);
+    let refused = env
+        .run_args(&["driver", "install", unsigned.to_str().unwrap()])
+        .code(1);
     assert!(
-        refused.stderr.contains("refused: unsigned, and trusted keys are configured"),
+        refused
+            .stderr
+            .contains("refused: unsigned, and trusted keys are configured"),
         "{}",
         refused.stderr
     );
     let so = target_dir().join("libsvcmgr_driver_app.so");
     let badly = package(&so, Some(&other), &scratch().join("other-signed"));
-    let refused = env.run_args(&["driver", "install", badly.to_str().unwrap()]).code(1);
+    let refused = env
+        .run_args(&["driver", "install", badly.to_str().unwrap()])
+        .code(1);
     assert!(
-        refused.stderr.contains("its signature is not made by any trusted key"),
+        refused
+            .stderr
+            .contains("its signature is not made by any trusted key"),
         "{}",
         refused.stderr
     );
-    assert_eq!(installed_tree(&env), Vec::<String>::new(), "nothing written");
+    assert_eq!(
+        installed_tree(&env),
+        Vec::<String>::new(),
+        "nothing written"
+    );
 }
 
 #[test]
@@ -299,15 +374,23 @@ fn a_tampered_library_is_named_by_verify_and_refused_at_load() {
     let verify = env.run("driver verify app.simple@1.0.0").code(1);
     assert_eq!(verify.stdout.lines().count(), 1, "{}", verify.stdout);
     assert!(
-        verify.stdout.contains(&format!("{}: sha256 ", so.display()))
+        verify
+            .stdout
+            .contains(&format!("{}: sha256 ", so.display()))
             && verify.stdout.contains("the library was modified"),
         "{}",
         verify.stdout
     );
     let status = env.run("-s s print status").ok();
-    assert!(status.status_line("app#1").contains("undef"), "{}", status.stdout);
     assert!(
-        status.stderr.contains("refused: its sha256 is not the one its package recorded"),
+        status.status_line("app#1").contains("undef"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status
+            .stderr
+            .contains("refused: its sha256 is not the one its package recorded"),
         "{}",
         status.stderr
     );
@@ -328,7 +411,11 @@ fn doctored(lib: &str, name: &str, edit: impl FnOnce(&mut Value)) -> PathBuf {
     let mut m: Value =
         serde_json::from_slice(&std::fs::read(dir.join("driver.json")).unwrap()).unwrap();
     edit(&mut m);
-    std::fs::write(dir.join("driver.json"), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("driver.json"),
+        serde_json::to_vec_pretty(&m).unwrap(),
+    )
+    .unwrap();
     let pkg = scratch().join(format!("{name}.tar.gz"));
     let file = m["file"].as_str().unwrap().to_string();
     sh(Command::new("tar")
@@ -347,7 +434,9 @@ fn another_target_or_api_is_refused_naming_both() {
     let target = doctored("app", "aarch64", |m| {
         m["target"] = "aarch64-unknown-linux-gnu".into()
     });
-    let r = env.run_args(&["driver", "install", target.to_str().unwrap()]).code(1);
+    let r = env
+        .run_args(&["driver", "install", target.to_str().unwrap()])
+        .code(1);
     assert!(
         r.stderr.contains(&format!(
             "refused: built for aarch64-unknown-linux-gnu, this svcmgr runs on {}",
@@ -356,14 +445,23 @@ fn another_target_or_api_is_refused_naming_both() {
         "{}",
         r.stderr
     );
-    let api = doctored("app", "api7", |m| m["api"] = serde_json::json!({"min": 7, "max": 9}));
-    let r = env.run_args(&["driver", "install", api.to_str().unwrap()]).code(1);
+    let api = doctored("app", "api7", |m| {
+        m["api"] = serde_json::json!({"min": 7, "max": 9})
+    });
+    let r = env
+        .run_args(&["driver", "install", api.to_str().unwrap()])
+        .code(1);
     assert!(
-        r.stderr.contains("refused: speaks api versions 7..=9, this svcmgr speaks api 1"),
+        r.stderr
+            .contains("refused: speaks api versions 7..=9, this svcmgr speaks api 1"),
         "{}",
         r.stderr
     );
-    assert_eq!(installed_tree(&env), Vec::<String>::new(), "nothing written");
+    assert_eq!(
+        installed_tree(&env),
+        Vec::<String>::new(),
+        "nothing written"
+    );
 }
 
 #[test]
@@ -374,7 +472,10 @@ fn bad_archives_are_refused_and_nothing_is_written() {
     std::fs::create_dir_all(dir.join("in/sub")).unwrap();
     std::fs::write(dir.join("in/evil.so"), "x").unwrap();
     std::os::unix::fs::symlink("/etc/passwd", dir.join("in/libx.so")).unwrap();
-    sh(Command::new("mknod").arg(dir.join("in/null.so")).args(["c", "1", "3"])).ok();
+    sh(Command::new("mknod")
+        .arg(dir.join("in/null.so"))
+        .args(["c", "1", "3"]))
+    .ok();
     let tar = |name: &str, cwd: &Path, args: &[&str]| {
         let pkg = dir.join(name);
         sh(Command::new("tar")
@@ -387,13 +488,27 @@ fn bad_archives_are_refused_and_nothing_is_written() {
     };
     let evil = dir.join("in/evil.so").display().to_string();
     let cases = [
-        (tar("dotdot.tar.gz", &dir.join("in/sub"), &["../evil.so"]), "entry '../evil.so' is not a plain file name"),
-        (tar("absolute.tar.gz", &dir, &[&evil]), "is not a plain file name"),
-        (tar("link.tar.gz", &dir.join("in"), &["libx.so"]), "entry 'libx.so' is not a plain file (Symlink)"),
-        (tar("device.tar.gz", &dir.join("in"), &["null.so"]), "entry 'null.so' is not a plain file (Char)"),
+        (
+            tar("dotdot.tar.gz", &dir.join("in/sub"), &["../evil.so"]),
+            "entry '../evil.so' is not a plain file name",
+        ),
+        (
+            tar("absolute.tar.gz", &dir, &[&evil]),
+            "is not a plain file name",
+        ),
+        (
+            tar("link.tar.gz", &dir.join("in"), &["libx.so"]),
+            "entry 'libx.so' is not a plain file (Symlink)",
+        ),
+        (
+            tar("device.tar.gz", &dir.join("in"), &["null.so"]),
+            "entry 'null.so' is not a plain file (Char)",
+        ),
     ];
     for (pkg, want) in &cases {
-        let r = env.run_args(&["driver", "install", pkg.to_str().unwrap()]).code(1);
+        let r = env
+            .run_args(&["driver", "install", pkg.to_str().unwrap()])
+            .code(1);
         assert!(r.stderr.contains(want), "{want}: {}", r.stderr);
         assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     }
@@ -401,13 +516,20 @@ fn bad_archives_are_refused_and_nothing_is_written() {
     let whole = std::fs::read(first_party_package("app")).unwrap();
     let cut = dir.join("cut.tar.gz");
     std::fs::write(&cut, &whole[..whole.len() / 3]).unwrap();
-    let r = env.run_args(&["driver", "install", cut.to_str().unwrap()]).code(1);
+    let r = env
+        .run_args(&["driver", "install", cut.to_str().unwrap()])
+        .code(1);
     assert!(
-        r.stderr.contains(&format!("{}: not a valid driver package", cut.display())),
+        r.stderr
+            .contains(&format!("{}: not a valid driver package", cut.display())),
         "{}",
         r.stderr
     );
-    assert_eq!(installed_tree(&env), Vec::<String>::new(), "nothing written");
+    assert_eq!(
+        installed_tree(&env),
+        Vec::<String>::new(),
+        "nothing written"
+    );
     assert!(!env.path("usr/lib/svcmgr/evil.so").exists() && !env.path("evil.so").exists());
 }
 
@@ -416,15 +538,26 @@ fn same_version_other_content_needs_force() {
     let env = Env::new(&[]);
     env.install_first_party(&["app"]);
     let again = env
-        .run_args(&["driver", "install", first_party_package("app").to_str().unwrap()])
+        .run_args(&[
+            "driver",
+            "install",
+            first_party_package("app").to_str().unwrap(),
+        ])
         .ok();
-    assert!(again.stdout.contains("already installed"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("already installed"),
+        "{}",
+        again.stdout
+    );
     let other = doctored("app", "other-help", |m| {
         m["drivers"][0]["help"] = "changed".into()
     });
-    let r = env.run_args(&["driver", "install", other.to_str().unwrap()]).code(1);
+    let r = env
+        .run_args(&["driver", "install", other.to_str().unwrap()])
+        .code(1);
     assert!(
-        r.stderr.contains("app 1.0.0 is installed with another content")
+        r.stderr
+            .contains("app 1.0.0 is installed with another content")
             && r.stderr.contains("use --force"),
         "{}",
         r.stderr
@@ -465,7 +598,11 @@ fn concurrent_installs_all_land_whole() {
     for f in ["driver.json", "libsvcmgr_driver_app.so"] {
         assert!(tree.contains(&format!("{app_dir}/{f}")), "{tree:?}");
     }
-    assert!(tree.iter().all(|p| !p.starts_with('.') && !p.contains("/.")), "{tree:?}");
+    assert!(
+        tree.iter()
+            .all(|p| !p.starts_with('.') && !p.contains("/.")),
+        "{tree:?}"
+    );
     assert!(env.run("driver verify").ok().stdout.is_empty());
     let rows = driver_rows(&env);
     assert!(rows.iter().any(|r| r["id"] == "app.simple"));
@@ -481,7 +618,8 @@ fn a_folder_others_may_write_is_refused_at_load() {
     env.write_conf("s", "[DEFAULT]\nid = 1\n\n[app#1]\nstart = true\n");
     let status = env.run("-s s print status").ok();
     assert!(
-        status.stderr.contains("refused: its folder") && status.stderr.contains("is writable by group or others"),
+        status.stderr.contains("refused: its folder")
+            && status.stderr.contains("is writable by group or others"),
         "{}",
         status.stderr
     );
@@ -538,7 +676,10 @@ fn a_library_being_written_is_not_loaded() {
     let writer = std::fs::OpenOptions::new().append(true).open(&lib).unwrap();
     let list = env.run("driver list").ok();
     assert!(
-        list.stderr.contains(&format!("{}: refused: the file is being written", lib.display())),
+        list.stderr.contains(&format!(
+            "{}: refused: the file is being written",
+            lib.display()
+        )),
         "{}",
         list.stderr
     );
@@ -560,15 +701,26 @@ fn a_service_loads_only_its_own_drivers() {
         .open(&fixture_so)
         .and_then(|mut f| std::io::Write::write_all(&mut f, b"x"))
         .unwrap();
-    env.write_conf("apps", "[DEFAULT]\nid = 1\n\n[app#1]\nstart = true\ncheck = true\n");
+    env.write_conf(
+        "apps",
+        "[DEFAULT]\nid = 1\n\n[app#1]\nstart = true\ncheck = true\n",
+    );
     env.write_conf("fix", "[DEFAULT]\nid = 2\n\n[app#1]\ntype = fixture\n");
     let apps = env.run("-s apps print status").ok();
     assert!(!apps.stderr.contains("fixture"), "{}", apps.stderr);
     assert!(apps.status_line("app#1").contains("up"), "{}", apps.stdout);
     let fix = env.run("-s fix print status").ok();
-    assert!(fix.stderr.contains("libsvcmgr_test_fixture.so: refused"), "{}", fix.stderr);
+    assert!(
+        fix.stderr.contains("libsvcmgr_test_fixture.so: refused"),
+        "{}",
+        fix.stderr
+    );
     let list = env.run("driver list").ok();
-    assert!(list.stderr.contains("libsvcmgr_test_fixture.so: refused"), "{}", list.stderr);
+    assert!(
+        list.stderr.contains("libsvcmgr_test_fixture.so: refused"),
+        "{}",
+        list.stderr
+    );
 }
 
 #[test]
@@ -586,7 +738,11 @@ fn discovery_does_not_follow_links_out_of_the_tree() {
     let rows: Vec<Value> = serde_json::from_str(&list.stdout).unwrap();
     let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["app.forking", "app.simple"], "{}", list.stderr);
-    assert!(list.stderr.contains("system: ignored: not a driver folder"), "{}", list.stderr);
+    assert!(
+        list.stderr.contains("system: ignored: not a driver folder"),
+        "{}",
+        list.stderr
+    );
 }
 
 #[test]
@@ -596,11 +752,15 @@ fn a_library_claiming_another_ones_section_name_is_refused() {
     let claim = doctored("fixture", "claims-app", |m| {
         m["drivers"][0]["section_aliases"] = serde_json::json!(["app"])
     });
-    env.run_args(&["driver", "install", claim.to_str().unwrap()]).ok();
+    env.run_args(&["driver", "install", claim.to_str().unwrap()])
+        .ok();
     let flag = env.path("flag");
     env.write_conf(
         "s",
-        &format!("[DEFAULT]\nid = 1\n\n[app#1]\nstart = touch {}\n", flag.display()),
+        &format!(
+            "[DEFAULT]\nid = 1\n\n[app#1]\nstart = touch {}\n",
+            flag.display()
+        ),
     );
     let start = env.run("-s s start").ok();
     assert!(flag.exists(), "[app#1] is still served by app.forking");
@@ -625,10 +785,17 @@ fn only_a_link_in_the_config_folder_is_a_service_name() {
     let run = |prog: &Path, args: &[&str]| Run::from(env.cmd_as(prog, args).output().unwrap());
     // A renamed binary is svcmgr, not a service named after it.
     run(&renamed, &["ls"]).ok();
-    run(&renamed, &["-s", "s1", "create", "--kw", "app#1.start=true"]).ok();
+    run(
+        &renamed,
+        &["-s", "s1", "create", "--kw", "app#1.start=true"],
+    )
+    .ok();
     // The link `create` made dispatches to its service.
     let link = env.path("etc/opensvc/s1");
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
     let status = run(&link, &["print", "status"]).ok();
     assert!(status.stdout.contains("s1"), "{}", status.stdout);
 }
@@ -657,9 +824,13 @@ fn dpkg(args: &[&str]) -> Run {
 #[test]
 fn the_deb_installs_a_working_svcmgr_and_removes_cleanly() {
     let owned = sh(Command::new("dpkg").args(["-s", "svcmgr"]));
-    let clash = ["/usr/bin/svcmgr", "/usr/lib/svcmgr", "/usr/lib/ocf/resource.d/svcmgr"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
+    let clash = [
+        "/usr/bin/svcmgr",
+        "/usr/lib/svcmgr",
+        "/usr/lib/ocf/resource.d/svcmgr",
+    ]
+    .into_iter()
+    .find(|p| Path::new(p).exists());
     if owned.code == 0 || clash.is_some() || sh(Command::new("dpkg").arg("--version")).code != 0 {
         eprintln!(
             "skipped: dpkg unusable or svcmgr already on this machine ({})",
@@ -674,7 +845,9 @@ fn the_deb_installs_a_working_svcmgr_and_removes_cleanly() {
     let dist = workspace_root().join("target/dist");
     for lib in ["app", "disk", "docker", "fs", "ip", "ocf"] {
         assert!(
-            build.stdout.contains(&format!("drivers/{lib}-1.0.0-{}.tar.gz", host_target())),
+            build
+                .stdout
+                .contains(&format!("drivers/{lib}-1.0.0-{}.tar.gz", host_target())),
             "{}",
             build.stdout
         );
@@ -694,13 +867,29 @@ fn the_deb_installs_a_working_svcmgr_and_removes_cleanly() {
             .env_remove("SVCMGR_DRIVER_PATH"))
     };
     let list = svcmgr(&["driver", "list"]).ok();
-    for id in ["app.forking", "container.docker", "fs.ext4", "ip.netns", "disk.vg", "app.ocf"] {
-        assert!(list.stdout.lines().any(|l| l.starts_with(&format!("{id} "))), "{}", list.stdout);
+    for id in [
+        "app.forking",
+        "container.docker",
+        "fs.ext4",
+        "ip.netns",
+        "disk.vg",
+        "app.ocf",
+    ] {
+        assert!(
+            list.stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("{id} "))),
+            "{}",
+            list.stdout
+        );
     }
     assert!(list.stderr.is_empty(), "{}", list.stderr);
     svcmgr(&["driver", "verify"]).ok();
     assert!(svcmgr(&["--help"]).ok().stdout.contains("Usage"));
-    let man = sh(Command::new("man").args(["-P", "cat", "svcmgr"]).env("MANWIDTH", "100")).ok();
+    let man = sh(Command::new("man")
+        .args(["-P", "cat", "svcmgr"])
+        .env("MANWIDTH", "100"))
+    .ok();
     assert!(man.stdout.contains("svcmgr"), "{}", man.all());
     let completion = sh(Command::new("bash").arg("-c").arg(
         "source /usr/share/bash-completion/completions/svcmgr && \
@@ -708,10 +897,19 @@ fn the_deb_installs_a_working_svcmgr_and_removes_cleanly() {
          _svcmgr svcmgr --col svcmgr && echo \"${COMPREPLY[@]}\"",
     ))
     .ok();
-    assert!(completion.stdout.contains("--color"), "{}", completion.all());
+    assert!(
+        completion.stdout.contains("--color"),
+        "{}",
+        completion.all()
+    );
     assert!(Path::new("/usr/lib/ocf/resource.d/svcmgr/service").is_file());
     dpkg(&["-r", "svcmgr"]).ok();
-    for p in ["/usr/bin/svcmgr", "/usr/lib/svcmgr", "/usr/lib/ocf/resource.d/svcmgr", "/var/cache/svcmgr"] {
+    for p in [
+        "/usr/bin/svcmgr",
+        "/usr/lib/svcmgr",
+        "/usr/lib/ocf/resource.d/svcmgr",
+        "/var/cache/svcmgr",
+    ] {
         assert!(!Path::new(p).exists(), "{p} left behind");
     }
 }

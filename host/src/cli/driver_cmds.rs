@@ -67,7 +67,7 @@ pub fn list(ctx: &Ctx) -> Result<i32> {
             let abi = lib.plugin_api.split('.').next().unwrap_or_default();
             let signer = lib
                 .installed()
-                .and_then(|p| Some(keys.signer(&p.manifest_bytes, p.signature.as_deref()?)?));
+                .and_then(|p| keys.signer(&p.manifest_bytes, p.signature.as_deref()?));
             let signed = match lib.installed().map(|p| p.signature.is_some()) {
                 Some(true) => signer.unwrap_or("unknown key").to_string(),
                 _ => String::new(),
@@ -113,7 +113,9 @@ pub fn list(ctx: &Ctx) -> Result<i32> {
                 })
                 .collect::<Vec<_>>()
                 .join(", "),
-            "source" if r["loaded"] == false => format!("{} (refused)", r[k].as_str().unwrap_or_default()),
+            "source" if r["loaded"] == false => {
+                format!("{} (refused)", r[k].as_str().unwrap_or_default())
+            }
             _ => r[k].as_str().unwrap_or_default().to_string(),
         }
     };
@@ -129,9 +131,13 @@ pub fn list(ctx: &Ctx) -> Result<i32> {
         ("SERVICES", "services"),
         ("PATH", "path"),
     ];
-    let table: Vec<Vec<String>> = std::iter::once(columns.iter().map(|(h, _)| h.to_string()).collect())
-        .chain(rows.iter().map(|r| columns.iter().map(|(_, k)| text(r, k)).collect()))
-        .collect();
+    let table: Vec<Vec<String>> =
+        std::iter::once(columns.iter().map(|(h, _)| h.to_string()).collect())
+            .chain(
+                rows.iter()
+                    .map(|r| columns.iter().map(|(_, k)| text(r, k)).collect()),
+            )
+            .collect();
     let widths: Vec<usize> = (0..columns.len())
         .map(|c| table.iter().map(|row| row[c].len()).max().unwrap_or(0))
         .collect();
@@ -253,7 +259,9 @@ pub fn install(ctx: &Ctx, rest: &[String]) -> Result<i32> {
                     .iter()
                     .map(|d| format!("{} {}", d.id, d.version))
                     .collect();
-                let by = signer.map(|s| format!(", signed by {s}")).unwrap_or_default();
+                let by = signer
+                    .map(|s| format!(", signed by {s}"))
+                    .unwrap_or_default();
                 println!(
                     "{verb}: {} ({} {}{by}) in {}",
                     ids.join(", "),
@@ -280,7 +288,10 @@ fn selected(ctx: &Ctx, spec: Option<&str>) -> Result<Vec<store::Installed>> {
         return Ok(all);
     };
     let (id, req) = match spec.split_once('@') {
-        Some((id, v)) => (id, Some(crate::drivers::parse_req(v).map_err(|e| anyhow!("{spec}: {e}"))?)),
+        Some((id, v)) => (
+            id,
+            Some(crate::drivers::parse_req(v).map_err(|e| anyhow!("{spec}: {e}"))?),
+        ),
         None => (spec, None),
     };
     let chosen: Vec<store::Installed> = all
@@ -315,7 +326,10 @@ pub fn verify(ctx: &Ctx, rest: &[String]) -> Result<i32> {
         }
     }
     if problems == 0 {
-        eprintln!("{} installed package(s) verified: no problem", packages.len());
+        eprintln!(
+            "{} installed package(s) verified: no problem",
+            packages.len()
+        );
     }
     Ok(i32::from(problems > 0))
 }
@@ -362,7 +376,10 @@ pub fn remove(ctx: &Ctx, rest: &[String]) -> Result<i32> {
             if u.pinned {
                 blocking.push(format!("{} pins {} {}", u.service, u.id, u.version));
             } else if others == 0 {
-                blocking.push(format!("{} needs {} and has no other version", u.service, u.id));
+                blocking.push(format!(
+                    "{} needs {} and has no other version",
+                    u.service, u.id
+                ));
             }
         }
         if !blocking.is_empty() {

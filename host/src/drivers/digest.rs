@@ -152,7 +152,10 @@ mod tests {
         let cache_file = dir.path().join("digests.json");
         let mut cache = DigestCache::open(cache_file.clone());
         assert_eq!(cache.digest(&lib).unwrap(), sha256_bytes(b"one"));
-        assert!(cache.entries.is_empty(), "a file changed just now is not remembered");
+        assert!(
+            cache.entries.is_empty(),
+            "a file changed just now is not remembered"
+        );
         cache.racy = std::time::Duration::ZERO;
         assert_eq!(cache.digest(&lib).unwrap(), sha256_bytes(b"one"));
         cache.save();

@@ -437,7 +437,10 @@ impl Registry {
         let lib = self.library(entry.lib).map_err(|why| {
             DriverError::new(
                 error_kind::OTHER,
-                format!("driver {} {}: {why}", entry.manifest.id, entry.manifest.version),
+                format!(
+                    "driver {} {}: {why}",
+                    entry.manifest.id, entry.manifest.version
+                ),
             )
         })?;
         match (lib.module.new_resource())(
@@ -467,7 +470,8 @@ pub fn parse_req(text: &str) -> Result<semver::VersionReq, String> {
             }],
         });
     }
-    semver::VersionReq::parse(text).map_err(|e| format!("'{text}' is not a version requirement: {e}"))
+    semver::VersionReq::parse(text)
+        .map_err(|e| format!("'{text}' is not a version requirement: {e}"))
 }
 
 /// `[DEFAULT] drivers = fs.ext4@^1.2, container.docker@=1.0.0`: driver id → requirement.
@@ -481,7 +485,10 @@ pub fn parse_pins(words: &[String]) -> Result<BTreeMap<String, semver::VersionRe
             let (id, req) = w
                 .split_once('@')
                 .ok_or_else(|| format!("'{w}' is not <driver id>@<version requirement>"))?;
-            Ok((id.to_string(), parse_req(req).map_err(|e| format!("{w}: {e}"))?))
+            Ok((
+                id.to_string(),
+                parse_req(req).map_err(|e| format!("{w}: {e}"))?,
+            ))
         })
         .collect()
 }
@@ -516,10 +523,15 @@ mod tests {
             pick("^3").unwrap_err(),
             "no installed version of fs.vendorfs satisfies ^3 (installed: 2.0.0, 1.4.2, 1.0.0)"
         );
-        assert_eq!(reg.lookup("fs.vendorfs@1").unwrap().manifest.version, "1.4.2");
+        assert_eq!(
+            reg.lookup("fs.vendorfs@1").unwrap().manifest.version,
+            "1.4.2"
+        );
         let pins = parse_pins(&["fs.ext4@^1.2,".into(), "container.docker@=1.0.0".into()]).unwrap();
         assert_eq!(pins["fs.ext4"].to_string(), "^1.2");
-        assert!(parse_pins(&["fs.ext4".into()]).unwrap_err().contains("is not <driver id>@"));
+        assert!(parse_pins(&["fs.ext4".into()])
+            .unwrap_err()
+            .contains("is not <driver id>@"));
     }
 
     #[test]
@@ -536,9 +548,15 @@ mod tests {
         assert!(reg.get("task.evil").is_none(), "refused");
         assert_eq!(reg.resolve("app", None).unwrap().manifest.id, "app.forking");
         assert_eq!(reg.resolve("vg", None).unwrap().manifest.id, "disk.vg");
-        assert_eq!(reg.resolve("vg", Some("vg")).unwrap().manifest.id, "disk.vg");
+        assert_eq!(
+            reg.resolve("vg", Some("vg")).unwrap().manifest.id,
+            "disk.vg"
+        );
         // Nobody else serves `sync`: the claim stands, but not against an explicit type.
-        assert_eq!(reg.resolve("sync", None).unwrap().manifest.id, "task.syncer");
+        assert_eq!(
+            reg.resolve("sync", None).unwrap().manifest.id,
+            "task.syncer"
+        );
         assert_eq!(
             reg.resolve("sync", Some("rsync")).err(),
             Some(ResolveError::UnknownDriver("sync.rsync".into()))

@@ -98,9 +98,8 @@ impl PackageManifest {
                     d.id
                 ));
             }
-            semver::Version::parse(&d.version).map_err(|e| {
-                format!("{MANIFEST}: driver {} version '{}': {e}", d.id, d.version)
-            })?;
+            semver::Version::parse(&d.version)
+                .map_err(|e| format!("{MANIFEST}: driver {} version '{}': {e}", d.id, d.version))?;
         }
         Ok(m)
     }
@@ -176,9 +175,7 @@ impl TrustedKeys {
         let mut keys = Vec::new();
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(TrustedKeys { keys })
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(TrustedKeys { keys }),
             Err(e) => return Err(format!("{}: {e}", dir.display())),
         };
         let mut files: Vec<PathBuf> = entries
@@ -191,10 +188,7 @@ impl TrustedKeys {
             let text =
                 std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
             let key = VerifyingKey::from_public_key_pem(&text).map_err(|e| {
-                format!(
-                    "{}: not an ed25519 public key in PEM ({e})",
-                    file.display()
-                )
+                format!("{}: not an ed25519 public key in PEM ({e})", file.display())
             })?;
             let name = file
                 .file_stem()
@@ -216,7 +210,11 @@ impl TrustedKeys {
 
     /// What the signature policy says of a package: the signer's name, `None` for an
     /// unsigned package when no key is configured, or why it is refused.
-    pub fn judge(&self, manifest: &[u8], signature: Option<&[u8]>) -> Result<Option<String>, String> {
+    pub fn judge(
+        &self,
+        manifest: &[u8],
+        signature: Option<&[u8]>,
+    ) -> Result<Option<String>, String> {
         match (signature, self.keys.is_empty()) {
             (None, true) => Ok(None),
             (None, false) => Err("unsigned, and trusted keys are configured".into()),
@@ -269,8 +267,11 @@ pub fn create(
         .and_then(|gz| gz.finish())
         .and_then(|mut f| f.flush())
         .map_err(io)?;
-    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .map_err(io)?;
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .map_err(io)?;
     tmp.persist(&dest).map_err(|e| io(e.error))?;
     Ok(dest)
 }
@@ -354,7 +355,10 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<Unpacked, PackageError> {
     if sha != manifest.sha256 {
         return Err(PackageError::Refused(
             archive.to_path_buf(),
-            format!("the sha256 of {name} is {sha}, its {MANIFEST} says {}", manifest.sha256),
+            format!(
+                "the sha256 of {name} is {sha}, its {MANIFEST} says {}",
+                manifest.sha256
+            ),
         ));
     }
     Ok(Unpacked {
@@ -409,7 +413,8 @@ pub fn describe(lib: &super::loader::Library) -> Result<PackageManifest, String>
         library: lib.manifest.plugin.clone(),
         version: lib.manifest.version.clone(),
         file,
-        sha256: digest::sha256_file(&lib.path).map_err(|e| format!("{}: {e}", lib.path.display()))?,
+        sha256: digest::sha256_file(&lib.path)
+            .map_err(|e| format!("{}: {e}", lib.path.display()))?,
         target: HOST_TARGET.to_string(),
         plugin_api: lib.plugin_api.clone(),
         api: lib.api,
@@ -463,12 +468,18 @@ mod tests {
         std::fs::create_dir(&dest).unwrap();
         let u = unpack(&pkg, &dest).unwrap();
         assert_eq!(u.manifest.drivers[0].id, "app.vend");
-        assert_eq!(std::fs::read(dest.join("libvend.so")).unwrap(), b"\x7fELF...");
+        assert_eq!(
+            std::fs::read(dest.join("libvend.so")).unwrap(),
+            b"\x7fELF..."
+        );
         let trusted = TrustedKeys {
             keys: vec![("vendor".into(), key().verifying_key())],
         };
         let sig = u.signature.as_deref();
-        assert_eq!(trusted.judge(&u.manifest_bytes, sig), Ok(Some("vendor".into())));
+        assert_eq!(
+            trusted.judge(&u.manifest_bytes, sig),
+            Ok(Some("vendor".into()))
+        );
         let mut tampered = u.manifest_bytes.clone();
         tampered[5] ^= 1;
         assert!(trusted.judge(&tampered, sig).is_err());
@@ -496,8 +507,15 @@ mod tests {
                 h.set_size(0);
             }
             h.set_cksum();
-            tar.append(&h, if *kind == tar::EntryType::Symlink { &b""[..] } else { data })
-                .unwrap();
+            tar.append(
+                &h,
+                if *kind == tar::EntryType::Symlink {
+                    &b""[..]
+                } else {
+                    data
+                },
+            )
+            .unwrap();
         }
         tar.into_inner().unwrap().finish().unwrap();
     }
@@ -506,16 +524,50 @@ mod tests {
     fn bad_entries_are_refused_and_named() {
         let dir = tempfile::tempdir().unwrap();
         let m = serde_json::to_vec(&manifest("libvend.so", &digest::sha256_bytes(b"x"))).unwrap();
-        let cases: Vec<(Vec<(&str, tar::EntryType, &[u8])>, &str)> = vec![
-            (vec![("../evil.so", tar::EntryType::Regular, b"x")], "'../evil.so' is not a plain file name"),
-            (vec![("/etc/evil.so", tar::EntryType::Regular, b"x")], "'/etc/evil.so' is not a plain file name"),
-            (vec![("sub/libvend.so", tar::EntryType::Regular, b"x")], "'sub/libvend.so' is not a plain file name"),
-            (vec![("libvend.so", tar::EntryType::Symlink, b"")], "'libvend.so' is not a plain file"),
-            (vec![("libvend.so", tar::EntryType::Char, b"")], "'libvend.so' is not a plain file"),
-            (vec![("driver.json", tar::EntryType::Regular, &m), ("driver.json", tar::EntryType::Regular, &m)], "'driver.json' appears twice"),
-            (vec![("README", tar::EntryType::Regular, b"x")], "unexpected entry 'README'"),
-            (vec![("driver.json", tar::EntryType::Regular, &m), ("libvend.so", tar::EntryType::Regular, b"y")], "the sha256 of libvend.so is"),
-            (vec![("driver.json", tar::EntryType::Regular, &m)], "no library (libvend.so)"),
+        type Entries<'a> = Vec<(&'a str, tar::EntryType, &'a [u8])>;
+        let cases: Vec<(Entries, &str)> = vec![
+            (
+                vec![("../evil.so", tar::EntryType::Regular, b"x")],
+                "'../evil.so' is not a plain file name",
+            ),
+            (
+                vec![("/etc/evil.so", tar::EntryType::Regular, b"x")],
+                "'/etc/evil.so' is not a plain file name",
+            ),
+            (
+                vec![("sub/libvend.so", tar::EntryType::Regular, b"x")],
+                "'sub/libvend.so' is not a plain file name",
+            ),
+            (
+                vec![("libvend.so", tar::EntryType::Symlink, b"")],
+                "'libvend.so' is not a plain file",
+            ),
+            (
+                vec![("libvend.so", tar::EntryType::Char, b"")],
+                "'libvend.so' is not a plain file",
+            ),
+            (
+                vec![
+                    ("driver.json", tar::EntryType::Regular, &m),
+                    ("driver.json", tar::EntryType::Regular, &m),
+                ],
+                "'driver.json' appears twice",
+            ),
+            (
+                vec![("README", tar::EntryType::Regular, b"x")],
+                "unexpected entry 'README'",
+            ),
+            (
+                vec![
+                    ("driver.json", tar::EntryType::Regular, &m),
+                    ("libvend.so", tar::EntryType::Regular, b"y"),
+                ],
+                "the sha256 of libvend.so is",
+            ),
+            (
+                vec![("driver.json", tar::EntryType::Regular, &m)],
+                "no library (libvend.so)",
+            ),
         ];
         for (i, (entries, want)) in cases.iter().enumerate() {
             let pkg = dir.path().join(format!("p{i}.tar.gz"));
@@ -548,18 +600,26 @@ mod tests {
         check(&ok).unwrap();
         let mut bad = ok.clone();
         bad.file = "../libvend.so".into();
-        assert!(check(&bad).unwrap_err().contains("not a plain .so file name"));
+        assert!(check(&bad)
+            .unwrap_err()
+            .contains("not a plain .so file name"));
         let mut bad = ok.clone();
         bad.drivers[0].id = "novend".into();
         assert!(check(&bad).unwrap_err().contains("is not <group>.<type>"));
         let mut other = ok.clone();
         other.target = "aarch64-unknown-linux-gnu".into();
         if HOST_TARGET != other.target {
-            assert!(other.incompatibility().unwrap().contains("built for aarch64"));
+            assert!(other
+                .incompatibility()
+                .unwrap()
+                .contains("built for aarch64"));
         }
         let mut other = ok.clone();
         other.api = ApiRange::single(API_VERSION + 1);
-        assert!(other.incompatibility().unwrap().contains("speaks api versions"));
+        assert!(other
+            .incompatibility()
+            .unwrap()
+            .contains("speaks api versions"));
         assert_eq!(ok.incompatibility(), None);
     }
 }

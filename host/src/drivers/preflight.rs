@@ -28,10 +28,7 @@ pub fn check(path: &Path) -> Result<(), String> {
     let past_end = |what: &str, end: u64| {
         format!("truncated: {what} ends at byte {end}, past the end of the file ({len} bytes)")
     };
-    let table_end = |off: u64, num: u64, size: u64| {
-        off.checked_add(num.saturating_mul(size))
-            .unwrap_or(u64::MAX)
-    };
+    let table_end = |off: u64, num: u64, size: u64| off.saturating_add(num.saturating_mul(size));
     let ph_end = table_end(
         header.e_phoff(endian),
         u64::from(header.e_phnum(endian)),

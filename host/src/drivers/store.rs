@@ -179,7 +179,8 @@ pub fn install(
         return Err(refused(why));
     }
     let lib = tmp.path().join(&m.file);
-    let machine = super::preflight::machine(&lib).map_err(|e| refused(format!("{}: {e}", m.file)))?;
+    let machine =
+        super::preflight::machine(&lib).map_err(|e| refused(format!("{}: {e}", m.file)))?;
     if Some(machine) != super::preflight::machine_of_target(&m.target) {
         return Err(refused(format!(
             "{} is an ELF file for machine {machine}, not for {}",
@@ -209,8 +210,7 @@ pub fn install(
             .and_then(|dir| Installed::read(&dir).ok());
         match present {
             Some(p) if p.manifest.library == m.library && p.manifest.version == m.version => {
-                if p.manifest_bytes == unpacked.manifest_bytes
-                    && p.signature == unpacked.signature
+                if p.manifest_bytes == unpacked.manifest_bytes && p.signature == unpacked.signature
                 {
                     return Ok((p, signer, Outcome::Unchanged));
                 }
@@ -350,7 +350,10 @@ pub fn verify(pkg: &Installed, keys: &TrustedKeys) -> Vec<String> {
         if expected.contains(&file_name(&entry).as_str()) {
             paths.push(entry);
         } else {
-            problems.push(format!("{}: does not belong to the package", entry.display()));
+            problems.push(format!(
+                "{}: does not belong to the package",
+                entry.display()
+            ));
         }
     }
     for p in paths {
