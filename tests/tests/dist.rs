@@ -263,6 +263,22 @@ fn the_vendor_flow_from_build_to_upgrade() {
         "{line}"
     );
 
+    // A pin nothing satisfies is a config error naming the installed versions.
+    env.write_conf(
+        "c",
+        "[DEFAULT]\nid = c\n\n[fs#1]\ntype = vendorfs\nmnt = /srv/c\ndriver_version = ^3\n",
+    );
+    let v = env.run("-s c validate config").code(1);
+    assert!(
+        v.all().contains(
+            "[fs#1] driver_version: no installed version of fs.vendorfs satisfies ^3 \
+             (installed: 2.0.0, 1.0.0)"
+        ),
+        "{}",
+        v.all()
+    );
+    std::fs::remove_file(env.path("etc/opensvc/c.conf")).unwrap();
+
     // The old version is pinned by `a`: refused, naming it; once `a` moves on, removed.
     let refused = env.run("driver remove fs.vendorfs@1.0.0").code(1);
     assert!(

@@ -18,15 +18,23 @@ pub fn sha256_bytes(bytes: &[u8]) -> String {
 
 /// The hex sha256 of a file, read in blocks.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
+    sha256_stream(&mut std::fs::File::open(path)?, |_| Ok(()))
+}
+
+/// The hex sha256 of what `input` yields, each block also handed to `sink` (a copy).
+pub fn sha256_stream(
+    input: &mut impl Read,
+    mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let n = file.read(&mut buf)?;
+        let n = input.read(&mut buf)?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
+        sink(&buf[..n])?;
     }
     Ok(format!("{:x}", hasher.finalize()))
 }

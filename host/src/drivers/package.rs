@@ -382,23 +382,13 @@ fn read_small(entry: &mut impl Read, size: u64, max: u64, name: &str) -> Result<
 
 /// Copy an entry to a new file, hashing on the way; its hex sha256.
 fn extract_hashing(entry: &mut impl Read, dest: &Path) -> std::io::Result<String> {
-    use sha2::{Digest, Sha256};
     let mut out = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(dest)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = entry.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n])?;
-    }
+    let sha = digest::sha256_stream(entry, |block| out.write_all(block))?;
     out.sync_all()?;
-    Ok(format!("{:x}", hasher.finalize()))
+    Ok(sha)
 }
 
 /// The package manifest of a library file, from what the loaded library says of itself.
