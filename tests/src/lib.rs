@@ -311,28 +311,48 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// A folder for what a test process keeps until it ends (built libraries, packages, keys):
+/// `target/test-scratch/<test binary>-<name>`, emptied on first use in each process. Under
+/// `target/` rather than in a temp dir, since nothing would remove it at exit.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static MADE: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let exe = std::env::current_exe().expect("test executable path");
+    let stem = exe.file_stem().unwrap_or_default().to_string_lossy();
+    let binary = stem.split('-').next().unwrap_or_default();
+    let dir = workspace_root()
+        .join("target/test-scratch")
+        .join(format!("{binary}-{name}"));
+    let mut made = MADE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if made.insert(name.to_string()) {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+    }
+    dir
+}
+
 /// The package of a first-party library of the target dir (`"app"` → the package of
 /// `libsvcmgr_driver_app.so`), made once per test process with `svcmgr driver package`.
 pub fn first_party_package(lib: &str) -> PathBuf {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    static MADE: OnceLock<Mutex<(tempfile::TempDir, HashMap<String, PathBuf>)>> = OnceLock::new();
-    let made = MADE.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("svcmgr-packages-")
-            .tempdir()
-            .expect("temp dir");
-        Mutex::new((dir, HashMap::new()))
-    });
-    let mut made = made.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = made.1.get(lib) {
+    static MADE: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let mut made = MADE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = made.get(lib) {
         return p.clone();
     }
     let so = match lib {
         "fixture" => target_dir().join("libsvcmgr_test_fixture.so"),
         name => target_dir().join(format!("libsvcmgr_driver_{name}.so")),
     };
-    let out = made.0.path().join(lib);
+    let out = scratch_dir("packages").join(lib);
     let run = Run::from(
         Command::new(target_dir().join("svcmgr"))
             .args(["driver", "package"])
@@ -344,7 +364,7 @@ pub fn first_party_package(lib: &str) -> PathBuf {
     )
     .ok();
     let package = PathBuf::from(run.stdout.trim());
-    made.1.insert(lib.to_string(), package.clone());
+    made.insert(lib.to_string(), package.clone());
     package
 }
 

@@ -9,19 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use svcmgr_tests::{
-    build_standalone_driver, copy_tree, first_party_package, target_dir, workspace_root, Env, Run,
+    build_standalone_driver, copy_tree, first_party_package, scratch_dir, target_dir,
+    workspace_root, Env, Run,
 };
 
-/// A temp folder kept for the whole test process (built libraries, keys, packages).
-fn scratch() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        tempfile::Builder::new()
-            .prefix("svcmgr-dist-")
-            .tempdir()
-            .unwrap()
-    })
-    .path()
+/// A folder kept for the whole test process (built libraries, keys, packages).
+fn scratch() -> PathBuf {
+    scratch_dir("dist")
 }
 
 fn sh(cmd: &mut Command) -> Run {
