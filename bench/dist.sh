@@ -59,12 +59,15 @@ report "driver install (5 MB library)" "$ms" 100
 echo "== print status with 20 installed versions of the driver it uses"
 "$svcmgr" driver package "$rel/libsvcmgr_driver_app.so" --output "$work/app" >/dev/null
 app=$(ls "$work"/app/*.tar.gz)
-# 20 versions: the same library, its driver.json saying 1.0.0 … 1.0.19.
+# 20 installed versions: the real 1.0.0 (the one used and loaded) and 19 older ones, the same
+# library whose driver.json says 0.1.0 … 0.19.0 (known from driver.json, never loaded: a
+# library is loaded only at the version a resource uses, and checked to be what it says then).
 mkdir -p "$work/x" "$work/versions"
 tar xzf "$app" -C "$work/x"
 file=$(jq -r .file "$work/x/driver.json")
-for i in $(seq 0 19); do
-    v="1.0.$i"
+cp "$app" "$work/versions/app-1.0.0.tar.gz"
+for i in $(seq 1 19); do
+    v="0.$i.0"
     jq --arg v "$v" '.version = $v | .drivers |= map(.version = $v)' "$work/x/driver.json" \
         >"$work/x/d.json"
     mkdir -p "$work/v$i"
@@ -77,7 +80,7 @@ for root in one twenty; do
     printf '[DEFAULT]\nid = bench\n\n[app#1]\nstart = true\ncheck = true\n' \
         >"$work/$root/etc/opensvc/s.conf"
 done
-SVCMGR_ROOT=$work/one "$svcmgr" driver install "$work/versions/app-1.0.0.tar.gz" >/dev/null 2>&1
+SVCMGR_ROOT=$work/one "$svcmgr" driver install "$app" >/dev/null 2>&1
 SVCMGR_ROOT=$work/twenty "$svcmgr" driver install "$work"/versions/*.tar.gz >/dev/null 2>&1
 # Warm the digest caches (a library changed in the last second is not remembered).
 sleep 1.2
