@@ -2,7 +2,6 @@
 //! definition, under the folder given, at the paths a Debian package installs them to
 //! (`packaging/build` runs it for the .deb).
 
-use clap::CommandFactory;
 use clap_complete::Shell;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,7 +17,7 @@ fn main() -> std::io::Result<()> {
         eprintln!("usage: svcmgr-docs <root folder>");
         std::process::exit(1);
     };
-    let mut cmd = svcmgr::cli::args::Args::command();
+    let mut cmd = svcmgr::cli::args::command();
     for (shell, rel) in [
         (Shell::Bash, "usr/share/bash-completion/completions/svcmgr"),
         (Shell::Zsh, "usr/share/zsh/vendor-completions/_svcmgr"),

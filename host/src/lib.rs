@@ -2,9 +2,12 @@
 //! benchmarks and tests reach the pure parts (planner, selection, status) directly.
 
 pub mod cli;
+pub mod command;
 pub mod config;
 pub mod drivers;
 pub mod exec;
+pub mod hooks;
+pub mod kit;
 pub mod lock;
 pub mod log;
 pub mod paths;

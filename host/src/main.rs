@@ -7,7 +7,13 @@ fn main() -> ExitCode {
     match svcmgr::cli::run(std::env::args().collect()) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Rendered diagnostics carry their own severity: no second `error:` before them.
+            let text = format!("{e:#}");
+            if text.starts_with("error: ") || text.starts_with("warning: ") {
+                eprintln!("{text}");
+            } else {
+                eprintln!("error: {text}");
+            }
             ExitCode::from(1)
         }
     }

@@ -55,6 +55,12 @@ impl Paths {
         }
     }
 
+    /// `<root>/etc/opensvc/<name>.d`: the service's own scripts, first on the `PATH` of the
+    /// commands run for it.
+    pub fn scripts_dir(&self, name: &str) -> PathBuf {
+        self.etc().join(format!("{name}.d"))
+    }
+
     /// The argv[0] dispatch link `<root>/etc/opensvc/<name>`.
     pub fn link(&self, name: &str) -> PathBuf {
         self.etc().join(name)

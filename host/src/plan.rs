@@ -2,7 +2,8 @@
 //! the ordered stages of an action. Pure: it calls no driver.
 //!
 //! Order on start/provision: groups in `GROUP_ORDER`; within a group the set without subset,
-//! then subsets in alphanumeric order; within a set, driver sort key then natural rid order.
+//! then subsets in alphanumeric order; within a set, resources with a driver sort key first
+//! (natural order of the keys), then natural rid order.
 //! A resource linked to a selected target runs right after it (start) inside the target's
 //! unit. Stop/unprovision/rollback walk the exact reverse.
 
@@ -137,10 +138,17 @@ fn set_order(a: &PlanRes, b: &PlanRes) -> Ordering {
     (group_rank(&a.group), &a.group, &a.subset).cmp(&(group_rank(&b.group), &b.group, &b.subset))
 }
 
+/// Within a set: resources with a driver sort key first, by key in natural order (a mount
+/// point; an app's sequence number, `9` before `10`), then the others; natural rid order
+/// breaks ties.
 fn member_order(a: &PlanRes, b: &PlanRes) -> Ordering {
-    a.sort_key
-        .cmp(&b.sort_key)
-        .then_with(|| natural_cmp(&a.rid, &b.rid))
+    match (&a.sort_key, &b.sort_key) {
+        (Some(x), Some(y)) => natural_cmp(x, y),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+    .then_with(|| natural_cmp(&a.rid, &b.rid))
 }
 
 /// Build the plan of `verb` over `selected` (None: every resource). Disabled resources are
@@ -214,6 +222,63 @@ pub fn build(
         cut_at_barrier(&mut plan, b, all)?;
     }
     Ok(plan)
+}
+
+/// Resources of a parallel stage that would wait for each other forever. A resource waits
+/// for what it requires (`requires(rid)`) when that runs in another unit of its stage, and
+/// for the resource before it in its own unit. Returns the first such loop, in natural order.
+pub fn wait_loop(plan: &Plan, requires: &dyn Fn(&str) -> Vec<String>) -> Option<Vec<String>> {
+    for st in plan.stages.iter().filter(|s| s.parallel) {
+        let mut unit_of: BTreeMap<&str, (usize, Option<&str>)> = BTreeMap::new();
+        for (i, unit) in st.units.iter().enumerate() {
+            for (pos, rid) in unit.iter().enumerate() {
+                let before = pos.checked_sub(1).map(|p| unit[p].as_str());
+                unit_of.insert(rid, (i, before));
+            }
+        }
+        let waits_for = |rid: &str| -> Vec<String> {
+            let (unit, before) = unit_of[rid];
+            let mut next: Vec<String> = before.map(String::from).into_iter().collect();
+            next.extend(
+                requires(rid)
+                    .into_iter()
+                    .filter(|r| unit_of.get(r.as_str()).is_some_and(|(u, _)| *u != unit)),
+            );
+            next
+        };
+        // Depth-first search; meeting a rid on the current path closes a loop.
+        fn visit(
+            rid: &str,
+            waits_for: &dyn Fn(&str) -> Vec<String>,
+            path: &mut Vec<String>,
+            cleared: &mut BTreeSet<String>,
+        ) -> Option<Vec<String>> {
+            if let Some(at) = path.iter().position(|r| r == rid) {
+                let mut found = path[at..].to_vec();
+                found.sort_by(|a, b| natural_cmp(a, b));
+                return Some(found);
+            }
+            if cleared.contains(rid) {
+                return None;
+            }
+            path.push(rid.to_string());
+            for next in waits_for(rid) {
+                if let Some(found) = visit(&next, waits_for, path, cleared) {
+                    return Some(found);
+                }
+            }
+            path.pop();
+            cleared.insert(rid.to_string());
+            None
+        }
+        let mut cleared = BTreeSet::new();
+        for rid in st.units.iter().flatten() {
+            if let Some(found) = visit(rid, &waits_for, &mut Vec::new(), &mut cleared) {
+                return Some(found);
+            }
+        }
+    }
+    None
 }
 
 /// Stop the sequence after rid `b`, or after the last resource of group `b`.
@@ -417,6 +482,70 @@ mod tests {
         b.links = vec!["app#1".into()];
         let p = build(Verb::Start, None, &[a, b], &par, None).unwrap();
         assert_eq!(p.rids().count(), 2);
+    }
+
+    #[test]
+    fn sort_keys_come_first_in_natural_order() {
+        // The om3 app sequence case: rid5 and rid4 have no sequence number.
+        let all: Vec<PlanRes> = [
+            ("app#rid5", None),
+            ("app#rid1", Some("10")),
+            ("app#rid2", Some("30")),
+            ("app#rid3", Some("20")),
+            ("app#rid4", None),
+            ("app#rid6", Some("9")),
+        ]
+        .into_iter()
+        .map(|(rid, key)| PlanRes {
+            sort_key: key.map(String::from),
+            ..res(rid, "app", None)
+        })
+        .collect();
+        let p = build(Verb::Start, None, &all, &par, None).unwrap();
+        assert_eq!(
+            p.rids().collect::<Vec<_>>(),
+            ["app#rid6", "app#rid1", "app#rid3", "app#rid2", "app#rid4", "app#rid5"]
+        );
+    }
+
+    #[test]
+    fn requirements_that_wait_for_each_other() {
+        let all: Vec<PlanRes> = ["app#1", "app#2", "app#3"]
+            .iter()
+            .map(|rid| res(rid, "app", Some("01appservers")))
+            .collect();
+        let p = build(Verb::Start, None, &all, &par, None).unwrap();
+        let reqs = |pairs: &'static [(&'static str, &'static str)]| {
+            move |rid: &str| -> Vec<String> {
+                pairs
+                    .iter()
+                    .filter(|(from, _)| *from == rid)
+                    .map(|(_, to)| to.to_string())
+                    .collect()
+            }
+        };
+        assert_eq!(wait_loop(&p, &reqs(&[("app#1", "app#2")])), None);
+        assert_eq!(
+            wait_loop(
+                &p,
+                &reqs(&[("app#3", "app#1"), ("app#1", "app#2"), ("app#2", "app#3")])
+            ),
+            Some(vec!["app#1".into(), "app#2".into(), "app#3".into()])
+        );
+        // A unit runs in order: app#1 (linked to app#2) waits for app#2 already.
+        let mut linked = all.clone();
+        linked[0].links = vec!["app#2".into()];
+        let p = build(Verb::Start, None, &linked, &par, None).unwrap();
+        assert_eq!(
+            wait_loop(&p, &reqs(&[("app#2", "app#3"), ("app#3", "app#1")])),
+            Some(vec!["app#1".into(), "app#2".into(), "app#3".into()])
+        );
+        // In a serial stage nothing waits.
+        let serial = build(Verb::Start, None, &all, &|_, _| false, None).unwrap();
+        assert_eq!(
+            wait_loop(&serial, &reqs(&[("app#1", "app#2"), ("app#2", "app#1")])),
+            None
+        );
     }
 
     #[test]

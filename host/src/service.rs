@@ -6,13 +6,15 @@ use crate::drivers::callbacks::{self, ResourceTable};
 use crate::drivers::Registry;
 use crate::paths::Paths;
 use abi_stable::std_types::{RResult, RStr};
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use svcmgr_plugin_api::abi::ResourceBox;
 use svcmgr_plugin_api::types::{features, LinkedBy, ResourceContext};
 
 /// One resource: its definition and, when its driver could create it, the driver object.
+#[derive(Clone)]
 pub struct Resource {
     pub def: ResourceDef,
     /// The driver's object, or why there is none (shown as `undef` with this reason).
@@ -21,6 +23,9 @@ pub struct Resource {
     pub links: Vec<String>,
     /// Driver-provided ordering key within a set (e.g. a mount point).
     pub sort_key: Option<String>,
+    /// The environment of the commands run for this resource (the host's triggers): the
+    /// service's, `OPENSVC_RID`, then what the driver adds. `OPENSVC_ACTION` comes per call.
+    pub env: Vec<(String, String)>,
 }
 
 impl Resource {
@@ -36,6 +41,9 @@ pub struct Service {
     pub def: ServiceDef,
     pub resources: Vec<Resource>,
     pub diags: Vec<Diag>,
+    /// rid → index in `resources`: a lookup per planned step or error would otherwise search
+    /// them all (quadratic on large services).
+    by_rid: HashMap<String, usize>,
 }
 
 impl Service {
@@ -49,35 +57,55 @@ impl Service {
         static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
         let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
         let var = paths.var(&cfg.name);
-        let (def, mut diags) = resolve::resolve(&cfg, reg, &paths.nodename, &var.to_string_lossy());
-        let links: Vec<Vec<ConfigLink>> =
-            def.resources.iter().map(|r| config_links(reg, r)).collect();
-        let mut resources = Vec::with_capacity(def.resources.len());
-        for (rdef, own_links) in def.resources.iter().zip(&links) {
-            let mut context = ResourceContext::new(&cfg.name, &var.to_string_lossy());
+        let var_dir = var.to_string_lossy();
+        let (mut def, mut diags) = resolve::resolve(&cfg, reg, &paths.nodename, &var_dir);
+        // The definitions move into the resources (cloning 10,000 of them was measurable).
+        let rdefs = std::mem::take(&mut def.resources);
+        let links: Vec<Vec<ConfigLink>> = rdefs.iter().map(|r| config_links(reg, r)).collect();
+        let mut linked_by = linked_by_index(&rdefs, &links);
+        let broken: Vec<Option<(String, String)>> = {
+            // By rid, not searched for: a service of 10,000 resources stays linear.
+            let groups: HashMap<&str, &str> = rdefs
+                .iter()
+                .map(|r| (r.rid.as_str(), r.group.as_str()))
+                .collect();
+            links
+                .iter()
+                .map(|own| {
+                    own.iter()
+                        .find_map(|l| l.problem(&groups).map(|p| (l.keyword.clone(), p)))
+                })
+                .collect()
+        };
+        let scripts_dir = paths.scripts_dir(&cfg.name);
+        let svc_env = service_env(&cfg.name, &def.id, &scripts_dir);
+        let mut resources = Vec::with_capacity(rdefs.len());
+        for ((rdef, own_links), broken_link) in rdefs.into_iter().zip(links).zip(broken) {
+            let mut context = ResourceContext::new(&cfg.name, &var_dir);
             context.nodename = paths.nodename.clone();
             context.svc_id = def.id.clone();
             context.token = token;
             context.service = rdef.service_keywords.clone();
             context.host_features = features::ALL.iter().map(|f| f.to_string()).collect();
             context.generic_keywords = rdef.generic_keywords.clone();
-            context.linked_by = linked_by(&rdef.rid, &def.resources, &links);
+            context.linked_by = linked_by.remove(&rdef.rid).unwrap_or_default();
             context.tags = rdef.props.tags.clone();
-            let broken_link = own_links
-                .iter()
-                .find_map(|l| l.problem(&def.resources).map(|p| (l, p)));
+            context.env = svc_env.clone();
+            context.env.insert("OPENSVC_RID".into(), rdef.rid.clone());
+            context.scripts_dir = scripts_dir.to_string_lossy().into_owned();
             let created = match (&rdef.problem, broken_link) {
                 (Some(p), _) => Err(p.clone()),
-                (None, Some((link, problem))) => {
+                (None, Some((keyword, problem))) => {
+                    let message = format!("{keyword}: {problem}");
                     diags.push(Diag {
                         severity: Severity::Error,
                         section: rdef.rid.clone(),
-                        keyword: Some(link.keyword.clone()),
-                        message: problem.clone(),
+                        keyword: Some(keyword),
+                        message: problem,
                     });
-                    Err(format!("{}: {problem}", link.keyword))
+                    Err(message)
                 }
-                (None, None) => instantiate(reg, rdef, &context).inspect_err(|e| {
+                (None, None) => instantiate(reg, &rdef, &context).inspect_err(|e| {
                     diags.push(Diag {
                         severity: Severity::Error,
                         section: rdef.rid.clone(),
@@ -87,11 +115,12 @@ impl Service {
                 }),
             };
             let mut res = Resource {
-                def: rdef.clone(),
+                def: rdef,
                 driver: Err(String::new()),
                 label: String::new(),
                 links: Vec::new(),
                 sort_key: None,
+                env: context.env.into_iter().collect(),
             };
             res.driver = created.map(|h| {
                 res.label = h.label().into_string();
@@ -101,14 +130,17 @@ impl Service {
                         res.links.push(l.into_string());
                     }
                 }
-                res.sort_key = describe_sort_key(&h);
+                let described = describe(&h);
+                res.sort_key = described.sort_key;
+                res.env.extend(described.env);
                 Arc::new(h)
             });
             resources.push(res);
         }
+        let rids: HashSet<&str> = resources.iter().map(Resource::rid).collect();
         for res in &resources {
             for link in &res.links {
-                if !resources.iter().any(|r| r.rid() == link) {
+                if !rids.contains(link.as_str()) {
                     diags.push(Diag {
                         severity: Severity::Error,
                         section: res.rid().to_string(),
@@ -130,6 +162,11 @@ impl Service {
             })
             .collect();
         callbacks::register(token, Arc::new(table));
+        let by_rid = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.rid().to_string(), i))
+            .collect();
         Service {
             name: cfg.name.clone(),
             paths: paths.clone(),
@@ -137,15 +174,56 @@ impl Service {
             def,
             resources,
             diags,
+            by_rid,
         }
     }
 
     pub fn resource(&self, rid: &str) -> Option<&Resource> {
-        self.resources.iter().find(|r| r.rid() == rid)
+        let indexed = self.by_rid.get(rid).and_then(|&i| self.resources.get(i));
+        match indexed.filter(|r| r.rid() == rid) {
+            Some(r) => Some(r),
+            // `resources` changed since the index was built: search.
+            None => self.resources.iter().find(|r| r.rid() == rid),
+        }
     }
 
     pub fn errors(&self) -> impl Iterator<Item = &Diag> {
         self.diags.iter().filter(|d| d.severity == Severity::Error)
+    }
+
+    /// The errors that block every action: those outside resource sections (`[DEFAULT]`,
+    /// `[env]`, subsets). An error in a resource section blocks only the actions on it.
+    pub fn global_errors(&self) -> impl Iterator<Item = &Diag> {
+        self.errors()
+            .filter(|d| self.resource(&d.section).is_none())
+    }
+
+    /// The errors of the resource sections among `rids`.
+    pub fn errors_of<'a>(
+        &'a self,
+        rids: &'a std::collections::BTreeSet<&'a str>,
+    ) -> impl Iterator<Item = &'a Diag> {
+        self.errors().filter(|d| rids.contains(d.section.as_str()))
+    }
+
+    /// Why this node may not change the service's state: `DEFAULT.nodes` (or a DRP node
+    /// list) is set and does not name it.
+    pub fn foreign_node(&self) -> Option<String> {
+        let (nodes, drp) = (&self.def.nodes, &self.def.drpnodes);
+        let node = &self.paths.nodename;
+        if (nodes.is_empty() && drp.is_empty())
+            || nodes
+                .iter()
+                .chain(drp)
+                .any(|n| n.eq_ignore_ascii_case(node))
+        {
+            return None;
+        }
+        let mut lists = format!("DEFAULT.nodes ({})", nodes.join(" "));
+        if !drp.is_empty() {
+            lists += &format!(" nor of the DRP nodes ({})", drp.join(" "));
+        }
+        Some(format!("this node '{node}' is not one of {lists}"))
     }
 
     pub fn var_dir(&self) -> PathBuf {
@@ -172,10 +250,11 @@ struct ConfigLink {
 }
 
 impl ConfigLink {
-    /// Why the link is wrong, if it is: its target must be a resource of its group.
-    fn problem(&self, all: &[ResourceDef]) -> Option<String> {
-        match all.iter().find(|r| r.rid == self.target) {
-            Some(r) if r.group == self.group => None,
+    /// Why the link is wrong, if it is: its target must be a resource of its group (`groups`:
+    /// each rid's group).
+    fn problem(&self, groups: &HashMap<&str, &str>) -> Option<String> {
+        match groups.get(self.target.as_str()) {
+            Some(g) if *g == self.group => None,
             _ => Some(format!(
                 "{} is not a {} resource of this service",
                 self.target, self.group
@@ -204,13 +283,28 @@ fn config_links(reg: &Registry, rdef: &ResourceDef) -> Vec<ConfigLink> {
         .collect()
 }
 
-/// The resources whose config links them to `rid` (`links[i]` are those of `all[i]`).
-fn linked_by(rid: &str, all: &[ResourceDef], links: &[Vec<ConfigLink>]) -> Vec<LinkedBy> {
-    all.iter()
-        .zip(links)
-        .filter(|(_, l)| l.iter().any(|l| l.target == rid))
-        .map(|(r, _)| LinkedBy::new(&r.rid, r.driver.as_deref().unwrap_or_default()))
-        .collect()
+/// For each rid, the resources whose config links them to it, in config order (`links[i]`
+/// are those of `all[i]`). One pass: a search per resource made loading quadratic.
+fn linked_by_index(
+    all: &[ResourceDef],
+    links: &[Vec<ConfigLink>],
+) -> HashMap<String, Vec<LinkedBy>> {
+    let mut index: HashMap<String, Vec<LinkedBy>> = HashMap::new();
+    for (r, own) in all.iter().zip(links) {
+        let mut targets: Vec<&str> = own.iter().map(|l| l.target.as_str()).collect();
+        targets.sort_unstable();
+        targets.dedup();
+        for target in targets {
+            index
+                .entry(target.to_string())
+                .or_default()
+                .push(LinkedBy::new(
+                    &r.rid,
+                    r.driver.as_deref().unwrap_or_default(),
+                ));
+        }
+    }
+    index
 }
 
 /// Create a resource through its driver library.
@@ -223,22 +317,50 @@ fn instantiate(
     let entry = reg
         .entry_for(rdef.driver.as_deref(), rdef.driver_version.as_deref())
         .ok_or_else(|| format!("no driver serves {}", rdef.rid))?;
-    let kw = serde_json::Value::Object(rdef.keywords.clone()).to_string();
+    let kw = serde_json::to_string(&rdef.keywords).unwrap_or_default();
     let ctx = serde_json::to_string(context).unwrap_or_default();
     reg.new_resource(entry, &rdef.rid, &kw, &ctx)
         .map_err(|e| e.to_string())
 }
 
-/// The SDK answers `describe` with static facts; an older or foreign driver may not.
-fn describe_sort_key(h: &ResourceBox) -> Option<String> {
+/// The static facts a driver gives about a resource (`call("describe")`).
+#[derive(Debug, Default, serde::Deserialize)]
+struct Described {
+    #[serde(default)]
+    sort_key: Option<String>,
+    /// Variables the driver adds to the environment of the resource's commands.
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+}
+
+/// The SDK answers `describe`; an older or foreign driver may not (nothing then).
+fn describe(h: &ResourceBox) -> Described {
     match h.call(RStr::from("describe"), RStr::from("{}")) {
-        RResult::ROk(s) => serde_json::from_str::<serde_json::Value>(s.as_str())
-            .ok()?
-            .get("sort_key")?
-            .as_str()
-            .map(String::from),
-        RResult::RErr(_) => None,
+        RResult::ROk(s) => serde_json::from_str(s.as_str()).unwrap_or_default(),
+        RResult::RErr(_) => Described::default(),
     }
+}
+
+/// The environment of every command run for a service's resources (reference notes §7.5),
+/// before the per-resource and per-call variables: its identity, and its script folder
+/// first on `PATH`.
+fn service_env(name: &str, id: &str, scripts_dir: &Path) -> BTreeMap<String, String> {
+    let path = std::env::var("PATH")
+        .unwrap_or_else(|_| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    [
+        ("OPENSVC_SVCNAME", name),
+        ("OPENSVC_SVCPATH", name),
+        ("OPENSVC_NAME", name),
+        ("OPENSVC_ID", id),
+        ("OPENSVC_SVC_ID", id),
+        ("OPENSVC_KIND", "svc"),
+        ("OPENSVC_NAMESPACE", "root"),
+        ("OPENSVC_LEADER", "1"),
+        ("PATH", &format!("{}:{path}", scripts_dir.display())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 #[cfg(test)]
@@ -272,6 +394,18 @@ mod tests {
     }
 
     #[test]
+    fn the_service_environment() {
+        let env = service_env("web", "id-1", Path::new("/r/etc/opensvc/web.d"));
+        assert_eq!(env["OPENSVC_SVCNAME"], "web");
+        assert_eq!(env["OPENSVC_NAME"], "web");
+        assert_eq!(env["OPENSVC_SVC_ID"], "id-1");
+        assert_eq!(env["OPENSVC_KIND"], "svc");
+        assert_eq!(env["OPENSVC_NAMESPACE"], "root");
+        assert_eq!(env["OPENSVC_LEADER"], "1");
+        assert!(env["PATH"].starts_with("/r/etc/opensvc/web.d:"));
+    }
+
+    #[test]
     fn links_from_keywords_and_who_links_to_whom() {
         let reg = registry();
         let all = vec![
@@ -302,15 +436,17 @@ mod tests {
             ("netns", "container#1")
         );
         assert!(links[0].is_empty() && links[3].is_empty());
-        assert_eq!(links[1][0].problem(&all), None);
+        let groups: HashMap<&str, &str> = all
+            .iter()
+            .map(|r| (r.rid.as_str(), r.group.as_str()))
+            .collect();
+        assert_eq!(links[1][0].problem(&groups), None);
         assert_eq!(
-            links[2][0].problem(&all).as_deref(),
+            links[2][0].problem(&groups).as_deref(),
             Some("ip#1 is not a container resource of this service")
         );
-        assert_eq!(
-            linked_by("container#1", &all, &links),
-            [LinkedBy::new("ip#1", "ip.netns")]
-        );
-        assert_eq!(linked_by("ip#3", &all, &links), []);
+        let index = linked_by_index(&all, &links);
+        assert_eq!(index["container#1"], [LinkedBy::new("ip#1", "ip.netns")]);
+        assert!(!index.contains_key("ip#3"));
     }
 }

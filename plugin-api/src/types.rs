@@ -8,6 +8,7 @@
 use crate::abi::ApiRange;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -55,8 +56,11 @@ pub mod features {
     pub const LINKED_BY: &str = "linked_by";
     /// The host fills [`super::ResourceContext::tags`].
     pub const TAGS: &str = "tags";
+    /// The host fills [`super::ResourceContext::env`] and
+    /// [`super::ResourceContext::scripts_dir`].
+    pub const ENV: &str = "env";
     /// The features of this release.
-    pub const ALL: &[&str] = &[LINKED_BY, TAGS];
+    pub const ALL: &[&str] = &[LINKED_BY, TAGS, ENV];
 }
 
 /// One driver id (`group.type`) provided by a library.
@@ -185,7 +189,8 @@ impl KeywordSpec {
     }
 }
 
-/// Parse a duration: a bare number is seconds; suffixes `ms`, `s`, `m`, `h`, `d`.
+/// Parse a duration: a bare number is seconds; suffixes `ms`, `s`, `m`, `h`, `d`, `w`, `y`
+/// (a week is 7 days, a year 365 days, as in OpenSVC).
 /// Compound forms like `1m30s` are accepted too.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
@@ -216,7 +221,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "m" => 60.0,
             "h" => 3600.0,
             "d" => 86400.0,
-            _ => return Err(format!("invalid duration '{text}' (units: ms, s, m, h, d)")),
+            "w" => 7.0 * 86400.0,
+            "y" => 365.0 * 86400.0,
+            _ => {
+                return Err(format!(
+                    "invalid duration '{text}' (units: ms, s, m, h, d, w, y)"
+                ))
+            }
         };
         total += Duration::from_secs_f64(n * unit_secs);
         rest = &rest[num_len + unit_len..];
@@ -311,6 +322,16 @@ pub struct ResourceContext {
     /// from the default.
     #[serde(default)]
     pub generic_keywords: Map<String, Value>,
+    /// The environment the host gives every command run for this resource (`OPENSVC_*`,
+    /// `PATH` with the service's script folder first). The SDK adds `OPENSVC_ACTION` per call
+    /// and what the driver declares ([`crate::sdk::ResourceImpl::env`]). Filled by hosts that
+    /// list [`features::ENV`].
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// `<root>/etc/opensvc/<svc>.d`: the service's own scripts (where a relative script path
+    /// is looked up). Filled by hosts that list [`features::ENV`].
+    #[serde(default)]
+    pub scripts_dir: String,
 }
 
 impl ResourceContext {
@@ -709,6 +730,42 @@ impl ActionReport {
     }
 }
 
+/// Answer of `call("devs")`: the block devices of a resource, as OpenSVC's `print devs`
+/// shows them. A driver without devices answers empty lists (the SDK's default), and a host
+/// treats a driver that does not know the verb the same way.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Devs {
+    /// Devices the resource makes available (a volume group's logical volumes).
+    #[serde(default)]
+    pub exposed: Vec<String>,
+    /// Devices the resource is built on (a volume group's physical volumes, a filesystem's
+    /// device).
+    #[serde(default)]
+    pub sub: Vec<String>,
+    /// The whole devices under the sub devices (the disk holding a partition).
+    #[serde(default)]
+    pub base: Vec<String>,
+}
+
+impl Devs {
+    /// These devices exposed.
+    pub fn with_exposed(mut self, devs: Vec<String>) -> Self {
+        self.exposed = devs;
+        self
+    }
+    /// These devices used.
+    pub fn with_sub(mut self, devs: Vec<String>) -> Self {
+        self.sub = devs;
+        self
+    }
+    /// These whole devices under the used ones.
+    pub fn with_base(mut self, devs: Vec<String>) -> Self {
+        self.base = devs;
+        self
+    }
+}
+
 /// Answer of `call("info")`, asked by `svcmgr driver info <id> --kw …` of a resource made with
 /// `ResourceContext::info_only`: what a driver tells about one configuration (e.g. the
 /// parameters of the OCF agent its keywords name). Drivers that answer list `info` in their
@@ -748,6 +805,18 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86400));
+        assert_eq!(
+            parse_duration("2w").unwrap(),
+            Duration::from_secs(14 * 86400)
+        );
+        assert_eq!(
+            parse_duration("1y").unwrap(),
+            Duration::from_secs(365 * 86400)
+        );
+        assert_eq!(
+            parse_duration("1w1d").unwrap(),
+            Duration::from_secs(8 * 86400)
+        );
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("").is_err());
         assert_eq!(format_duration(Duration::from_secs(5)), "5s");

@@ -94,7 +94,7 @@ fn argv0_dispatch_runs_the_named_service() {
 #[test]
 fn set_get_unset_keep_comments() {
     let env = Env::new(&["app"]);
-    env.write_conf("demo", "[DEFAULT]\nid = 1\n\n# written by hand\n[app#1]\nstart = true\n# about stop\nstop = true\n");
+    env.write_conf("demo", "[DEFAULT]\nid = 1\n\n# written by hand\n[app#1]\nstart = /bin/true\n# about stop\nstop = /bin/true\n");
     env.run_args(&[
         "-s",
         "demo",
@@ -157,12 +157,12 @@ fn bad_keywords_are_refused_without_changes() {
     assert!(!env.path("var/lib/opensvc/demo/status.json").exists());
 
     // A set that would bring an error writes nothing.
-    env.write_conf("demo", "[app#1]\nstart = true\n");
+    env.write_conf("demo", "[app#1]\nstart = /bin/true\n");
     let r = env
         .run_args(&["-s", "demo", "set", "--kw", "app#1.check_timeout=soon"])
         .code(1);
     assert!(r.stderr.contains("[app#1] check_timeout"), "{}", r.stderr);
-    assert_eq!(env.read_conf("demo"), "[app#1]\nstart = true\n");
+    assert_eq!(env.read_conf("demo"), "[app#1]\nstart = /bin/true\n");
 }
 
 #[test]
@@ -170,7 +170,7 @@ fn validate_reports_types_references_and_legacy_forms() {
     let env = Env::new(&["app"]);
     env.write_conf(
         "demo",
-        "[DEFAULT]\nservice_type = DEV\na = {b}\nb = {a}\n\n[app#1]\nstart = true\noptional = maybe\n\n[bogus#1]\n",
+        "[DEFAULT]\nservice_type = DEV\na = {b}\nb = {a}\n\n[app#1]\nstart = /bin/true\noptional = maybe\n\n[bogus#1]\n",
     );
     let v = env.run("-s demo validate config");
     assert!(
@@ -214,7 +214,7 @@ fn unknown_driver_is_undef_with_reason() {
     let env = Env::new(&["app"]);
     env.write_conf(
         "demo",
-        "[DEFAULT]\nid = 1\n\n[container#1]\ntype = docker\nimage = x\n\n[app#1]\nstart = true\n",
+        "[DEFAULT]\nid = 1\n\n[container#1]\ntype = docker\nimage = x\n\n[app#1]\nstart = /bin/true\n",
     );
     let v = env.run("-s demo validate config");
     assert_eq!(v.code, 1, "one error: {}", v.stdout);
@@ -232,7 +232,8 @@ fn unknown_driver_is_undef_with_reason() {
         .expect("row");
     assert!(row.contains("undef"), "{}", s.stdout);
     assert!(
-        s.stdout.contains("error: unknown driver container.docker"),
+        s.stdout
+            .contains("error: type: unknown driver container.docker"),
         "{}",
         s.stdout
     );
@@ -362,7 +363,7 @@ fn app_commands_get_the_service_environment() {
 #[test]
 fn freeze_thaw_enable_disable_ls_delete() {
     let env = Env::new(&["app"]);
-    env.write_conf("demo", "[DEFAULT]\nid = 1\n\n[app#1]\nstart = true\n");
+    env.write_conf("demo", "[DEFAULT]\nid = 1\n\n[app#1]\nstart = /bin/true\n");
     env.run("-s demo freeze").ok();
     assert!(env
         .run("-s demo print status")
@@ -395,11 +396,10 @@ fn freeze_thaw_enable_disable_ls_delete() {
 #[test]
 fn cli_errors_name_the_flag_or_action() {
     let env = Env::new(&["app"]);
-    env.write_conf("demo", "[app#1]\nstart = true\n");
+    env.write_conf("demo", "[app#1]\nstart = /bin/true\n");
     let r = env.run("-s demo start --kw a=b").code(1);
     assert!(
-        r.stderr
-            .contains("option --kw is not valid with action 'start'"),
+        r.stderr.contains("unexpected argument '--kw'") && r.stderr.contains("Usage: svcmgr start"),
         "{}",
         r.stderr
     );

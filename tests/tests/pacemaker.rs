@@ -45,7 +45,7 @@ fn agent_env() -> Env {
 fn app_service(env: &Env, name: &str, stop_keeps_app2: bool) {
     let flag = |n: u32| env.path(&format!("{name}.flag{n}")).display().to_string();
     let stop2 = match stop_keeps_app2 {
-        true => "true".to_string(),
+        true => "/bin/true".to_string(),
         false => format!("rm -f {}", flag(2)),
     };
     env.write_conf(

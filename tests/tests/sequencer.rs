@@ -627,7 +627,10 @@ fn restart_stops_then_starts() {
 #[test]
 fn start_exits_1_when_avail_is_not_up_afterwards() {
     let env = env();
-    env.write_conf(SVC, "[DEFAULT]\n[app#1]\nstart = true\ncheck = false\n");
+    env.write_conf(
+        SVC,
+        "[DEFAULT]\n[app#1]\nstart = /bin/true\ncheck = /bin/false\n",
+    );
     let run = env.run(&format!("-s {SVC} start")).code(1);
     assert_eq!(
         run.lines_with("start action returned 0 but instance avail status is down")

@@ -4,6 +4,7 @@
 
 use super::Ctx;
 use crate::exec::{self, Outcome};
+use crate::hooks;
 use crate::plan::{self, Plan, PlanRes, Verb};
 use crate::rid::natural_cmp;
 use crate::select::{self, Candidate, Filters};
@@ -16,10 +17,14 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use svcmgr_plugin_api::types::{parse_duration, CallArgs};
 
-/// Load the service and refuse to act on a config with errors.
+/// Load the service and refuse to act on a config with errors outside resource sections
+/// (those block only the actions on their resource: see `exec::refusal`).
 pub fn load_for_action(ctx: &Ctx, name: &str) -> Result<Service> {
     let svc = Service::build(&ctx.paths, name, ctx.registry())?;
-    let errors: Vec<String> = svc.errors().map(|d| d.render(&svc.cfg.path)).collect();
+    let errors: Vec<String> = svc
+        .global_errors()
+        .map(|d| d.render(&svc.cfg.path))
+        .collect();
     if !errors.is_empty() {
         bail!(
             "{}\nthe configuration has errors: nothing was done (see 'validate config')",
@@ -29,7 +34,8 @@ pub fn load_for_action(ctx: &Ctx, name: &str) -> Result<Service> {
     Ok(svc)
 }
 
-fn plan_resources(svc: &Service) -> Vec<PlanRes> {
+/// What the planner needs of each resource.
+pub(crate) fn plan_resources(svc: &Service) -> Vec<PlanRes> {
     svc.resources
         .iter()
         .map(|r| PlanRes {
@@ -81,6 +87,10 @@ struct Run<'a> {
     svc: &'a Service,
     all: Vec<PlanRes>,
     action: &'a str,
+    /// `--force`, or an action that implies it (`shutdown` stops standby resources).
+    force: bool,
+    /// Whether a selection pulls in linked resources (OpenSVC does not for `startstandby`).
+    expand: bool,
 }
 
 impl Run<'_> {
@@ -92,8 +102,8 @@ impl Run<'_> {
     ) -> Result<Plan> {
         let mut chosen = selected.cloned();
         let added = match &mut chosen {
-            Some(set) => plan::expand(verb, set, &self.all),
-            None => Vec::new(),
+            Some(set) if self.expand => plan::expand(verb, set, &self.all),
+            _ => Vec::new(),
         };
         let parallel = |g: &str, s: &str| self.svc.subset_parallel(g, s);
         let flag = if verb.ascending() {
@@ -107,14 +117,19 @@ impl Run<'_> {
         Ok(p)
     }
 
-    /// Plan and run one phase; Ok(true) if it succeeded (or was only printed).
-    fn phase(&self, verb: Verb, selected: Option<&BTreeSet<String>>) -> Result<bool> {
+    /// Plan one phase of the action.
+    fn phase_plan(&self, verb: Verb, selected: Option<&BTreeSet<String>>) -> Result<Plan> {
         let barrier = if verb.ascending() {
             self.ctx.args.upto.as_deref()
         } else {
             self.ctx.args.downto.as_deref()
         };
-        let p = self.plan(verb, selected, barrier)?;
+        self.plan(verb, selected, barrier)
+    }
+
+    /// Run one planned phase; Ok(true) if it succeeded (or was only printed).
+    fn phase(&self, p: &Plan) -> Result<bool> {
+        let verb = p.verb;
         if !p.added.is_empty() {
             log::info(
                 "",
@@ -122,14 +137,15 @@ impl Run<'_> {
             );
         }
         if self.ctx.args.dry_run {
-            self.print_plan(&p);
+            self.print_plan(p);
             return Ok(true);
         }
         let opts = exec::Options {
             action: self.action.to_string(),
-            force: self.ctx.args.force,
+            force: self.force,
+            hooks: true,
         };
-        let outcome = exec::run(self.svc, &p, &opts);
+        let outcome = exec::run(self.svc, p, &opts);
         if outcome.failed.is_empty() {
             return Ok(true);
         }
@@ -173,6 +189,7 @@ impl Run<'_> {
                 &exec::Options {
                     action: "rollback".into(),
                     force: false,
+                    hooks: false,
                 },
             )
         });
@@ -182,20 +199,35 @@ impl Run<'_> {
     }
 
     fn print_plan(&self, p: &Plan) {
+        let verb = p.verb.as_str();
+        let notes = |rid: &str| {
+            self.svc
+                .resource(rid)
+                .map_or(Vec::new(), |r| hooks::describe(&r.def.props, verb))
+        };
         if self.ctx.args.format == Some(super::args::OutputFormat::Json) {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&plan_json(p, self.rollback_refusal()))
+                serde_json::to_string_pretty(&plan_json(p, self.rollback_refusal(), &notes))
                     .unwrap_or_default()
             );
         } else {
-            print!("{}", plan_text(p, self.action, self.rollback_refusal()));
+            print!(
+                "{}",
+                plan_text(p, self.action, self.rollback_refusal(), &notes)
+            );
         }
     }
 }
 
-/// Human form of a plan (dry run).
-pub fn plan_text(p: &Plan, action: &str, no_rollback: Option<&str>) -> String {
+/// Human form of a plan (dry run); `notes(rid)`: lines shown under a step (its
+/// requirements and triggers).
+pub fn plan_text(
+    p: &Plan,
+    action: &str,
+    no_rollback: Option<&str>,
+    notes: &dyn Fn(&str) -> Vec<String>,
+) -> String {
     let mut out = format!(
         "{action}: {} plan (dry run, nothing is changed)\n",
         p.verb.as_str()
@@ -222,6 +254,9 @@ pub fn plan_text(p: &Plan, action: &str, no_rollback: Option<&str>) -> String {
                 (true, None) => format!("  [on failure: stop what steps 1-{upto} changed]"),
             };
             out += &format!("    {n:>3}. {} {rid}{rollback}\n", p.verb.as_str());
+            for note in notes(rid) {
+                out += &format!("           {note}\n");
+            }
         }
     }
     if let Some(b) = &p.barrier {
@@ -230,9 +265,22 @@ pub fn plan_text(p: &Plan, action: &str, no_rollback: Option<&str>) -> String {
     out
 }
 
-/// JSON form of a plan (dry run with --format json).
-pub fn plan_json(p: &Plan, no_rollback: Option<&str>) -> serde_json::Value {
+/// JSON form of a plan (dry run with --format json); `hooks` maps a rid to its notes.
+pub fn plan_json(
+    p: &Plan,
+    no_rollback: Option<&str>,
+    notes: &dyn Fn(&str) -> Vec<String>,
+) -> serde_json::Value {
+    let hooks: serde_json::Map<String, serde_json::Value> = p
+        .stages
+        .iter()
+        .flat_map(|s| s.units.iter().flatten())
+        .map(|rid| (rid.clone(), notes(rid)))
+        .filter(|(_, n)| !n.is_empty())
+        .map(|(rid, n)| (rid, n.into()))
+        .collect();
     serde_json::json!({
+        "hooks": hooks,
         "verb": p.verb,
         "added": p.added,
         "barrier": p.barrier,
@@ -253,13 +301,38 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
     let name = ctx.service_name()?;
     let svc = load_for_action(ctx, name)?;
     ctx.init_log(&svc);
-    let selected = match selection(&svc, ctx, groups) {
+    if let Some(why) = svc.foreign_node() {
+        if !ctx.args.force {
+            log::error(
+                "",
+                &format!("action '{action}' refused: {why} (--force to override)"),
+            );
+            return Ok(1);
+        }
+        log::warn("", &format!("{why}: acting anyway, as --force says"));
+    }
+    let mut selected = match selection(&svc, ctx, groups) {
         Ok(s) => s,
         Err(e) => {
             log::error("", &e.to_string());
             return Ok(1);
         }
     };
+    if action == "startstandby" {
+        let standby = svc
+            .resources
+            .iter()
+            .filter(|r| {
+                r.def.props.standby && selected.as_ref().is_none_or(|s| s.contains(r.rid()))
+            })
+            .map(|r| r.rid().to_string())
+            .collect::<BTreeSet<_>>();
+        if standby.is_empty() {
+            log::info("", "no standby resource to start");
+            return Ok(0);
+        }
+        selected = Some(standby);
+    }
     let _lock = if ctx.args.dry_run {
         None
     } else {
@@ -276,21 +349,37 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
         svc: &svc,
         all: plan_resources(&svc),
         action,
+        force: ctx.args.force || action == "shutdown",
+        expand: action != "startstandby",
     };
     let sel = selected.as_ref();
-    let ok = match action {
-        "start" => r.phase(Verb::Start, sel)?,
-        "provision" => r.phase(Verb::Provision, sel)?,
-        "stop" => r.phase(Verb::Stop, sel)?,
-        "unprovision" => r.phase(Verb::Unprovision, sel)?,
-        "restart" => {
-            let stopped = r.phase(Verb::Stop, sel)?;
+    let verbs: &[Verb] = match action {
+        "start" | "startstandby" => &[Verb::Start],
+        "provision" => &[Verb::Provision],
+        "stop" | "shutdown" => &[Verb::Stop],
+        "unprovision" => &[Verb::Unprovision],
+        "restart" => &[Verb::Stop, Verb::Start],
+        other => bail!("not a state-changing action: {other}"),
+    };
+    // Every phase is planned and judged before any runs: a refused restart stops nothing.
+    let plans = verbs
+        .iter()
+        .map(|v| r.phase_plan(*v, sel))
+        .collect::<Result<Vec<Plan>>>()?;
+    if let Some(why) = plans.iter().find_map(|p| exec::refusal(&svc, p, action)) {
+        log::error("", &why);
+        return Ok(1);
+    }
+    let ok = match plans.as_slice() {
+        [stop, start] => {
+            let stopped = r.phase(stop)?;
             if stopped {
                 log::info("", "instance stopped, ready for restart.");
             }
-            stopped && r.phase(Verb::Start, sel)?
+            stopped && r.phase(start)?
         }
-        other => bail!("not a state-changing action: {other}"),
+        [one] => r.phase(one)?,
+        _ => unreachable!("one or two phases"),
     };
     if ctx.args.dry_run {
         return Ok(0);

@@ -1,11 +1,14 @@
-//! `svcmgr driver …`: what the libraries provide (`list`, `info`), and the installed packages
-//! (`install`, `verify`, `remove`, and `package` to make one).
+//! `svcmgr driver …`: what the libraries provide (`list`, `info`), the installed packages
+//! (`install`, `verify`, `remove`, and `package` to make one), and the conformance kit
+//! (`test`).
 
 use super::args::OutputFormat;
 use super::Ctx;
+use crate::config::ini::Document;
 use crate::config::{resolve, ServiceConfig};
 use crate::drivers::package::{self, TrustedKeys};
 use crate::drivers::{loader, store, DriverEntry, Registry};
+use crate::kit;
 use anyhow::{anyhow, bail, Result};
 use serde_json::json;
 use std::path::Path;
@@ -150,6 +153,38 @@ pub fn list(ctx: &Ctx) -> Result<i32> {
         println!("{}", cells.join("  ").trim_end());
     }
     Ok(0)
+}
+
+/// `driver test <id>`: the conformance kit (`crate::kit`).
+pub fn test(ctx: &Ctx, rest: &[String]) -> Result<i32> {
+    let [id] = rest else {
+        return Err(anyhow!(
+            "usage: svcmgr driver test <driver id> [--kw key=value]... [--config FILE \
+             --rid RID] [--slow-kw key=value]... [--bad-kw key=value]... [--format json]"
+        ));
+    };
+    let file = ctx.args.config.clone();
+    let config = move || -> Result<Document> {
+        let mut doc = match &file {
+            Some(file) => super::config_cmds::read_feed(file)?,
+            None => Document::new(),
+        };
+        if doc.get("DEFAULT", "id").is_none() {
+            doc.set("DEFAULT", "id", &super::config_cmds::new_uuid()?);
+        }
+        Ok(doc)
+    };
+    let opts = kit::Options {
+        driver: id.clone(),
+        config: Box::new(config),
+        config_origin: ctx.args.config.clone(),
+        rid: ctx.args.rid.clone(),
+        kw: ctx.args.kw.clone(),
+        slow_kw: ctx.args.slow_kw.clone(),
+        bad_kw: ctx.args.bad_kw.clone(),
+        json: ctx.args.format == Some(OutputFormat::Json),
+    };
+    kit::run(&ctx.paths, ctx.registry(), opts)
 }
 
 pub fn info(ctx: &Ctx, rest: &[String]) -> Result<i32> {

@@ -22,7 +22,8 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The driver libraries (installed ones are loaded only when a resource needs them).
+    /// The driver libraries, known on first use (installed ones from their `driver.json`,
+    /// loaded only when a resource needs them; refusals are warned about as they happen).
     pub fn registry(&self) -> &Registry {
         self.registry
             .get_or_init(|| Registry::load(&self.paths, self.args.debug))
@@ -68,11 +69,15 @@ impl Ctx {
 
     /// Start logging for a service action.
     pub fn init_log(&self, svc: &crate::service::Service) {
-        let rids: Vec<String> = svc.resources.iter().map(|r| r.rid().to_string()).collect();
         crate::log::init(crate::log::Setup {
             node: &self.paths.nodename,
             svc: &svc.name,
-            rids: &rids,
+            longest_rid: svc
+                .resources
+                .iter()
+                .map(|r| r.rid().len())
+                .max()
+                .unwrap_or(0),
             format: self.log_format(),
             debug: self.args.debug,
             color: self.color(std::io::stderr().is_terminal()),
@@ -84,66 +89,54 @@ impl Ctx {
     }
 }
 
-/// Run the command line; the exit code. Arguments are parsed before any driver is loaded;
-/// only a word that names no action (a driver's passthrough: `docker ps -a`) needs them.
+/// Run the command line; the exit code.
 pub fn run(argv: Vec<String>) -> Result<i32> {
     let paths = Paths::from_env();
     let argv = args::dispatch_argv0(argv, &paths.etc());
-    let mut head = argv;
-    let mut passthrough = None;
-    let mut registry = OnceLock::new();
-    if args::may_be_passthrough(&head) {
-        let reg = Registry::load(&paths, head.iter().any(|a| a == "--debug"));
-        let words: Vec<String> = reg
-            .entries()
-            .filter_map(|d| d.manifest.passthrough.clone())
-            .collect();
-        if let Some((h, word, rest)) = args::split_passthrough(&head, &words) {
-            head = h;
-            passthrough = Some((word, rest));
-        }
-        registry = OnceLock::from(reg);
-    }
-    let parsed = match args::parse(&head) {
-        Ok(a) => a,
+    let parsed = match args::parse(&argv) {
+        Ok(p) => p,
         Err(code) => return Ok(code),
     };
     let ctx = Ctx {
         paths,
-        args: parsed,
-        registry,
+        args: parsed.args,
+        registry: OnceLock::new(),
     };
-    if let Some((word, rest)) = passthrough {
-        return actions::passthrough(&ctx, &word, &rest);
+    match parsed.action {
+        Action::External(word, rest) => {
+            let declared = ctx
+                .registry()
+                .entries()
+                .any(|d| d.manifest.passthrough.as_deref() == Some(word.as_str()));
+            if !declared {
+                return Err(unknown_action(&word));
+            }
+            actions::passthrough(&ctx, &word, &rest)
+        }
+        Action::Legacy(verb, groups) => actions::run(&ctx, verb, Some(groups)),
+        Action::Named(name, rest) => match name.as_str() {
+            "start" | "stop" | "restart" | "provision" | "unprovision" | "shutdown"
+            | "startstandby" => actions::run(&ctx, &name, None),
+            "status" => status_cmds::status(&ctx),
+            "print status" => status_cmds::print(&ctx),
+            "print resource status" => status_cmds::print_resources(&ctx),
+            "print devs" => status_cmds::print_devs(&ctx),
+            "driver list" => driver_cmds::list(&ctx),
+            "driver info" => driver_cmds::info(&ctx, &rest),
+            "driver test" => driver_cmds::test(&ctx, &rest),
+            "driver install" => driver_cmds::install(&ctx, &rest),
+            "driver verify" => driver_cmds::verify(&ctx, &rest),
+            "driver remove" => driver_cmds::remove(&ctx, &rest),
+            "driver package" => driver_cmds::package(&ctx, &rest),
+            other => config_cmds::run(&ctx, other),
+        },
     }
-    let action = args::resolve_action(&ctx.args.words).map_err(|e| anyhow!(e))?;
-    match action {
-        Action::Legacy(verb, groups) => {
-            args::check_options(verb, &ctx.args).map_err(|e| anyhow!(e))?;
-            actions::run(&ctx, verb, Some(groups))
-        }
-        Action::Named(name, rest) => {
-            args::check_options(name, &ctx.args).map_err(|e| anyhow!(e))?;
-            if !rest.is_empty() && !args::takes_words(name) {
-                return Err(anyhow!(
-                    "unexpected argument '{}' after action '{name}'",
-                    rest.join(" ")
-                ));
-            }
-            match name {
-                "start" | "stop" | "restart" | "provision" | "unprovision" => {
-                    actions::run(&ctx, name, None)
-                }
-                "status" => status_cmds::status(&ctx),
-                "print status" => status_cmds::print(&ctx),
-                "driver list" => driver_cmds::list(&ctx),
-                "driver info" => driver_cmds::info(&ctx, &rest),
-                "driver install" => driver_cmds::install(&ctx, &rest),
-                "driver verify" => driver_cmds::verify(&ctx, &rest),
-                "driver remove" => driver_cmds::remove(&ctx, &rest),
-                "driver package" => driver_cmds::package(&ctx, &rest),
-                other => config_cmds::run(&ctx, other),
-            }
-        }
+}
+
+/// A first word that is neither an action, an abbreviation of one, nor a passthrough word.
+fn unknown_action(word: &str) -> anyhow::Error {
+    match args::actions_starting_with(word).as_slice() {
+        [] => anyhow!("unknown action '{word}' (svcmgr --help lists the actions)"),
+        many => anyhow!("ambiguous action '{word}': {}", many.join(", ")),
     }
 }

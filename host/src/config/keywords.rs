@@ -42,6 +42,27 @@ pub const RESOURCE: &[HostKw] = &[
     kw("provision", Bool),
     kw("unprovision", Bool),
     kw("driver_version", String),
+    // Triggers and requirements (`crate::hooks`).
+    kw("pre_start", Shlex),
+    kw("blocking_pre_start", Shlex),
+    kw("post_start", Shlex),
+    kw("blocking_post_start", Shlex),
+    kw("pre_stop", Shlex),
+    kw("blocking_pre_stop", Shlex),
+    kw("post_stop", Shlex),
+    kw("blocking_post_stop", Shlex),
+    kw("pre_provision", Shlex),
+    kw("blocking_pre_provision", Shlex),
+    kw("post_provision", Shlex),
+    kw("blocking_post_provision", Shlex),
+    kw("pre_unprovision", Shlex),
+    kw("blocking_pre_unprovision", Shlex),
+    kw("post_unprovision", Shlex),
+    kw("blocking_post_unprovision", Shlex),
+    kw("start_requires", String),
+    kw("stop_requires", String),
+    kw("provision_requires", String),
+    kw("unprovision_requires", String),
 ];
 
 /// Valid in `[DEFAULT]` (drivers may add their own through `service_keywords`).

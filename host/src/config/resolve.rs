@@ -2,12 +2,15 @@
 //! section, the converted keyword values a driver receives, the generic properties the host
 //! acts on, and every problem found (`validate config` prints them; actions refuse on errors).
 
+use super::ini::Section;
 use super::keywords::{self, HostKw};
 use super::refs::{self, Builtins};
 use super::ServiceConfig;
 use crate::drivers::{DriverEntry, Registry, ResolveError};
+use crate::hooks::{self, Require, Trigger, When};
+use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
@@ -85,6 +88,28 @@ pub struct Props {
     pub timeouts: Timeouts,
     pub provision: bool,
     pub unprovision: bool,
+    /// Every trigger, grouped by verb, each verb's in running order.
+    pub triggers: Vec<Trigger>,
+    /// `<verb>_requires`, by verb.
+    pub requires: BTreeMap<String, Vec<Require>>,
+}
+
+impl Props {
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t == tag)
+    }
+
+    /// The triggers of `verb` that run at `when`, in order.
+    pub fn triggers<'a>(&'a self, verb: &'a str, when: When) -> impl Iterator<Item = &'a Trigger> {
+        self.triggers
+            .iter()
+            .filter(move |t| t.verb == verb && t.when == when)
+    }
+
+    /// The requirements checked before `verb`.
+    pub fn requires(&self, verb: &str) -> &[Require] {
+        self.requires.get(verb).map(Vec::as_slice).unwrap_or(&[])
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +138,9 @@ pub struct ServiceDef {
     pub rollback: bool,
     pub disable: bool,
     pub lock_timeout: Option<Duration>,
+    /// `DEFAULT.nodes`, and the DRP nodes (`drpnode`, `drpnodes`): where the service may act.
+    pub nodes: Vec<String>,
+    pub drpnodes: Vec<String>,
     pub resources: Vec<ResourceDef>,
     /// `<group>:<subset>` → parallel.
     pub subsets: BTreeMap<String, bool>,
@@ -135,6 +163,10 @@ pub fn resolve(
         cfg,
         b: builtins,
         diags: Vec::new(),
+        errors: 0,
+        loops: HashSet::new(),
+        last_section: None,
+        defaults: FxHashMap::default(),
         service_cache: HashMap::new(),
     };
     let mut def = ServiceDef {
@@ -143,19 +175,22 @@ pub fn resolve(
         ..Default::default()
     };
     let default_timeouts = r.service(reg, &mut def);
-    for section in &cfg.doc.sections {
+    for section in cfg.doc.sections() {
         let name = section.name.as_str();
-        if name == "DEFAULT" || name == "env" || name == "labels" || name == "data" {
+        if name == "env" {
+            r.env();
+            continue;
+        }
+        if name == "DEFAULT" || name == "labels" || name == "data" {
             continue;
         }
         if let Some(spec) = name.strip_prefix("subset#") {
             r.subset(name, spec, &mut def);
         } else if name.contains('#') {
-            if let Some(mut res) = r.resource(reg, name, &default_timeouts) {
-                // DEFAULT.disable disables the whole service.
-                res.props.disable |= def.disable;
-                def.resources.push(res);
-            }
+            let mut res = r.resource(reg, name, &default_timeouts);
+            // DEFAULT.disable disables the whole service.
+            res.props.disable |= def.disable;
+            def.resources.push(res);
         } else {
             r.diag(
                 Severity::Error,
@@ -173,6 +208,13 @@ struct Reader<'a> {
     cfg: &'a ServiceConfig,
     b: Builtins<'a>,
     diags: Vec<Diag>,
+    /// How many of `diags` are errors (counted, not recounted: that was quadratic).
+    errors: usize,
+    /// The reference loops reported, each as its set of keywords.
+    loops: HashSet<BTreeSet<String>>,
+    last_section: Option<&'a Section>,
+    /// Converted driver defaults, by keyword spec (address).
+    defaults: FxHashMap<usize, Option<Value>>,
     /// Driver id → its `[DEFAULT]` keyword values and whether one was invalid.
     service_cache: HashMap<String, (Map<String, Value>, bool)>,
 }
@@ -180,8 +222,9 @@ struct Reader<'a> {
 /// A problem already reported as a diagnostic.
 struct Reported;
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn diag(&mut self, severity: Severity, section: &str, keyword: Option<&str>, message: String) {
+        self.errors += usize::from(severity == Severity::Error);
         self.diags.push(Diag {
             severity,
             section: section.into(),
@@ -192,28 +235,67 @@ impl Reader<'_> {
 
     /// The expanded, scoped text of the first of `names` that is set (None: none is).
     /// A reference loop is reported here, once, and is `Err(Reported)`.
-    fn raw(&mut self, section: &str, names: &[&str]) -> Result<Option<(String, String)>, Reported> {
-        let Some((key, raw)) = names.iter().find_map(|n| {
+    /// `names` are a keyword's spellings, an iterator so that reading one allocates nothing.
+    fn raw<N: AsRef<str>>(
+        &mut self,
+        section: &str,
+        names: impl IntoIterator<Item = N>,
+    ) -> Result<Option<(String, String)>, Reported> {
+        let Some(s) = self.section(section) else {
+            return Ok(None);
+        };
+        let Some((key, raw)) = names.into_iter().find_map(|n| {
             self.cfg
-                .raw_scoped(section, n, self.b.nodename)
-                .map(|v| (n.to_string(), v))
+                .raw_scoped_in(s, n.as_ref(), self.b.nodename)
+                .map(|v| (n.as_ref().to_string(), v))
         }) else {
             return Ok(None);
         };
         match refs::expand(self.cfg, &self.b, section, &key, raw) {
             Ok(v) => Ok(Some((key, v))),
-            Err(loop_msg) => {
-                self.diag(Severity::Error, section, Some(&key), loop_msg);
+            Err(e) => {
+                let first_report = e.cycle().is_none_or(|cycle| {
+                    self.loops
+                        .insert(cycle.into_iter().map(String::from).collect())
+                });
+                if first_report {
+                    self.diag(Severity::Error, section, Some(&key), e.to_string());
+                }
                 Err(Reported)
             }
         }
     }
 
+    /// A section by name; the last one found is kept, as a resource's keywords are read in a
+    /// row.
+    fn section(&mut self, name: &str) -> Option<&'a Section> {
+        if let Some(s) = self.last_section.filter(|s| s.name == name) {
+            return Some(s);
+        }
+        let cfg: &'a ServiceConfig = self.cfg;
+        let s = cfg.doc.section(name)?;
+        self.last_section = Some(s);
+        Some(s)
+    }
+
+    /// A driver keyword's default, converted once per keyword.
+    fn default_of(&mut self, spec: &KeywordSpec) -> Option<Value> {
+        // Keyed by address: the registry's specs outlive the reader.
+        let key = spec as *const KeywordSpec as usize;
+        self.defaults
+            .entry(key)
+            .or_insert_with(|| match &spec.default {
+                Some(Value::String(raw)) => spec.kind.convert(raw).ok(),
+                other => other.clone(),
+            })
+            .clone()
+    }
+
     /// A converted value; a conversion error is reported against the keyword.
-    fn typed(
+    fn typed<N: AsRef<str>>(
         &mut self,
         section: &str,
-        names: &[&str],
+        names: impl IntoIterator<Item = N>,
         kind: KwType,
     ) -> Result<Option<Value>, Reported> {
         let Some((key, text)) = self.raw(section, names)? else {
@@ -230,9 +312,8 @@ impl Reader<'_> {
 
     fn host_value(&mut self, section: &str, table: &[HostKw], name: &str) -> Option<Value> {
         let k = table.iter().find(|k| k.name == name)?;
-        let mut names = vec![k.name];
-        names.extend(k.aliases);
-        self.typed(section, &names, k.kind).ok().flatten()
+        let names = std::iter::once(k.name).chain(k.aliases.iter().copied());
+        self.typed(section, names, k.kind).ok().flatten()
     }
 
     fn host_bool(&mut self, section: &str, table: &[HostKw], name: &str, default: bool) -> bool {
@@ -243,9 +324,14 @@ impl Reader<'_> {
 
     fn timeouts(&mut self, section: &str, table: &[HostKw]) -> Timeouts {
         let mut t = Timeouts::default();
-        for verb in ["start", "stop", "provision", "unprovision"] {
+        for (verb, keyword) in [
+            ("start", "start_timeout"),
+            ("stop", "stop_timeout"),
+            ("provision", "provision_timeout"),
+            ("unprovision", "unprovision_timeout"),
+        ] {
             if let Some(ms) = self
-                .host_value(section, table, &format!("{verb}_timeout"))
+                .host_value(section, table, keyword)
                 .and_then(|v| v.as_u64())
             {
                 t.by_verb.insert(verb.into(), Duration::from_millis(ms));
@@ -259,33 +345,64 @@ impl Reader<'_> {
     }
 
     /// Check every key of a section against the keywords it may hold.
-    fn check_keys(&mut self, section: &str, known: &dyn Fn(&str) -> KeyClass, what: &str) {
-        let keys: Vec<String> = match self.cfg.doc.section(section) {
-            Some(s) => s.entries().map(|(k, _)| k.to_string()).collect(),
-            None => return,
+    /// `unknown` words the error of an unknown keyword (built only when one is met).
+    fn check_keys(
+        &mut self,
+        section: &str,
+        known: &dyn Fn(&str) -> KeyClass,
+        unknown: &dyn Fn() -> String,
+    ) {
+        // The config outlives the reader: its keys need no copy while diagnostics are added.
+        let cfg = self.cfg;
+        let Some(s) = cfg.doc.section(section) else {
+            return;
         };
-        for key in keys {
-            let base = key.split_once('@').map(|(b, _)| b).unwrap_or(&key);
-            match known(base) {
+        // (keyword, scope, key that set it): two spellings of one keyword contradict. A section
+        // holds a few keys: a list is cheaper than a map.
+        let mut spelled: Vec<(std::borrow::Cow<'_, str>, Option<&str>, &str)> = Vec::new();
+        for (key, _) in s.entries() {
+            let (base, scope) = match key.split_once('@') {
+                Some((b, s)) => (b, Some(s)),
+                None => (key, None),
+            };
+            let class = known(base);
+            let keyword: std::borrow::Cow<'_, str> = match &class {
+                KeyClass::Legacy(modern) => modern.clone().into(),
+                _ => base.into(),
+            };
+            let other = spelled
+                .iter()
+                .find(|(k, s, _)| *k == keyword && *s == scope)
+                .map(|(_, _, other)| *other);
+            spelled.push((keyword.clone(), scope, key));
+            if let Some(other) = other {
+                if other != key {
+                    self.diag(
+                        Severity::Warning,
+                        section,
+                        Some(key),
+                        format!(
+                            "'{other}' is set too: two spellings of '{keyword}', of which \
+                             only one is read"
+                        ),
+                    );
+                }
+            }
+            match class {
                 KeyClass::Known => {}
                 KeyClass::Legacy(modern) => self.diag(
                     Severity::Warning,
                     section,
-                    Some(&key),
+                    Some(key),
                     format!("legacy keyword, use '{modern}'"),
                 ),
                 KeyClass::Ignored => self.diag(
                     Severity::Warning,
                     section,
-                    Some(&key),
+                    Some(key),
                     "accepted for compatibility, has no effect".into(),
                 ),
-                KeyClass::Unknown => self.diag(
-                    Severity::Error,
-                    section,
-                    Some(&key),
-                    format!("unknown keyword{what}"),
-                ),
+                KeyClass::Unknown => self.diag(Severity::Error, section, Some(key), unknown()),
             }
         }
     }
@@ -303,7 +420,7 @@ impl Reader<'_> {
                 Some((_, false)) => KeyClass::Known,
                 None => classify_spec(&driver_kws, key),
             },
-            "",
+            &|| "unknown keyword".into(),
         );
         if let Err(e) = self.pins() {
             self.diag(Severity::Error, "DEFAULT", Some("drivers"), e);
@@ -314,7 +431,27 @@ impl Reader<'_> {
             .host_value("DEFAULT", keywords::SERVICE, "lock_timeout")
             .and_then(|v| v.as_u64())
             .map(Duration::from_millis);
+        let mut words = |name: &str| words(self.host_value("DEFAULT", keywords::SERVICE, name));
+        def.nodes = words("nodes");
+        def.drpnodes = words("drpnode");
+        def.drpnodes.extend(words("drpnodes"));
         self.timeouts("DEFAULT", keywords::SERVICE)
+    }
+
+    /// Expand every `[env]` value, so that a reference loop confined to `[env]` is reported
+    /// even when nothing else refers to it.
+    fn env(&mut self) {
+        let cfg = self.cfg;
+        let Some(s) = cfg.doc.section("env") else {
+            return;
+        };
+        let mut seen = HashSet::new();
+        for (key, _) in s.entries() {
+            let base = key.split_once('@').map_or(key, |(b, _)| b);
+            if seen.insert(base) {
+                let _ = self.raw("env", [base]);
+            }
+        }
     }
 
     fn subset(&mut self, section: &str, spec: &str, def: &mut ServiceDef) {
@@ -348,36 +485,35 @@ impl Reader<'_> {
                     KeyClass::Unknown
                 }
             },
-            " (subset sections take 'parallel')",
+            &|| "unknown keyword (subset sections take 'parallel')".into(),
         );
         let parallel = self.host_bool(section, keywords::SUBSET, "parallel", false);
         def.subsets.insert(format!("{group}:{name}"), parallel);
     }
 
-    fn resource(&mut self, reg: &Registry, rid: &str, defaults: &Timeouts) -> Option<ResourceDef> {
+    /// A resource section; one that has errors keeps them as its `problem`.
+    fn resource(&mut self, reg: &Registry, rid: &str, defaults: &Timeouts) -> ResourceDef {
+        let first_diag = self.diags.len();
         let prefix = crate::rid::prefix(rid);
-        let type_name = self.raw(rid, &["type"]).ok().flatten().map(|(_, v)| v);
-        let (entry, unresolved) = match reg.resolve(prefix, type_name.as_deref()) {
-            Ok(e) => (Some(e), None),
-            Err(e @ ResolveError::UnknownGroup(_)) => {
-                self.diag(Severity::Error, rid, None, e.to_string());
-                return None;
-            }
+        let type_name = self.raw(rid, ["type"]).ok().flatten().map(|(_, v)| v);
+        let entry = match reg.resolve(prefix, type_name.as_deref()) {
+            Ok(e) => Some(e),
             Err(e) => {
+                let names_type = type_name.is_some() && !matches!(e, ResolveError::UnknownGroup(_));
                 self.diag(
                     Severity::Error,
                     rid,
-                    type_name.as_ref().map(|_| "type"),
+                    names_type.then_some("type"),
                     e.to_string(),
                 );
-                (None, Some(e.to_string()))
+                None
             }
         };
         // The version: pinned by the section or `[DEFAULT] drivers`, else the newest.
-        let (entry, unresolved) = match entry.map(|e| self.pinned_version(reg, rid, e)) {
-            Some(Err(why)) => (entry, Some(why)),
-            Some(Ok(pinned)) => (Some(pinned), unresolved),
-            None => (None, unresolved),
+        let (entry, pin_problem) = match entry.map(|e| self.pinned_version(reg, rid, e)) {
+            Some(Err(why)) => (entry, why),
+            Some(Ok(pinned)) => (Some(pinned), None),
+            None => (None, None),
         };
         if let Some(e) = entry.filter(|e| e.manifest.group() != prefix) {
             self.diag(
@@ -392,12 +528,7 @@ impl Reader<'_> {
                 ),
             );
         }
-        let driver_kws: Vec<KeywordSpec> = entry
-            .map(|e| e.manifest.keywords.clone())
-            .unwrap_or_default();
-        let what = entry
-            .map(|e| format!(" (driver {})", e.manifest.id))
-            .unwrap_or_default();
+        let driver_kws: &[KeywordSpec] = entry.map_or(&[], |e| &e.manifest.keywords);
         // Without a driver, only generic keywords can be judged.
         let has_driver = entry.is_some();
         self.check_keys(
@@ -405,15 +536,17 @@ impl Reader<'_> {
             &|key| match keywords::find(keywords::RESOURCE, key) {
                 Some(_) => KeyClass::Known,
                 None if !has_driver => KeyClass::Known,
-                None => classify_spec(&driver_kws, key),
+                None => classify_spec(driver_kws, key),
             },
-            &what,
+            &|| match entry {
+                Some(e) => format!("unknown keyword (driver {})", e.manifest.id),
+                None => "unknown keyword".into(),
+            },
         );
-        let errors_before = self.error_count();
         let props = self.props(rid, defaults);
         let generic_keywords = self.explicit_generic(rid);
         let mut keywords = Map::new();
-        for spec in &driver_kws {
+        for spec in driver_kws {
             if keywords::find(keywords::RESOURCE, &spec.name).is_some() {
                 continue;
             }
@@ -425,11 +558,25 @@ impl Reader<'_> {
             Some(e) => self.service_keywords(e),
             None => (Map::new(), false),
         };
-        let problem = unresolved.or_else(|| {
-            (service_invalid || self.error_count() > errors_before)
-                .then(|| "invalid configuration (see validate config)".to_string())
-        });
-        Some(ResourceDef {
+        // Why the resource cannot act: its own errors (shown by `print status`), and a
+        // `[DEFAULT] drivers` pin of its driver that nothing satisfies.
+        let reasons: Vec<String> = self.diags[first_diag..]
+            .iter()
+            .filter(|d| d.severity == Severity::Error && d.section == rid)
+            .map(|d| match &d.keyword {
+                Some(k) => format!("{k}: {}", d.message),
+                None => d.message.clone(),
+            })
+            .chain(pin_problem)
+            .collect();
+        let problem = if !reasons.is_empty() {
+            Some(reasons.join("; "))
+        } else {
+            service_invalid.then(|| {
+                "a [DEFAULT] keyword of its driver is invalid (see validate config)".to_string()
+            })
+        };
+        ResourceDef {
             rid: rid.to_string(),
             group: entry
                 .map(|e| e.manifest.group().to_string())
@@ -441,7 +588,7 @@ impl Reader<'_> {
             service_keywords,
             props,
             generic_keywords,
-        })
+        }
     }
 
     /// `[DEFAULT] drivers`: driver id → version requirement.
@@ -455,24 +602,25 @@ impl Reader<'_> {
     }
 
     /// The version of `entry`'s driver a resource uses: its `driver_version`, else the one
-    /// `[DEFAULT] drivers` names, else the newest. An unsatisfied pin is reported and is the
-    /// resource's problem.
+    /// `[DEFAULT] drivers` names, else the newest. An unsatisfied pin is reported, in the
+    /// section that pins; the error carries the reason when that section is `[DEFAULT]` (the
+    /// resource's own diagnostics do not hold it).
     fn pinned_version<'r>(
         &mut self,
         reg: &'r Registry,
         rid: &str,
         entry: &'r DriverEntry,
-    ) -> Result<&'r DriverEntry, String> {
+    ) -> Result<&'r DriverEntry, Option<String>> {
         let id = &entry.manifest.id;
-        let (section, keyword, req) = match self.raw(rid, &["driver_version"]) {
+        let (section, keyword, req) = match self.raw(rid, ["driver_version"]) {
             Ok(Some((_, text))) => match crate::drivers::parse_req(&text) {
                 Ok(req) => (rid.to_string(), "driver_version", req),
                 Err(e) => {
-                    self.diag(Severity::Error, rid, Some("driver_version"), e.clone());
-                    return Err(format!("driver_version: {e}"));
+                    self.diag(Severity::Error, rid, Some("driver_version"), e);
+                    return Err(None);
                 }
             },
-            Err(Reported) => return Err("invalid driver_version".into()),
+            Err(Reported) => return Err(None),
             Ok(None) => match self.pins().ok().and_then(|mut p| p.remove(id)) {
                 Some(req) => ("DEFAULT".to_string(), "drivers", req),
                 None => return Ok(entry),
@@ -488,15 +636,21 @@ impl Reader<'_> {
             if !self.diags.contains(&diag) {
                 self.diags.push(diag);
             }
-            format!("{keyword}: {e}")
+            (section != rid).then(|| format!("{keyword}: {e}"))
         })
     }
 
     /// The generic keywords explicitly set in a section, converted. Invalid values are left
     /// out: `props` has reported them.
     fn explicit_generic(&self, section: &str) -> Map<String, Value> {
+        let present = self.present_keys(section);
         keywords::RESOURCE
             .iter()
+            .filter(|k| {
+                std::iter::once(&k.name)
+                    .chain(k.aliases)
+                    .any(|n| present.iter().any(|p| p == n))
+            })
             .filter_map(|k| {
                 let (key, raw) = std::iter::once(&k.name)
                     .chain(k.aliases)
@@ -535,33 +689,87 @@ impl Reader<'_> {
 
     fn props(&mut self, rid: &str, defaults: &Timeouts) -> Props {
         let t = keywords::RESOURCE;
-        let words = |v: Option<Value>| -> Vec<String> {
-            v.and_then(|v| serde_json::from_value(v).ok())
-                .unwrap_or_default()
-        };
+        let tags = words(self.host_value(rid, t, "tags"));
+        // A `noaction` resource is never acted on: optional unless said otherwise.
+        let noaction = tags.iter().any(|t| t == "noaction");
+        let (triggers, requires) = self.hooks(rid);
         Props {
             disable: self.host_bool(rid, t, "disable", false),
-            optional: self.host_bool(rid, t, "optional", false),
+            optional: self.host_bool(rid, t, "optional", noaction),
             standby: self.host_bool(rid, t, "standby", false),
             monitor: self.host_bool(rid, t, "monitor", false),
             restart: self
                 .host_value(rid, t, "restart")
                 .and_then(|v| v.as_i64())
                 .unwrap_or(0),
-            tags: words(self.host_value(rid, t, "tags")),
+            tags,
             subset: self
                 .host_value(rid, t, "subset")
                 .and_then(|v| v.as_str().map(String::from)),
             timeouts: self.timeouts(rid, t).or(defaults),
             provision: self.host_bool(rid, t, "provision", true),
             unprovision: self.host_bool(rid, t, "unprovision", true),
+            triggers,
+            requires,
         }
     }
 
+    /// The keywords a section holds, without their `@scope`.
+    fn present_keys(&self, section: &str) -> Vec<String> {
+        self.cfg.doc.section(section).map_or(Vec::new(), |s| {
+            s.entries()
+                .map(|(k, _)| k.split_once('@').map_or(k, |(b, _)| b).to_string())
+                .collect()
+        })
+    }
+
+    /// The triggers and requirements of a resource section. Only the keywords the section
+    /// holds are looked up: most sections have none.
+    fn hooks(&mut self, rid: &str) -> (Vec<Trigger>, BTreeMap<String, Vec<Require>>) {
+        let t = keywords::RESOURCE;
+        let mut present = self.present_keys(rid);
+        present.retain(|k| k.contains("pre_") || k.contains("post_") || k.ends_with("_requires"));
+        let mut triggers = Vec::new();
+        let mut requires = BTreeMap::new();
+        if present.is_empty() {
+            return (triggers, requires);
+        }
+        for verb in hooks::VERBS {
+            for when in [When::Pre, When::Post] {
+                for (keyword, blocking) in hooks::trigger_keywords(verb, when) {
+                    if !present.contains(&keyword) {
+                        continue;
+                    }
+                    let argv = words(self.host_value(rid, t, &keyword));
+                    if !argv.is_empty() {
+                        triggers.push(Trigger {
+                            keyword,
+                            verb: verb.to_string(),
+                            when,
+                            blocking,
+                            argv,
+                        });
+                    }
+                }
+            }
+            let keyword = format!("{verb}_requires");
+            if !present.contains(&keyword) {
+                continue;
+            }
+            let text = self.host_value(rid, t, &keyword);
+            match hooks::parse_requires(text.as_ref().and_then(Value::as_str).unwrap_or("")) {
+                Ok(list) => {
+                    requires.insert(verb.to_string(), list);
+                }
+                Err(e) => self.diag(Severity::Error, rid, Some(&keyword), e),
+            }
+        }
+        (triggers, requires)
+    }
+
     fn driver_value(&mut self, section: &str, spec: &KeywordSpec) -> Option<Value> {
-        let mut names = vec![spec.name.as_str()];
-        names.extend(spec.aliases.iter().map(String::as_str));
-        let value = match self.typed(section, &names, spec.kind) {
+        let names = std::iter::once(&spec.name).chain(&spec.aliases);
+        let value = match self.typed(section, names, spec.kind) {
             Ok(Some(v)) => v,
             Err(Reported) => return None,
             Ok(None) => {
@@ -573,10 +781,7 @@ impl Reader<'_> {
                         "missing required keyword".into(),
                     );
                 }
-                return match &spec.default {
-                    Some(Value::String(raw)) => spec.kind.convert(raw).ok(),
-                    other => other.clone(),
-                };
+                return self.default_of(spec);
             }
         };
         if let (Some(cands), Some(text)) = (&spec.candidates, value.as_str()) {
@@ -591,6 +796,12 @@ impl Reader<'_> {
         }
         Some(value)
     }
+}
+
+/// The words of a `list` or `shlex` value.
+fn words(v: Option<Value>) -> Vec<String> {
+    v.and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
 }
 
 enum KeyClass {

@@ -30,6 +30,11 @@ pub fn resource_status(res: &Resource) -> ResourceStatus {
         st.status = State::NA;
         return st;
     }
+    if p.has_tag("nostatus") {
+        st.status = State::NA;
+        st.log.push(LogEntry::new(Level::Info, "nostatus tag"));
+        return st;
+    }
     let error = |msg: String| LogEntry::new(Level::Error, msg);
     match &res.driver {
         Err(problem) => st.log.push(error(problem.clone())),

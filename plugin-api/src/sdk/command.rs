@@ -37,6 +37,8 @@ pub struct Cmd<'a> {
     cwd: Option<PathBuf>,
     uid_gid: Option<(u32, u32)>,
     quiet: bool,
+    /// The lowest level of stderr lines (warning after [`Cmd::stderr_as_warnings`]).
+    stderr_floor: Level,
     deadline: Option<Instant>,
     line_level: fn(&str) -> Level,
 }
@@ -51,6 +53,7 @@ impl<'a> Cmd<'a> {
             cwd: None,
             uid_gid: None,
             quiet: false,
+            stderr_floor: Level::Debug,
             deadline,
             line_level: |_| Level::Info,
         }
@@ -87,13 +90,20 @@ impl<'a> Cmd<'a> {
         self.quiet = true;
         self
     }
+    /// Log the lines the command writes on stderr as warnings (an application's own
+    /// complaints), not as info.
+    pub fn stderr_as_warnings(mut self) -> Self {
+        self.stderr_floor = Level::Warn;
+        self
+    }
 
     fn build(&self) -> Result<Command> {
         let (prog, args) = self
             .argv
             .split_first()
             .ok_or_else(|| Error::config("empty command line"))?;
-        let mut cmd = Command::new(prog);
+        let path = self.env.iter().rev().find(|(k, _)| k == "PATH");
+        let mut cmd = Command::new(program_path(prog, path.map(|(_, v)| v.as_str())));
         cmd.args(args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
@@ -126,8 +136,18 @@ impl<'a> Cmd<'a> {
         let stderr = child.stderr.take().expect("piped stderr");
         let (quiet, level_of) = (self.quiet, self.line_level);
         let (stdout_text, stderr_text, waited) = std::thread::scope(|scope| {
-            let out = scope.spawn(|| pump(stdout, self.ctx, quiet, level_of, "output:"));
-            let err = scope.spawn(|| pump(stderr, self.ctx, quiet, level_of, "stderr:"));
+            let out =
+                scope.spawn(|| pump(stdout, self.ctx, quiet, level_of, Level::Debug, "output:"));
+            let err = scope.spawn(|| {
+                pump(
+                    stderr,
+                    self.ctx,
+                    quiet,
+                    level_of,
+                    self.stderr_floor,
+                    "stderr:",
+                )
+            });
             let waited = wait_until(&mut child, pid, self.deadline);
             (
                 out.join().unwrap_or_default(),
@@ -157,7 +177,8 @@ impl<'a> Cmd<'a> {
     }
 
     /// Start the command detached (own session, no pipes) and return its pid. It outlives
-    /// the call and is not waited for: a driver that needs its exit status waits on the pid.
+    /// the call; a background thread reaps it when it exits, so `kill(pid, 0)` tells
+    /// whether it still runs (its exit status is not kept).
     pub fn spawn_detached(self, log_file: Option<&std::path::Path>) -> Result<u32> {
         let line = self.argv.join(" ");
         if !self.quiet {
@@ -189,20 +210,44 @@ impl<'a> Cmd<'a> {
                 _ => Ok(()),
             });
         }
-        let child = cmd
+        let mut child = cmd
             .spawn()
             .map_err(|e| Error::other(format!("{line}: {e}")))?;
-        Ok(child.id())
+        let pid = child.id();
+        // Reap it when it exits, so that while this process lives an exited command is gone
+        // rather than a zombie that still answers `kill -0`.
+        std::thread::spawn(move || child.wait());
+        Ok(pid)
     }
 }
 
-/// Read a stream line by line, logging each line at its level (with a header before the
-/// first one).
+/// The program a command line names: `prog` itself when it holds a `/` or the command keeps
+/// this process's `PATH` (`path` None), else the first executable `<dir>/<prog>` of `path`,
+/// the `PATH` the command gets. Resolving it here keeps std on its fast spawn path, which it
+/// leaves for fork and exec when the child's `PATH` is not the parent's.
+pub fn program_path(prog: &str, path: Option<&str>) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(path) = path.filter(|_| !prog.contains('/')) else {
+        return PathBuf::from(prog);
+    };
+    path.split(':')
+        .filter(|dir| !dir.is_empty())
+        .map(|dir| std::path::Path::new(dir).join(prog))
+        .find(|p| {
+            p.metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .unwrap_or_else(|| PathBuf::from(prog))
+}
+
+/// Read a stream line by line, logging each line at its level, raised to `floor` (with a
+/// header before the first one).
 fn pump(
     stream: impl Read,
     ctx: &Ctx,
     quiet: bool,
     level_of: fn(&str) -> Level,
+    floor: Level,
     header: &str,
 ) -> String {
     let mut text = String::new();
@@ -214,7 +259,7 @@ fn pump(
                 ctx.log(Level::Info, header);
                 first = false;
             }
-            ctx.log(level_of(&line), &line);
+            ctx.log(level_of(&line).max(floor), &line);
         }
         text.push_str(&line);
         text.push('\n');
@@ -249,4 +294,24 @@ fn code_of(status: std::process::ExitStatus) -> i32 {
     status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs_are_looked_up_in_the_commands_path() {
+        let p = |prog, path| program_path(prog, path);
+        assert_eq!(
+            p("sh", Some("/nonexistent::/bin")),
+            PathBuf::from("/bin/sh")
+        );
+        assert_eq!(p("/bin/sh", Some("/x")), PathBuf::from("/bin/sh"));
+        assert_eq!(p("sh", None), PathBuf::from("sh"));
+        assert_eq!(
+            p("no-such-program", Some("/bin")),
+            PathBuf::from("no-such-program")
+        );
+    }
 }

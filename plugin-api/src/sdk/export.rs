@@ -22,9 +22,12 @@ fn plugin() -> &'static Plugin {
     PLUGIN.get_or_init(|| (FACTORY.get().expect("export_plugin! registers the factory"))())
 }
 
-/// Build the root module for `export_plugin!` (reached through `__private`).
-pub fn root_module(factory: fn() -> Plugin) -> DriverModRef {
+/// Build the root module for `export_plugin!` (reached through `__private`); `module_path` is
+/// where the macro expands (the driver crate: only its own `tracing` events reach the host
+/// log).
+pub fn root_module(factory: fn() -> Plugin, module_path: &'static str) -> DriverModRef {
     let _ = FACTORY.set(factory);
+    log_bridge::set_own_crate(module_path);
     DriverMod {
         api_version,
         init,
@@ -156,13 +159,16 @@ impl Adapter {
         inner: Box<dyn ResourceImpl>,
         host: Arc<dyn HostSide>,
     ) -> Self {
-        // Every command a driver runs gets these (OpenSVC exports the same names).
-        let env = vec![
+        // Every command a driver runs gets these (OpenSVC exports the same names), then the
+        // host's environment for the resource (absent from older hosts), then the driver's.
+        let mut env = vec![
             ("OPENSVC_SVCNAME".to_string(), context.svcname.clone()),
             ("OPENSVC_SVCPATH".to_string(), context.svcname.clone()),
             ("OPENSVC_RID".to_string(), rid.clone()),
             ("OPENSVC_ID".to_string(), context.svc_id.clone()),
         ];
+        env.extend(context.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env.extend(inner.env());
         Adapter {
             rid,
             token: context.token,
@@ -188,13 +194,9 @@ impl Adapter {
                 serde_json::from_str(args.as_str())
                     .map_err(|e| Error::config(format!("invalid call arguments: {e}")))?
             };
-            let ctx = Ctx::new(
-                &self.rid,
-                self.token,
-                call_args,
-                self.env.clone(),
-                self.host.clone(),
-            );
+            let mut env = self.env.clone();
+            env.push(("OPENSVC_ACTION".to_string(), call_args.action.clone()));
+            let ctx = Ctx::new(&self.rid, self.token, call_args, env, self.host.clone());
             let answer = f(self.inner.as_ref(), &ctx)?;
             serde_json::to_string(&answer).map_err(|e| Error::other(e.to_string()))
         });
@@ -238,11 +240,21 @@ impl Resource for Adapter {
 
     fn call(&self, verb: RStr<'_>, args: RStr<'_>) -> RResult<RString, DriverError> {
         let verb = verb.as_str();
-        // `describe` is answered by the SDK: static facts the host's planner needs.
+        // `describe` is answered by the SDK: static facts the host needs (the planner's sort
+        // key, the environment of the host's triggers). It is asked of every resource a
+        // service builds, and needs no call context: none is made.
         if verb == "describe" {
-            return self.invoke(verb, args, |r, _| {
-                Ok(serde_json::json!({ "sort_key": r.sort_key() }))
+            let answer = guarded(verb, || {
+                let r = self.inner.as_ref();
+                let env: serde_json::Map<String, serde_json::Value> =
+                    r.env().into_iter().map(|(k, v)| (k, v.into())).collect();
+                serde_json::to_string(&serde_json::json!({ "sort_key": r.sort_key(), "env": env }))
+                    .map_err(|e| Error::other(e.to_string()))
             });
+            return to_rresult(answer, RString::from);
+        }
+        if verb == "devs" {
+            return self.invoke(verb, args, |r, ctx| r.devs(ctx));
         }
         self.invoke(verb, args, |r, ctx| r.call(verb, ctx.payload(), ctx))
     }

@@ -11,7 +11,7 @@ pub mod mountinfo;
 pub mod programs;
 
 use crate::types::ActionReport;
-use crate::types::{DriverManifest, KeywordSpec, KwType, ResourceContext, StatusReport};
+use crate::types::{Devs, DriverManifest, KeywordSpec, KwType, ResourceContext, StatusReport};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -113,6 +113,12 @@ pub trait ResourceImpl: Send + Sync + 'static {
     fn sort_key(&self) -> Option<String> {
         None
     }
+    /// Variables added to the environment of every command run for this resource, the
+    /// host's triggers included (an ip resource adds `OPENSVC_IPNAME`, …). Asked once, when
+    /// the resource is created.
+    fn env(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
     /// The resource's state.
     fn status(&self, ctx: &Ctx) -> Result<StatusReport>;
     /// Bring it up; `ActionReport::unchanged()` when it already was.
@@ -126,6 +132,12 @@ pub trait ResourceImpl: Send + Sync + 'static {
     /// Stop, then remove what provision created (default: stop).
     fn unprovision(&self, ctx: &Ctx) -> Result<ActionReport> {
         self.stop(ctx)
+    }
+    /// The block devices the resource exposes and uses (`print devs`; the `devs` verb).
+    /// Default: none.
+    fn devs(&self, ctx: &Ctx) -> Result<Devs> {
+        let _ = ctx;
+        Ok(Devs::default())
     }
     /// Other verbs, and answers to other resources' queries (default: unsupported).
     fn call(&self, verb: &str, payload: &Value, ctx: &Ctx) -> Result<Value> {

@@ -1,5 +1,10 @@
 //! The `app` drivers: `app.forking` (the start command runs to completion) and `app.simple`
 //! (the start command is the long-running process, detached, its pid kept in the var dir).
+//!
+//! `start`, `stop`, `check` and `info` each hold a command, or (OpenSVC's convention) a
+//! word about the `script` keyword: `true` runs `<script> start` (`status` for check), a
+//! sequence number does too and orders the apps of a set on start, `false`/`no`/`0` or
+//! nothing runs nothing.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -34,15 +39,28 @@ pub fn plugin() -> Plugin {
 
 fn with_keywords(decl: DriverDecl) -> DriverDecl {
     decl.capability("provision")
+        .keyword(Kw::shlex("script").help(
+            "The application's script, run as '<script> start|stop|status|info' by the action \
+             keywords set to true or a number; a relative path is looked up in \
+             <root>/etc/opensvc/<svc>.d/.",
+        ))
+        .keyword(Kw::shlex("start").help(
+            "Command starting the application (split like a shell; not run by one), or true \
+             ('<script> start'), or a sequence number (the same, and apps with numbers start \
+             first, in their order), or false.",
+        ))
         .keyword(
-            Kw::shlex("start")
-                .help("Command starting the application (split like a shell; not run by one)."),
+            Kw::shlex("stop")
+                .help("Command stopping the application, or true ('<script> stop'), or false."),
         )
-        .keyword(Kw::shlex("stop").help("Command stopping the application."))
-        .keyword(
-            Kw::shlex("check")
-                .help("Command whose exit code tells the status: 0 is up, anything else down."),
-        )
+        .keyword(Kw::shlex("check").help(
+            "Command whose exit code tells the status (0 is up, anything else down), or true \
+             ('<script> status'), or false.",
+        ))
+        .keyword(Kw::shlex("info").help(
+            "Command printing facts about the application (the 'resinfo' call), or true \
+             ('<script> info'), or false.",
+        ))
         .keyword(Kw::string("cwd").help("Working directory of the commands."))
         .keyword(
             Kw::shlex("environment").help("KEY=value pairs added to the commands' environment."),
@@ -63,9 +81,13 @@ enum Kind {
 
 struct App {
     kind: Kind,
+    /// The commands of each action; empty: nothing to run.
     start: Vec<String>,
     stop: Vec<String>,
     check: Vec<String>,
+    info: Vec<String>,
+    /// The sequence number `start` gave, ordering the apps of a set.
+    seq: Option<u64>,
     cwd: Option<String>,
     environment: Vec<(String, String)>,
     user: Option<(u32, u32)>,
@@ -104,7 +126,9 @@ impl App {
             }
             None => None,
         };
-        let start = spec.words("start");
+        let script = script(spec);
+        let action = |kw: &str, arg: &str| command_of(spec, kw, arg, script.as_deref());
+        let (start, seq) = action("start", "start")?;
         if kind == Kind::Simple && start.is_empty() {
             return Err(Error::config_kw(
                 "start",
@@ -114,8 +138,10 @@ impl App {
         Ok(App {
             kind,
             start,
-            stop: spec.words("stop"),
-            check: spec.words("check"),
+            stop: action("stop", "stop")?.0,
+            check: action("check", "status")?.0,
+            info: action("info", "info")?.0,
+            seq,
             cwd: spec.str("cwd").map(String::from),
             environment,
             user,
@@ -127,7 +153,7 @@ impl App {
     }
 
     fn cmd<'a>(&self, ctx: &'a Ctx, argv: &[String]) -> Cmd<'a> {
-        let mut cmd = ctx.command(argv);
+        let mut cmd = ctx.command(argv).stderr_as_warnings();
         for (k, v) in &self.environment {
             cmd = cmd.env(k, v);
         }
@@ -164,8 +190,7 @@ impl App {
             .trim()
             .parse()
             .ok()?;
-        // SAFETY: kill with signal 0 only probes for existence.
-        (pid > 0 && unsafe { libc_kill(pid, 0) } == 0).then_some(pid)
+        (pid > 0 && alive(pid)).then_some(pid)
     }
 
     fn is_up(&self, ctx: &Ctx) -> Result<Option<bool>> {
@@ -188,8 +213,7 @@ impl App {
             .deadline()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(10));
         while Instant::now() < deadline {
-            // SAFETY: signal 0 only probes for existence.
-            if unsafe { libc_kill(pid, 0) } != 0 {
+            if !alive(pid) {
                 let _ = std::fs::remove_file(self.pid_file());
                 return Ok(());
             }
@@ -203,6 +227,86 @@ impl App {
     }
 }
 
+/// What an action keyword's value asks for.
+#[derive(Debug, PartialEq)]
+enum Wanted {
+    /// Nothing (unset, empty, `false`, `no`, `0`, …).
+    Nothing,
+    /// `<script> <arg>`, with the sequence number the value was, if it was one.
+    Script(Option<u64>),
+    Command(Vec<String>),
+}
+
+fn wanted(words: Vec<String>) -> Wanted {
+    let [word] = words.as_slice() else {
+        return match words.is_empty() {
+            true => Wanted::Nothing,
+            false => Wanted::Command(words),
+        };
+    };
+    if word.bytes().all(|b| b.is_ascii_digit()) {
+        return match word.parse::<u64>() {
+            Ok(0) => Wanted::Nothing,
+            Ok(n) => Wanted::Script(Some(n)),
+            Err(_) => Wanted::Command(words),
+        };
+    }
+    match word.to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "on" => Wanted::Script(None),
+        "false" | "f" | "no" | "n" | "off" => Wanted::Nothing,
+        _ => Wanted::Command(words),
+    }
+}
+
+/// The `script` keyword's words, a relative script path made absolute in the service's
+/// script folder.
+fn script(spec: &ResourceSpec) -> Option<Vec<String>> {
+    let mut words = spec.words("script");
+    let first = words.first_mut()?;
+    let dir = &spec.context.scripts_dir;
+    if !first.starts_with('/') && !dir.is_empty() {
+        *first = PathBuf::from(dir)
+            .join(&*first)
+            .to_string_lossy()
+            .into_owned();
+    }
+    Some(words)
+}
+
+/// The command of action keyword `kw` (empty: none), and its sequence number.
+fn command_of(
+    spec: &ResourceSpec,
+    kw: &str,
+    arg: &str,
+    script: Option<&[String]>,
+) -> Result<(Vec<String>, Option<u64>)> {
+    match (wanted(spec.words(kw)), script) {
+        (Wanted::Nothing, _) => Ok((Vec::new(), None)),
+        (Wanted::Command(argv), _) => Ok((argv, None)),
+        (Wanted::Script(seq), Some(script)) => {
+            let mut argv = script.to_vec();
+            argv.push(arg.to_string());
+            Ok((argv, seq))
+        }
+        (Wanted::Script(_), None) => Err(Error::config_kw(
+            kw,
+            format!(
+                "'{}' runs the script, but the 'script' keyword is not set",
+                spec.words(kw).join(" ")
+            ),
+        )),
+    }
+}
+
+/// Whether process `pid` runs. One this very process started (before a rollback, or in the
+/// conformance kit) is a zombie once ended, until reaped: reap it first, or it looks alive.
+fn alive(pid: i32) -> bool {
+    use nix::sys::wait::{waitpid, WaitPidFlag};
+    let _ = waitpid(nix::unistd::Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
+    // SAFETY: kill with signal 0 only probes for existence.
+    unsafe { libc_kill(pid, 0) == 0 }
+}
+
 /// Signals through nix would need its `signal` feature's enum; plain kill(2) is enough here.
 ///
 /// # Safety
@@ -213,6 +317,10 @@ unsafe fn libc_kill(pid: i32, sig: i32) -> i32 {
 }
 
 impl ResourceImpl for App {
+    fn sort_key(&self) -> Option<String> {
+        self.seq.map(|n| n.to_string())
+    }
+
     fn label(&self) -> String {
         let kind = match self.kind {
             Kind::Forking => "forking",
@@ -269,6 +377,26 @@ impl ResourceImpl for App {
         Ok(ActionReport::from_changed(
             !self.stop.is_empty() || self.kind == Kind::Simple,
         ))
+    }
+
+    /// `resinfo` (OpenSVC's `print resinfo`): the info command's output lines.
+    fn call(
+        &self,
+        verb: &str,
+        _payload: &serde_json::Value,
+        ctx: &Ctx,
+    ) -> Result<serde_json::Value> {
+        match verb {
+            "resinfo" if !self.info.is_empty() => {
+                let out = self.cmd(ctx, &self.info).quiet().run()?;
+                Ok(
+                    serde_json::json!({ "code": out.code, "lines": out.stdout.lines().collect::<Vec<_>>() }),
+                )
+            }
+            other => Err(Error::unsupported(format!(
+                "verb '{other}' is not supported"
+            ))),
+        }
     }
 }
 
@@ -328,19 +456,13 @@ mod tests {
             .unwrap();
         assert_eq!(res.status().unwrap().status, Status::Down);
         assert!(res.start().unwrap().changed);
-        let pid: i32 = std::fs::read_to_string(res.var_dir().join("app#2/pid"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        // This test process is the app's parent (the host is not, once its command ended):
-        // reap it, or it lingers as a zombie that the stop would wait for.
-        let reaper = std::thread::spawn(move || {
-            nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).ok()
-        });
+        // This test process is the app's parent, as a host that starts and stops it in one
+        // run is: the stop must see it end (reap it), not wait for its deadline and KILL.
         assert_eq!(res.status().unwrap().status, Status::Up);
+        res.take_logs();
         assert!(res.stop().unwrap().changed);
-        reaper.join().unwrap();
+        let logs: Vec<String> = res.take_logs().into_iter().map(|l| l.message).collect();
+        assert!(logs.iter().all(|l| !l.contains("KILL")), "{logs:?}");
         assert_eq!(res.status().unwrap().status, Status::Down);
     }
 
@@ -357,5 +479,51 @@ mod tests {
         assert_eq!(err.message(), "user: 'no-such-user-here' does not exist");
         let err = e(testing::resource(plugin, "app.simple", "app#1"));
         assert_eq!(err.message(), "start: app.simple needs a start command");
+        let err = e(forking().keyword("start", "true"));
+        assert_eq!(
+            err.message(),
+            "start: 'true' runs the script, but the 'script' keyword is not set"
+        );
+    }
+
+    #[test]
+    fn script_actions_and_sequence_numbers() {
+        let build = |check: &str| {
+            forking()
+                .keyword("script", "/bin/echo app")
+                .keyword("start", "20")
+                .keyword("stop", "no")
+                .keyword("check", check)
+                .build()
+                .unwrap()
+        };
+        // check = true runs '<script> status', which echo answers with 0.
+        assert_eq!(build("true").status().unwrap().status, Status::Up);
+        let res = build("false");
+        assert_eq!(res.label(), "forking /bin/echo app start");
+        assert_eq!(res.status().unwrap().status, Status::NA, "no check");
+        assert!(res.start().unwrap().changed);
+        assert!(!res.stop().unwrap().changed, "a disabled stop does nothing");
+        let logs: Vec<String> = res.take_logs().into_iter().map(|l| l.message).collect();
+        assert_eq!(logs[..3], ["/bin/echo app start", "output:", "app start"]);
+    }
+
+    use super::{wanted, Wanted};
+
+    fn w(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn action_values() {
+        for yes in ["true", "True", "T", "yes", "on"] {
+            assert_eq!(wanted(w(yes)), Wanted::Script(None), "{yes}");
+        }
+        for no in ["", "0", "00", "f", "F", "false", "FALSE", "no", "off"] {
+            assert_eq!(wanted(w(no)), Wanted::Nothing, "{no}");
+        }
+        assert_eq!(wanted(w("10")), Wanted::Script(Some(10)));
+        assert_eq!(wanted(w("/bin/true")), Wanted::Command(w("/bin/true")));
+        assert_eq!(wanted(w("echo true")), Wanted::Command(w("echo true")));
     }
 }
