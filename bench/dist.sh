@@ -77,7 +77,7 @@ for i in $(seq 1 19); do
 done
 for root in one twenty; do
     mkdir -p "$work/$root/etc/opensvc"
-    printf '[DEFAULT]\nid = bench\n\n[app#1]\nstart = true\ncheck = true\n' \
+    printf '[DEFAULT]\nid = bench\n\n[app#1]\nstart = /bin/true\ncheck = /bin/true\n' \
         >"$work/$root/etc/opensvc/s.conf"
 done
 SVCMGR_ROOT=$work/one "$svcmgr" driver install "$app" >/dev/null 2>&1

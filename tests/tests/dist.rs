@@ -372,7 +372,7 @@ fn a_tampered_library_is_named_by_verify_and_refused_at_load() {
     env.install_first_party(&["app"]);
     env.write_conf(
         "s",
-        "[DEFAULT]\nid = 1\n\n[app#1]\nstart = true\ncheck = true\n",
+        "[DEFAULT]\nid = 1\n\n[app#1]\nstart = /bin/true\ncheck = /bin/true\n",
     );
     env.run("-s s print status").ok();
     assert!(env.run("driver verify").ok().stdout.is_empty());
@@ -625,7 +625,7 @@ fn a_folder_others_may_write_is_refused_at_load() {
     env.install_first_party(&["app"]);
     let dir = env.path("usr/lib/svcmgr/drivers/app.forking/1.0.0");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    env.write_conf("s", "[DEFAULT]\nid = 1\n\n[app#1]\nstart = true\n");
+    env.write_conf("s", "[DEFAULT]\nid = 1\n\n[app#1]\nstart = /bin/true\n");
     let status = env.run("-s s print status").ok();
     assert!(
         status.stderr.contains("refused: its folder")
@@ -713,7 +713,7 @@ fn a_service_loads_only_its_own_drivers() {
         .unwrap();
     env.write_conf(
         "apps",
-        "[DEFAULT]\nid = 1\n\n[app#1]\nstart = true\ncheck = true\n",
+        "[DEFAULT]\nid = 1\n\n[app#1]\nstart = /bin/true\ncheck = /bin/true\n",
     );
     env.write_conf("fix", "[DEFAULT]\nid = 2\n\n[app#1]\ntype = fixture\n");
     let apps = env.run("-s apps print status").ok();
@@ -797,7 +797,7 @@ fn only_a_link_in_the_config_folder_is_a_service_name() {
     run(&renamed, &["ls"]).ok();
     run(
         &renamed,
-        &["-s", "s1", "create", "--kw", "app#1.start=true"],
+        &["-s", "s1", "create", "--kw", "app#1.start=/bin/true"],
     )
     .ok();
     // The link `create` made dispatches to its service.
