@@ -901,6 +901,24 @@ fn the_deb_installs_a_working_svcmgr_and_removes_cleanly() {
         .env("MANWIDTH", "100"))
     .ok();
     assert!(man.stdout.contains("svcmgr"), "{}", man.all());
+    // Every action has its page, named in svcmgr(1), and completes.
+    let man = sh(Command::new("man")
+        .args(["-P", "cat", "svcmgr-driver-install"])
+        .env("MANWIDTH", "100"))
+    .ok();
+    assert!(man.stdout.contains("--force"), "{}", man.all());
+    let completion = sh(Command::new("bash").arg("-c").arg(
+        "source /usr/share/bash-completion/completions/svcmgr && \
+         COMP_WORDS=(svcmgr driver in) COMP_CWORD=2 COMP_LINE='svcmgr driver in' COMP_POINT=16 && \
+         _svcmgr svcmgr in driver && echo \"${COMPREPLY[@]}\"",
+    ))
+    .ok();
+    assert_eq!(
+        completion.stdout.trim(),
+        "info install",
+        "{}",
+        completion.all()
+    );
     let completion = sh(Command::new("bash").arg("-c").arg(
         "source /usr/share/bash-completion/completions/svcmgr && \
          COMP_WORDS=(svcmgr --col) COMP_CWORD=1 COMP_LINE='svcmgr --col' COMP_POINT=12 && \
