@@ -831,3 +831,63 @@ impl fmt::Display for Severity {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use svcmgr_plugin_api::types::DriverManifest;
+
+    fn resolve_text(text: &str) -> (ServiceDef, Vec<Diag>) {
+        let mut simple = DriverManifest::new("app.simple", "1.0.0");
+        simple.default_for_group = true;
+        let mut newer = simple.clone();
+        newer.version = "2.0.0".into();
+        let reg = Registry::of_manifests(vec![simple, newer]);
+        let cfg = ServiceConfig {
+            name: "s".into(),
+            path: "s.conf".into(),
+            doc: super::super::ini::Document::parse(text).unwrap(),
+        };
+        resolve(&cfg, &reg, "node1", "/var")
+    }
+
+    #[test]
+    fn pins_choose_the_version_and_an_unmet_one_is_the_resources_problem() {
+        let (def, diags) = resolve_text(
+            "[DEFAULT]\ndrivers = app.simple@^1\n\n[app#1]\n\n[app#2]\ndriver_version = 2\n",
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        let versions: Vec<_> = def
+            .resources
+            .iter()
+            .map(|r| r.driver_version.as_deref())
+            .collect();
+        assert_eq!(versions, [Some("1.0.0"), Some("2.0.0")]);
+
+        // Unmet in [DEFAULT]: reported there once, and each resource of the driver says why.
+        let (def, diags) =
+            resolve_text("[DEFAULT]\ndrivers = app.simple@^3\n\n[app#1]\n\n[app#2]\n");
+        let unmet = "no installed version of app.simple satisfies ^3 (installed: 2.0.0, 1.0.0)";
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(
+            (diags[0].section.as_str(), diags[0].message.as_str()),
+            ("DEFAULT", unmet)
+        );
+        for r in &def.resources {
+            assert_eq!(
+                r.problem.as_deref(),
+                Some(format!("drivers: {unmet}").as_str())
+            );
+        }
+
+        // Unmet in the section: its own error, said once.
+        let (def, diags) = resolve_text("[app#1]\ndriver_version = ^3\n\n[app#2]\n");
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].section, "app#1");
+        assert_eq!(
+            def.resources[0].problem.as_deref(),
+            Some(format!("driver_version: {unmet}").as_str())
+        );
+        assert_eq!(def.resources[1].problem, None);
+    }
+}
