@@ -275,7 +275,7 @@ impl ConfigLink {
 }
 
 fn config_links(reg: &Registry, rdef: &ResourceDef) -> Vec<ConfigLink> {
-    let Some(entry) = rdef.driver.as_ref().and_then(|d| reg.drivers.get(d)) else {
+    let Some(entry) = reg.entry_for(rdef.driver.as_deref(), rdef.driver_version.as_deref()) else {
         return Vec::new();
     };
     entry
@@ -345,10 +345,8 @@ fn context_doc<'a>(
 /// Create a resource through its driver library.
 fn instantiate(reg: &Registry, rdef: &ResourceDef, context: &str) -> Result<ResourceBox, String> {
     // Resolution gives every definition without a problem its driver.
-    let entry = rdef
-        .driver
-        .as_ref()
-        .and_then(|d| reg.drivers.get(d))
+    let entry = reg
+        .entry_for(rdef.driver.as_deref(), rdef.driver_version.as_deref())
         .ok_or_else(|| format!("no driver serves {}", rdef.rid))?;
     let kw = serde_json::to_string(&rdef.keywords).unwrap_or_default();
     reg.new_resource(entry, &rdef.rid, &kw, context)
@@ -376,7 +374,6 @@ fn describe(h: &ResourceBox) -> Described {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drivers::DriverEntry;
     use svcmgr_plugin_api::types::{DriverManifest, KeywordSpec, KwType};
 
     fn registry() -> Registry {
@@ -387,19 +384,7 @@ mod tests {
         };
         let mut netns = DriverManifest::new("ip.netns", "1.0.0");
         netns.keywords = vec![kw("ipdev", None), kw("netns", Some("container"))];
-        Registry {
-            libs: Vec::new(),
-            drivers: [(
-                netns.id.clone(),
-                DriverEntry {
-                    manifest: netns,
-                    lib: 0,
-                },
-            )]
-            .into(),
-            warnings: Vec::new(),
-            debug: Vec::new(),
-        }
+        Registry::of_manifests(vec![netns])
     }
 
     fn def(rid: &str, group: &str, driver: &str, kw: serde_json::Value) -> ResourceDef {
@@ -412,6 +397,7 @@ mod tests {
             service_keywords: Default::default(),
             generic_keywords: Default::default(),
             props: Default::default(),
+            driver_version: None,
         }
     }
 
