@@ -29,7 +29,7 @@ pub fn list(ctx: &Ctx) -> Result<i32> {
         })
         .collect();
     if ctx.args.format == Some(OutputFormat::Json) {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(0);
     }
     let cell = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or_default().to_string();
@@ -72,9 +72,9 @@ pub fn list(ctx: &Ctx) -> Result<i32> {
             .trim_end()
             .to_string()
     };
-    println!("{}", line(header.iter().map(|h| h.to_string()).collect()));
+    crate::outln!("{}", line(header.iter().map(|h| h.to_string()).collect()))?;
     for r in &rows {
-        println!("{}", line(keys.iter().map(|k| cell(r, k)).collect()));
+        crate::outln!("{}", line(keys.iter().map(|k| cell(r, k)).collect()))?;
     }
     Ok(0)
 }
@@ -95,28 +95,28 @@ pub fn info(ctx: &Ctx, rest: &[String]) -> Result<i32> {
             .ask_info(d, &ctx.args.kw)
             .map_err(|e| anyhow!(e))?;
         if ctx.args.format == Some(OutputFormat::Json) {
-            println!("{}", serde_json::to_string_pretty(&answer)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&answer)?)?;
             return Ok(0);
         }
-        println!("{}", answer.title);
+        crate::outln!("{}", answer.title)?;
         if !answer.help.is_empty() {
-            println!("{}", answer.help);
+            crate::outln!("{}", answer.help)?;
         }
         print_keywords("parameters", &answer.keywords)?;
         return Ok(0);
     }
     if ctx.args.format == Some(OutputFormat::Json) {
-        println!("{}", serde_json::to_string_pretty(&d.manifest)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&d.manifest)?)?;
         return Ok(0);
     }
-    println!(
+    crate::outln!(
         "{} {} ({})",
         d.manifest.id,
         d.manifest.version,
         ctx.registry.path_of(d).display()
-    );
+    )?;
     if !d.manifest.help.is_empty() {
-        println!("{}", d.manifest.help);
+        crate::outln!("{}", d.manifest.help)?;
     }
     print_keywords("keywords", &d.manifest.keywords)?;
     print_keywords("[DEFAULT] keywords", &d.manifest.service_keywords)?;
@@ -128,7 +128,7 @@ fn print_keywords(title: &str, kws: &[KeywordSpec]) -> Result<()> {
     if kws.is_empty() {
         return Ok(());
     }
-    println!("\n{title}:");
+    crate::outln!("\n{title}:")?;
     for k in kws {
         let mut notes = vec![serde_json::to_value(k.kind)?
             .as_str()
@@ -148,7 +148,7 @@ fn print_keywords(title: &str, kws: &[KeywordSpec]) -> Result<()> {
         if !k.aliases.is_empty() {
             notes.push(format!("alias {}", k.aliases.join(", ")));
         }
-        println!("  {:<20} {} ({})", k.name, k.help, notes.join(", "));
+        crate::outln!("  {:<20} {} ({})", k.name, k.help, notes.join(", "))?;
     }
     Ok(())
 }

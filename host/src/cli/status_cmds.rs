@@ -35,9 +35,9 @@ pub fn print(ctx: &Ctx) -> Result<i32> {
     let (view, _) = evaluate(ctx)?;
     match ctx.args.format {
         Some(OutputFormat::Json) => {
-            println!("{}", serde_json::to_string_pretty(&json::document(&view))?)
+            crate::outln!("{}", serde_json::to_string_pretty(&json::document(&view))?)?
         }
-        _ => print!("{}", render::render(&view, ctx.stdout_color())),
+        _ => crate::out!("{}", render::render(&view, ctx.stdout_color()))?,
     }
     Ok(0)
 }

@@ -39,6 +39,7 @@ pub const RESOURCE: &[HostKw] = &[
     kw("stop_timeout", Duration),
     kw("provision_timeout", Duration),
     kw("unprovision_timeout", Duration),
+    kw("status_timeout", Duration),
     kw("provision", Bool),
     kw("unprovision", Bool),
     kw("driver_version", String),
@@ -93,6 +94,7 @@ pub const SERVICE: &[HostKw] = &[
     kw("stop_timeout", Duration),
     kw("provision_timeout", Duration),
     kw("unprovision_timeout", Duration),
+    kw("status_timeout", Duration),
     HostKw {
         name: "autostart_node",
         kind: List,

@@ -50,7 +50,16 @@ impl Diag {
     }
 }
 
-/// Per-verb timeouts; unset ones fall back to `timeout`, then to the `[DEFAULT]` ones.
+/// What a driver call gets when no keyword sets its timeout (OpenSVC's defaults): an action
+/// verb one hour, a status one minute.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+pub const DEFAULT_STATUS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The verbs with a `<verb>_timeout` keyword.
+const TIMED_VERBS: [&str; 5] = ["start", "stop", "provision", "unprovision", "status"];
+
+/// Per-verb timeouts; unset ones fall back to `timeout`, then to the `[DEFAULT]` ones, then
+/// to [`DEFAULT_TIMEOUT`] ([`DEFAULT_STATUS_TIMEOUT`] for `status`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Timeouts {
     pub by_verb: BTreeMap<String, Duration>,
@@ -58,8 +67,16 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
-    pub fn for_verb(&self, verb: &str) -> Option<Duration> {
-        self.by_verb.get(verb).copied().or(self.any)
+    pub fn for_verb(&self, verb: &str) -> Duration {
+        let default = match verb {
+            "status" => DEFAULT_STATUS_TIMEOUT,
+            _ => DEFAULT_TIMEOUT,
+        };
+        self.by_verb
+            .get(verb)
+            .copied()
+            .or(self.any)
+            .unwrap_or(default)
     }
 
     fn or(mut self, fallback: &Timeouts) -> Timeouts {
@@ -266,7 +283,7 @@ impl Reader<'_> {
 
     fn timeouts(&mut self, section: &str, table: &[HostKw]) -> Timeouts {
         let mut t = Timeouts::default();
-        for verb in ["start", "stop", "provision", "unprovision"] {
+        for verb in TIMED_VERBS {
             if let Some(ms) = self
                 .host_value(section, table, &format!("{verb}_timeout"))
                 .and_then(|v| v.as_u64())

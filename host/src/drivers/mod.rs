@@ -2,6 +2,8 @@
 //! resolves to a driver. The host knows no driver by name: everything comes from manifests.
 
 pub mod callbacks;
+pub mod handle;
+pub mod in_flight;
 pub mod info;
 pub mod loader;
 
@@ -173,7 +175,8 @@ impl Registry {
         }
     }
 
-    /// Instantiate a resource through its library.
+    /// Instantiate a resource through its library (the host goes through
+    /// [`handle::Handle::create`], which marks the call in flight).
     pub fn new_resource(
         &self,
         entry: &DriverEntry,

@@ -3,17 +3,19 @@
 use super::monitor::{frozen_since, Monitor};
 use super::state::State;
 use super::{InstanceView, ResourceStatus};
+use crate::drivers::handle::{CallError, Deadline};
 use crate::service::{Resource, Service};
-use abi_stable::std_types::{RResult, RStr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
-use svcmgr_plugin_api::types::{CallArgs, Level, LogEntry, StatusReport};
+use svcmgr_plugin_api::types::{CallArgs, Level, LogEntry};
 
 /// At most this many status calls at once (each may run a command).
 const WORKERS: usize = 16;
 
-/// Ask one resource's driver for its status.
-pub fn resource_status(res: &Resource) -> ResourceStatus {
+/// Ask one resource's driver for its status, before its status timeout (`status_timeout`,
+/// then `timeout`, then 1 min) or `bound` (a requirement check's own deadline), whichever
+/// comes first.
+pub fn resource_status(res: &Resource, bound: Option<Deadline>) -> ResourceStatus {
     let p = &res.def.props;
     let mut st = ResourceStatus {
         rid: res.def.rid.clone(),
@@ -38,26 +40,28 @@ pub fn resource_status(res: &Resource) -> ResourceStatus {
     match &res.driver {
         Err(problem) => st.log.push(error(problem.clone())),
         Ok(h) => {
-            let args = serde_json::to_string(&CallArgs::new("status")).unwrap_or_default();
-            match h.status(RStr::from(args.as_str())) {
-                RResult::ROk(doc) => match serde_json::from_str::<StatusReport>(doc.as_str()) {
-                    Ok(report) => {
-                        st.status = State::parse(report.status.as_str()).unwrap_or(State::Undef);
-                        if let Some(label) = report.label.clone() {
-                            st.label = label;
-                        }
-                        if let Some(word) = report.unknown_status() {
-                            // An older or foreign driver: say what it sent.
-                            st.log.push(error(format!(
-                                "the driver reported status '{word}', which is not a status"
-                            )));
-                        }
-                        st.log.extend(report.log);
-                        st.info = report.info;
+            let own = Deadline::after(p.timeouts.for_verb("status"));
+            let deadline = bound.map_or(own, |b| own.min(b));
+            match h.status(CallArgs::new("status"), deadline) {
+                Ok(report) => {
+                    st.status = State::parse(report.status.as_str()).unwrap_or(State::Undef);
+                    if let Some(label) = report.label.clone() {
+                        st.label = label;
                     }
-                    Err(e) => st.log.push(error(format!("invalid status document: {e}"))),
-                },
-                RResult::RErr(e) => st.log.push(error(format!("status failed: {e}"))),
+                    if let Some(word) = report.unknown_status() {
+                        // An older or foreign driver: say what it sent.
+                        st.log.push(error(format!(
+                            "the driver reported status '{word}', which is not a status"
+                        )));
+                    }
+                    st.log.extend(report.log);
+                    st.info = report.info;
+                }
+                Err(e @ CallError::TimedOut { .. }) => st.log.push(error(e.to_string())),
+                Err(CallError::Invalid { why, .. }) => st
+                    .log
+                    .push(error(format!("invalid status document: {why}"))),
+                Err(CallError::Driver(e)) => st.log.push(error(format!("status failed: {e}"))),
             }
             if p.standby {
                 st.status = st.status.as_standby();
@@ -78,7 +82,8 @@ pub fn statuses<'a>(resources: impl IntoIterator<Item = &'a Resource>) -> Vec<Re
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(res) = list.get(i) else { break };
-                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(resource_status(res));
+                *results[i].lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(resource_status(res, None));
             });
         }
     });
