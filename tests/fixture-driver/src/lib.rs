@@ -1,6 +1,8 @@
 //! A test-only driver (not installed, not a product driver): resources that may declare a
-//! link to another rid, record every call with timestamps, sleep, fail or panic on demand.
-//! It serves one id per sequencer group so tests can build services of any shape.
+//! link to another rid, record every call with timestamps, sleep, fail or panic on demand,
+//! hang or kill the process (`hang`, `crash`), and show the deadline each call gets
+//! (`show_deadline`). It serves one id per sequencer group so tests can build services of any
+//! shape.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -25,6 +27,18 @@ fn plugin() -> Plugin {
                 .keyword(Kw::list("fail_after").help("Verbs that change the state, then fail."))
                 .keyword(Kw::list("panic").help("Verbs that panic."))
                 .keyword(Kw::string("mnt").help("Sort key, like a mount point."))
+                .keyword(Kw::list("hang").help(
+                    "Verbs that never return, whatever their deadline (create, status, start, \
+                     stop, call).",
+                ))
+                .keyword(Kw::list("crash").help(
+                    "<verb>:<how> pairs: the verb (create, status, start, stop, call) kills the \
+                     process, by abort, segv (an invalid write) or exit.",
+                ))
+                .keyword(
+                    Kw::bool("show_deadline")
+                        .help("Say the timeout each call gets (a log line, a status line)."),
+                )
         })
         .fold(
             Plugin::new("fixture", env!("CARGO_PKG_VERSION")),
@@ -42,9 +56,14 @@ struct Fixture {
     panic: Vec<String>,
     mnt: Option<String>,
     state: PathBuf,
+    hang: Vec<String>,
+    crash: Vec<String>,
+    show_deadline: bool,
 }
 
 fn new(spec: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> {
+    let (hang, crash) = (spec.words("hang"), spec.words("crash"));
+    blow_up(&hang, &crash, "create");
     Ok(Box::new(Fixture {
         rid: spec.rid.clone(),
         link: spec.str("link").map(String::from),
@@ -55,7 +74,36 @@ fn new(spec: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> {
         panic: spec.words("panic"),
         mnt: spec.str("mnt").map(String::from),
         state: PathBuf::from(&spec.context.var_dir).join(format!("{}.up", spec.rid)),
+        hang,
+        crash,
+        show_deadline: spec.bool("show_deadline"),
     }))
+}
+
+/// Hang or kill the process when told to on `verb`.
+fn blow_up(hang: &[String], crash: &[String], verb: &str) {
+    if hang.iter().any(|v| v == verb) {
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    let how = crash
+        .iter()
+        .find_map(|c| c.strip_prefix(verb)?.strip_prefix(':'));
+    match how {
+        Some("abort") => std::process::abort(),
+        // SAFETY: none: the point is to fault, as a buggy driver would.
+        Some("segv") => unsafe { std::ptr::write_volatile(8 as *mut u8, 0) },
+        Some(_) => std::process::exit(3),
+        None => {}
+    }
+}
+
+/// `timeout <d>`, or `no timeout`.
+fn deadline_of(ctx: &Ctx) -> String {
+    ctx.timeout().map_or("no timeout".into(), |t| {
+        format!("timeout {}", svcmgr_plugin_api::types::format_duration(t))
+    })
 }
 
 fn now_ms() -> u128 {
@@ -72,6 +120,10 @@ impl Fixture {
 
     /// Run a state change, recording `<rid> <verb> <start ms> <end ms> <ok|fail>`.
     fn act(&self, ctx: &Ctx, verb: &str, want_up: bool) -> Result<ActionReport> {
+        blow_up(&self.hang, &self.crash, verb);
+        if self.show_deadline {
+            ctx.info(&deadline_of(ctx));
+        }
         if self.up() == want_up {
             ctx.info(&format!(
                 "{} already {}",
@@ -152,15 +204,16 @@ impl ResourceImpl for Fixture {
     fn env(&self) -> Vec<(String, String)> {
         vec![("OPENSVC_FIXTURE_RID".into(), self.rid.clone())]
     }
-    fn status(&self, _ctx: &Ctx) -> Result<StatusReport> {
+    fn status(&self, ctx: &Ctx) -> Result<StatusReport> {
         if self.panic.iter().any(|v| v == "status") {
             panic!("fixture {} told to panic on status", self.rid);
         }
-        Ok(StatusReport::new(if self.up() {
-            Status::Up
-        } else {
-            Status::Down
-        }))
+        blow_up(&self.hang, &self.crash, "status");
+        let report = StatusReport::new(if self.up() { Status::Up } else { Status::Down });
+        Ok(match self.show_deadline {
+            true => report.with_info(deadline_of(ctx)),
+            false => report,
+        })
     }
     fn start(&self, ctx: &Ctx) -> Result<ActionReport> {
         self.act(ctx, "start", true)
@@ -174,6 +227,7 @@ impl ResourceImpl for Fixture {
         _payload: &serde_json::Value,
         _ctx: &Ctx,
     ) -> Result<serde_json::Value> {
+        blow_up(&self.hang, &self.crash, "call");
         match verb {
             "name" => Ok(serde_json::json!({ "name": self.rid })),
             other => Err(Error::unsupported(format!(
