@@ -7,6 +7,7 @@ pub mod config;
 pub mod drivers;
 pub mod exec;
 pub mod hooks;
+pub mod kit;
 pub mod lock;
 pub mod log;
 pub mod paths;

@@ -61,4 +61,28 @@ fn a_driver_builds_and_tests_against_a_copy_of_plugin_api_alone() {
         "{}",
         v.all()
     );
+    // What the vendor's guide asks before shipping: the conformance kit passes.
+    let path = format!("path={}", env.path("kit-marker").display());
+    let kit = env
+        .run_args(&[
+            "driver",
+            "test",
+            "app.marker",
+            "--kw",
+            &path,
+            "--bad-kw",
+            "path=rel",
+        ])
+        .ok();
+    assert!(
+        kit.stdout.ends_with("\n12 passed, 0 failed, 4 skipped\n"),
+        "{}",
+        kit.stdout
+    );
+    assert!(
+        kit.stdout
+            .contains("ok    errors.bad-value     path=rel refused (path: 'rel' is not absolute)"),
+        "{}",
+        kit.stdout
+    );
 }

@@ -46,7 +46,8 @@ pub fn load_for_action(ctx: &Ctx, name: &str) -> Result<Service> {
     Ok(svc)
 }
 
-fn plan_resources(svc: &Service) -> Vec<PlanRes> {
+/// What the planner needs of each resource.
+pub(crate) fn plan_resources(svc: &Service) -> Vec<PlanRes> {
     svc.resources
         .iter()
         .map(|r| PlanRes {

@@ -79,6 +79,12 @@ pub struct Args {
     /// Console log layout (also `SVCMGR_LOG_FORMAT`).
     #[arg(long, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// `driver test`: `keyword=value` making the resource slower than a deadline; repeatable.
+    #[arg(long = "slow-kw", value_name = "EXPR")]
+    pub slow_kw: Vec<String>,
+    /// `driver test`: `keyword=value` the driver must refuse; repeatable.
+    #[arg(long = "bad-kw", value_name = "EXPR")]
+    pub bad_kw: Vec<String>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +147,10 @@ pub const ACTIONS: &[(&str, &[&str])] = &[
     ("ls", &["format"]),
     ("driver list", &["format"]),
     ("driver info", &["format", "kw"]),
+    (
+        "driver test",
+        &["kw", "config", "rid", "format", "slow_kw", "bad_kw"],
+    ),
 ];
 
 const SELECT: &[&str] = &["rid", "tags", "subsets"];
@@ -273,6 +283,8 @@ pub fn check_options(action: &str, args: &Args) -> Result<(), String> {
         ("eval", args.eval),
         ("config", args.config.is_some()),
         ("provision", args.provision),
+        ("slow_kw", !args.slow_kw.is_empty()),
+        ("bad_kw", !args.bad_kw.is_empty()),
     ];
     for (name, present) in given {
         if present && !allowed.contains(&name) {
@@ -299,6 +311,8 @@ const VALUE_OPTIONS: &[&str] = &[
     "--color",
     "--waitlock",
     "--kw",
+    "--slow-kw",
+    "--bad-kw",
     "--config",
     "--log-format",
 ];

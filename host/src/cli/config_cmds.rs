@@ -202,6 +202,22 @@ fn validate(ctx: &Ctx, name: &str) -> Result<i32> {
     Ok(svc.errors().count() as i32)
 }
 
+/// The config `--config` names: a file, or `-` for stdin.
+pub(crate) fn read_feed(file: &str) -> Result<Document> {
+    match file {
+        "-" | "/dev/stdin" | "stdin" => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("reading stdin")?;
+            parse_feed(&text, "stdin")
+        }
+        file => parse_feed(
+            &std::fs::read_to_string(file).with_context(|| format!("--config {file}"))?,
+            file,
+        ),
+    }
+}
+
 /// A config text from `create --config`: JSON (`{"DEFAULT": {...}, "app#1": {...}}`) or INI.
 fn parse_feed(text: &str, origin: &str) -> Result<Document> {
     if text.trim().is_empty() {
@@ -242,7 +258,7 @@ fn parse_feed(text: &str, origin: &str) -> Result<Document> {
     Ok(doc)
 }
 
-fn new_uuid() -> Result<String> {
+pub(crate) fn new_uuid() -> Result<String> {
     Ok(std::fs::read_to_string("/proc/sys/kernel/random/uuid")
         .context("generating DEFAULT.id")?
         .trim()
@@ -255,16 +271,7 @@ fn create(ctx: &Ctx, name: &str) -> Result<i32> {
         bail!("service {name} already exists ({})", path.display());
     }
     let mut doc = match ctx.args.config.as_deref() {
-        Some("-") | Some("/dev/stdin") | Some("stdin") => {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                .context("reading stdin")?;
-            parse_feed(&text, "stdin")?
-        }
-        Some(file) => parse_feed(
-            &std::fs::read_to_string(file).with_context(|| format!("--config {file}"))?,
-            file,
-        )?,
+        Some(file) => read_feed(file)?,
         None => Document::new(),
     };
     for expr in &ctx.args.kw {

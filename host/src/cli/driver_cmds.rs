@@ -1,7 +1,10 @@
-//! `driver list` and `driver info`: what the loaded libraries provide.
+//! `driver list` and `driver info`: what the loaded libraries provide; `driver test`: the
+//! conformance kit.
 
 use super::args::OutputFormat;
 use super::Ctx;
+use crate::config::ini::Document;
+use crate::kit;
 use anyhow::{anyhow, Result};
 use serde_json::json;
 use svcmgr_plugin_api::types::KeywordSpec;
@@ -77,6 +80,38 @@ pub fn list(ctx: &Ctx) -> Result<i32> {
         crate::outln!("{}", line(keys.iter().map(|k| cell(r, k)).collect()))?;
     }
     Ok(0)
+}
+
+/// `driver test <id>`: the conformance kit (`crate::kit`).
+pub fn test(ctx: &Ctx, rest: &[String]) -> Result<i32> {
+    let [id] = rest else {
+        return Err(anyhow!(
+            "usage: svcmgr driver test <driver id> [--kw key=value]... [--config FILE \
+             --rid RID] [--slow-kw key=value]... [--bad-kw key=value]... [--format json]"
+        ));
+    };
+    let file = ctx.args.config.clone();
+    let config = move || -> Result<Document> {
+        let mut doc = match &file {
+            Some(file) => super::config_cmds::read_feed(file)?,
+            None => Document::new(),
+        };
+        if doc.get("DEFAULT", "id").is_none() {
+            doc.set("DEFAULT", "id", &super::config_cmds::new_uuid()?);
+        }
+        Ok(doc)
+    };
+    let opts = kit::Options {
+        driver: id.clone(),
+        config: Box::new(config),
+        config_origin: ctx.args.config.clone(),
+        rid: ctx.args.rid.clone(),
+        kw: ctx.args.kw.clone(),
+        slow_kw: ctx.args.slow_kw.clone(),
+        bad_kw: ctx.args.bad_kw.clone(),
+        json: ctx.args.format == Some(OutputFormat::Json),
+    };
+    kit::run(&ctx.paths, &ctx.registry, opts)
 }
 
 pub fn info(ctx: &Ctx, rest: &[String]) -> Result<i32> {

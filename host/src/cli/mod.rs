@@ -120,7 +120,7 @@ pub fn run(argv: Vec<String>) -> Result<i32> {
         }
         Action::Named(name, rest) => {
             args::check_options(name, &ctx.args).map_err(|e| anyhow!(e))?;
-            if !rest.is_empty() && name != "driver info" {
+            if !rest.is_empty() && !name.starts_with("driver ") {
                 return Err(anyhow!(
                     "unexpected argument '{}' after action '{name}'",
                     rest.join(" ")
@@ -134,6 +134,7 @@ pub fn run(argv: Vec<String>) -> Result<i32> {
                 "print status" => status_cmds::print(&ctx),
                 "driver list" => driver_cmds::list(&ctx),
                 "driver info" => driver_cmds::info(&ctx, &rest),
+                "driver test" => driver_cmds::test(&ctx, &rest),
                 other => config_cmds::run(&ctx, other),
             }
         }

@@ -67,16 +67,18 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
+    /// The deadline a call of `verb` gets.
     pub fn for_verb(&self, verb: &str) -> Duration {
         let default = match verb {
             "status" => DEFAULT_STATUS_TIMEOUT,
             _ => DEFAULT_TIMEOUT,
         };
-        self.by_verb
-            .get(verb)
-            .copied()
-            .or(self.any)
-            .unwrap_or(default)
+        self.configured(verb).unwrap_or(default)
+    }
+
+    /// The timeout the configuration sets for `verb`, if any.
+    pub fn configured(&self, verb: &str) -> Option<Duration> {
+        self.by_verb.get(verb).copied().or(self.any)
     }
 
     fn or(mut self, fallback: &Timeouts) -> Timeouts {

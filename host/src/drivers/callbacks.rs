@@ -24,13 +24,27 @@ pub fn register(token: u64, table: Arc<ResourceTable>) {
         .insert(token, table);
 }
 
+/// Where driver log lines go instead of the host log: `(rid, level, message)`.
+pub type LogSink = Box<dyn Fn(&str, u8, &str) + Send + Sync>;
+
+static LOG_SINK: OnceLock<LogSink> = OnceLock::new();
+
+/// Send every driver log line of this process to `sink` instead of the host log (the
+/// conformance kit reads what a driver logs during each call). First call wins.
+pub fn capture_logs(sink: LogSink) {
+    let _ = LOG_SINK.set(sink);
+}
+
 pub fn host_callbacks() -> HostCallbacksRef {
     static CALLBACKS: OnceLock<HostCallbacksRef> = OnceLock::new();
     *CALLBACKS.get_or_init(|| HostCallbacks { log, query }.leak_into_prefix())
 }
 
 extern "C" fn log(_token: u64, rid: RStr<'_>, level: u8, msg: RStr<'_>) {
-    crate::log::log(rid.as_str(), level, msg.as_str());
+    match LOG_SINK.get() {
+        Some(sink) => sink(rid.as_str(), level, msg.as_str()),
+        None => crate::log::log(rid.as_str(), level, msg.as_str()),
+    }
 }
 
 extern "C" fn query(

@@ -155,11 +155,26 @@ impl Handle {
     /// [`CallArgs`] and the answer goes back as the driver wrote it.
     pub fn query(&self, verb: &str, payload: Value) -> Result<String, DriverError> {
         let args = json(&CallArgs::new("query").with_payload(payload));
-        self.raw_call(verb, &args)
+        self.invoke(&Request::Call(verb.to_string()), &args)
     }
 
     fn raw_call(&self, verb: &str, args: &str) -> Result<String, DriverError> {
-        self.marked(verb, |o| ok_or(o.call(RStr::from(verb), RStr::from(args))))
+        self.invoke(&Request::Call(verb.to_string()), args)
+    }
+
+    /// Make one call through the vtable, marked in flight: the only place that does.
+    fn invoke(&self, request: &Request, args: &str) -> Result<String, DriverError> {
+        self.marked(request.name(), |o| {
+            let a = RStr::from(args);
+            ok_or(match request {
+                Request::Status => o.status(a),
+                Request::Act(Verb::Start) => o.start(a),
+                Request::Act(Verb::Stop) => o.stop(a),
+                Request::Act(Verb::Provision) => o.provision(a),
+                Request::Act(Verb::Unprovision) => o.unprovision(a),
+                Request::Call(verb) => o.call(RStr::from(verb.as_str()), a),
+            })
+        })
     }
 
     /// The resource's status, before `deadline`.
@@ -168,11 +183,8 @@ impl Handle {
         args: CallArgs,
         deadline: Deadline,
     ) -> Result<StatusReport, CallError> {
-        let args = json(&deadline.stamp(args));
-        let answer = self.bounded("status", deadline, move |h| {
-            h.marked("status", |o| ok_or(o.status(RStr::from(args.as_str()))))
-        })?;
-        parse("status", &answer.map_err(CallError::Driver)?)
+        let doc = self.bounded(Request::Status, &deadline.stamp(args), deadline)?;
+        parse("status", &doc)
     }
 
     /// One of the action verbs, before `deadline`: whether it changed the resource. An
@@ -183,19 +195,7 @@ impl Handle {
         args: CallArgs,
         deadline: Deadline,
     ) -> Result<bool, CallError> {
-        let args = json(&deadline.stamp(args));
-        let answer = self.bounded(verb.as_str(), deadline, move |h| {
-            h.marked(verb.as_str(), |o| {
-                let a = RStr::from(args.as_str());
-                ok_or(match verb {
-                    Verb::Start => o.start(a),
-                    Verb::Stop => o.stop(a),
-                    Verb::Provision => o.provision(a),
-                    Verb::Unprovision => o.unprovision(a),
-                })
-            })
-        })?;
-        let doc = answer.map_err(CallError::Driver)?;
+        let doc = self.bounded(Request::Act(verb), &deadline.stamp(args), deadline)?;
         Ok(parse::<ActionReport>(verb.as_str(), &doc).map_or(true, |r| r.changed))
     }
 
@@ -206,46 +206,111 @@ impl Handle {
         args: CallArgs,
         deadline: Deadline,
     ) -> Result<T, CallError> {
-        let args = json(&deadline.stamp(args));
-        let owned = verb.to_string();
-        let answer = self.bounded(verb, deadline, move |h| h.raw_call(&owned, &args))?;
-        parse(verb, &answer.map_err(CallError::Driver)?)
+        let request = Request::Call(verb.to_string());
+        let doc = self.bounded(request, &deadline.stamp(args), deadline)?;
+        parse(verb, &doc)
     }
 
-    /// Run `f` on a thread of its own and wait for it until `deadline`.
-    fn bounded<T: Send + 'static>(
+    /// Make `request` with `args` as given (a JSON [`CallArgs`], or deliberately not), waiting
+    /// at most `patience`, and hand back the answer as the driver wrote it: the conformance
+    /// kit's way in, which judges answers itself.
+    pub fn raw(self: &Arc<Self>, request: Request, args: String, patience: Duration) -> Raw {
+        let answer = match self.on_thread(request, args) {
+            Ok(rx) => rx,
+            Err(e) => return Raw::Done(Err(e)),
+        };
+        match answer.recv_timeout(patience) {
+            Ok(answer) => Raw::Done(answer),
+            Err(mpsc::RecvTimeoutError::Timeout) => Raw::Late(Late(answer)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Raw::Done(Err(ended())),
+        }
+    }
+
+    /// Make `request` on a thread of its own and wait for its answer until `deadline`.
+    fn bounded(
         self: &Arc<Self>,
-        verb: &str,
+        request: Request,
+        args: &CallArgs,
         deadline: Deadline,
-        f: impl FnOnce(&Handle) -> T + Send + 'static,
-    ) -> Result<T, CallError> {
+    ) -> Result<String, CallError> {
         let timed_out = || CallError::TimedOut {
-            verb: verb.to_string(),
+            verb: request.name().to_string(),
             after: deadline.timeout,
         };
         if deadline.passed() {
             return Err(timed_out());
         }
+        let answer = self
+            .on_thread(request.clone(), json(args))
+            .map_err(CallError::Driver)?;
+        match answer.recv_timeout(deadline.remaining()) {
+            Ok(answer) => answer.map_err(CallError::Driver),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(timed_out()),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(CallError::Driver(ended())),
+        }
+    }
+
+    /// Start `request` on a thread of its own; its answer comes on the receiver.
+    fn on_thread(self: &Arc<Self>, request: Request, args: String) -> Result<Answer, DriverError> {
         let (tx, rx) = mpsc::sync_channel(1);
         let me = Arc::clone(self);
         std::thread::Builder::new()
             .spawn(move || {
-                let _ = tx.send(f(&me));
+                let _ = tx.send(me.invoke(&request, &args));
             })
             .map_err(|e| {
-                CallError::Driver(DriverError::new(
+                DriverError::new(
                     error_kind::OTHER,
-                    format!("cannot start a thread for the '{verb}' call: {e}"),
-                ))
+                    format!("cannot start a thread for the call: {e}"),
+                )
             })?;
-        rx.recv_timeout(deadline.remaining()).map_err(|e| match e {
-            mpsc::RecvTimeoutError::Timeout => timed_out(),
-            mpsc::RecvTimeoutError::Disconnected => CallError::Driver(DriverError::new(
-                error_kind::OTHER,
-                format!("the '{verb}' call ended without an answer"),
-            )),
-        })
+        Ok(rx)
     }
+}
+
+/// A call through the vtable: the status, an action verb, or a `call` verb.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Status,
+    Act(Verb),
+    Call(String),
+}
+
+impl Request {
+    pub fn name(&self) -> &str {
+        match self {
+            Request::Status => "status",
+            Request::Act(verb) => verb.as_str(),
+            Request::Call(verb) => verb,
+        }
+    }
+}
+
+type Answer = mpsc::Receiver<Result<String, DriverError>>;
+
+/// What [`Handle::raw`] got.
+#[derive(Debug)]
+pub enum Raw {
+    /// The driver's answer, as it wrote it.
+    Done(Result<String, DriverError>),
+    /// No answer within the patience; the call still runs.
+    Late(Late),
+}
+
+/// A call its caller stopped waiting for.
+#[derive(Debug)]
+pub struct Late(pub(crate) Answer);
+
+impl Late {
+    /// Wait up to `bound` more for the call to end; its answer if it did.
+    pub fn wait(self, bound: Duration) -> Option<Result<String, DriverError>> {
+        self.0.recv_timeout(bound).ok()
+    }
+}
+
+/// The call's thread ended without an answer: something unwound past the call.
+fn ended() -> DriverError {
+    DriverError::new(error_kind::PANIC, "the call ended without an answer")
 }
 
 fn ok_or(r: RResult<RString, DriverError>) -> Result<String, DriverError> {

@@ -1,8 +1,9 @@
 //! A test-only driver (not installed, not a product driver): resources that may declare a
-//! link to another rid, record every call with timestamps, sleep, fail or panic on demand,
-//! hang or kill the process (`hang`, `crash`), and show the deadline each call gets
-//! (`show_deadline`). It serves one id per sequencer group so tests can build services of any
-//! shape.
+//! link to another rid, record every call with timestamps, sleep, fail, panic or abort on
+//! demand, misbehave in the ways the conformance kit must catch (`misbehave`), hang or kill
+//! the process in any verb, creation included (`hang`, `crash`), and show the deadline each
+//! call gets (`show_deadline`). It serves one id per sequencer group so tests can build
+//! services of any shape, and `app.nohelp`, whose manifest has a keyword without help text.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,35 +15,63 @@ use svcmgr_plugin_api::{
 
 export_plugin!(plugin);
 
+/// What `misbehave` may ask for: each breaks one promise the conformance kit checks.
+const MISBEHAVIOURS: &[&str] = &[
+    // stop answers changed and does nothing
+    "stop-noop",
+    // start sleeps its whole `sleep`, whatever its deadline
+    "start-ignores-deadline",
+    // status writes to the var dir
+    "status-writes",
+    // the label is empty
+    "no-label",
+    // a negative size panics instead of being refused
+    "size-panics",
+];
+
 fn plugin() -> Plugin {
+    let nohelp = declaration("app.nohelp").keyword(Kw::string("undocumented"));
     ["ip", "disk", "fs", "container", "app"]
         .iter()
-        .map(|group| {
-            DriverDecl::new(&format!("{group}.fixture"), env!("CARGO_PKG_VERSION"), new)
-                .help("Test fixture resource.")
-                .keyword(Kw::string("link").help("Rid this resource is linked to."))
-                .keyword(Kw::string("record").help("File every call is appended to."))
-                .keyword(Kw::duration("sleep").help("Time a start takes."))
-                .keyword(Kw::list("fail").help("Verbs that fail."))
-                .keyword(Kw::list("fail_after").help("Verbs that change the state, then fail."))
-                .keyword(Kw::list("panic").help("Verbs that panic."))
-                .keyword(Kw::string("mnt").help("Sort key, like a mount point."))
-                .keyword(Kw::list("hang").help(
-                    "Verbs that never return, whatever their deadline (create, status, start, \
-                     stop, call).",
-                ))
-                .keyword(Kw::list("crash").help(
-                    "<verb>:<how> pairs: the verb (create, status, start, stop, call) kills the \
-                     process, by abort, segv (an invalid write) or exit.",
-                ))
-                .keyword(
-                    Kw::bool("show_deadline")
-                        .help("Say the timeout each call gets (a log line, a status line)."),
-                )
-        })
+        .map(|group| declaration(&format!("{group}.fixture")))
+        .chain([nohelp])
         .fold(
             Plugin::new("fixture", env!("CARGO_PKG_VERSION")),
             Plugin::driver,
+        )
+}
+
+fn declaration(id: &str) -> DriverDecl {
+    DriverDecl::new(id, env!("CARGO_PKG_VERSION"), new)
+        .help("Test fixture resource.")
+        .capability("query:name")
+        .keyword(Kw::string("link").help("Rid this resource is linked to."))
+        .keyword(Kw::string("record").help("File every call is appended to."))
+        .keyword(Kw::duration("sleep").help("Time a start takes."))
+        .keyword(Kw::duration("stop_sleep").help("Time a stop takes."))
+        .keyword(Kw::list("fail").help("Verbs that fail."))
+        .keyword(Kw::list("fail_after").help("Verbs that change the state, then fail."))
+        .keyword(Kw::list("panic").help("Verbs that panic (start, stop, status, call)."))
+        .keyword(
+            Kw::list("abort").help("Verbs that abort the process (start, stop, status, call)."),
+        )
+        .keyword(Kw::string("mnt").help("Sort key, like a mount point."))
+        .keyword(Kw::int("size").help("A size, refused when negative."))
+        .keyword(
+            Kw::list("misbehave")
+                .help("Promises to break, for the conformance kit's tests (see MISBEHAVIOURS)."),
+        )
+        .keyword(Kw::list("hang").help(
+            "Verbs that never return, whatever their deadline (create, status, start, stop, \
+             call).",
+        ))
+        .keyword(Kw::list("crash").help(
+            "<verb>:<how> pairs: the verb (create, status, start, stop, call) kills the process, \
+             by abort, segv (an invalid write) or exit.",
+        ))
+        .keyword(
+            Kw::bool("show_deadline")
+                .help("Say the timeout each call gets (a log line, a status line)."),
         )
 }
 
@@ -51,10 +80,14 @@ struct Fixture {
     link: Option<String>,
     record: Option<PathBuf>,
     sleep: Duration,
+    stop_sleep: Duration,
     fail: Vec<String>,
     fail_after: Vec<String>,
     panic: Vec<String>,
+    abort: Vec<String>,
     mnt: Option<String>,
+    misbehave: Vec<String>,
+    var_dir: PathBuf,
     state: PathBuf,
     hang: Vec<String>,
     crash: Vec<String>,
@@ -63,17 +96,38 @@ struct Fixture {
 
 fn new(spec: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> {
     let (hang, crash) = (spec.words("hang"), spec.words("crash"));
-    blow_up(&hang, &crash, "create");
+    hang_or_crash(&hang, &crash, "create");
+    let misbehave = spec.words("misbehave");
+    if let Some(m) = misbehave
+        .iter()
+        .find(|m| !MISBEHAVIOURS.contains(&m.as_str()))
+    {
+        return Err(Error::config_kw(
+            "misbehave",
+            format!("'{m}' is not one of {}", MISBEHAVIOURS.join(", ")),
+        ));
+    }
+    if spec.int("size").is_some_and(|n| n < 0) {
+        if misbehave.iter().any(|m| m == "size-panics") {
+            panic!("negative size");
+        }
+        return Err(Error::config_kw("size", "must not be negative"));
+    }
+    let var_dir = PathBuf::from(&spec.context.var_dir);
     Ok(Box::new(Fixture {
         rid: spec.rid.clone(),
         link: spec.str("link").map(String::from),
         record: spec.str("record").map(PathBuf::from),
         sleep: spec.duration("sleep").unwrap_or_default(),
+        stop_sleep: spec.duration("stop_sleep").unwrap_or_default(),
         fail: spec.words("fail"),
         fail_after: spec.words("fail_after"),
         panic: spec.words("panic"),
+        abort: spec.words("abort"),
         mnt: spec.str("mnt").map(String::from),
-        state: PathBuf::from(&spec.context.var_dir).join(format!("{}.up", spec.rid)),
+        misbehave,
+        state: var_dir.join(format!("{}.up", spec.rid)),
+        var_dir,
         hang,
         crash,
         show_deadline: spec.bool("show_deadline"),
@@ -81,7 +135,7 @@ fn new(spec: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> {
 }
 
 /// Hang or kill the process when told to on `verb`.
-fn blow_up(hang: &[String], crash: &[String], verb: &str) {
+fn hang_or_crash(hang: &[String], crash: &[String], verb: &str) {
     if hang.iter().any(|v| v == verb) {
         loop {
             std::thread::sleep(Duration::from_secs(3600));
@@ -118,9 +172,23 @@ impl Fixture {
         self.state.exists()
     }
 
+    fn misbehaves(&self, how: &str) -> bool {
+        self.misbehave.iter().any(|m| m == how)
+    }
+
+    /// Hang, crash, panic or abort, when told to on `verb`.
+    fn blow_up(&self, verb: &str) {
+        hang_or_crash(&self.hang, &self.crash, verb);
+        if self.abort.iter().any(|v| v == verb) {
+            std::process::abort();
+        }
+        if self.panic.iter().any(|v| v == verb) {
+            panic!("fixture {} told to panic on {verb}", self.rid);
+        }
+    }
+
     /// Run a state change, recording `<rid> <verb> <start ms> <end ms> <ok|fail>`.
     fn act(&self, ctx: &Ctx, verb: &str, want_up: bool) -> Result<ActionReport> {
-        blow_up(&self.hang, &self.crash, verb);
         if self.show_deadline {
             ctx.info(&deadline_of(ctx));
         }
@@ -134,19 +202,20 @@ impl Fixture {
         }
         let begin = now_ms();
         let mut cut_short = false;
-        if want_up && !self.sleep.is_zero() {
+        let sleep = if want_up { self.sleep } else { self.stop_sleep };
+        if !sleep.is_zero() {
             // Sleep in slices so a deadline ends the call early, as a real driver should.
-            let end = std::time::Instant::now() + self.sleep;
-            while std::time::Instant::now() < end && !ctx.timed_out() {
+            let heeds_deadline = !(want_up && self.misbehaves("start-ignores-deadline"));
+            let end = std::time::Instant::now() + sleep;
+            while std::time::Instant::now() < end && !(heeds_deadline && ctx.timed_out()) {
                 std::thread::sleep(Duration::from_millis(10));
             }
             cut_short = std::time::Instant::now() < end;
         }
-        if self.panic.iter().any(|v| v == verb) {
-            panic!("fixture {} told to panic on {verb}", self.rid);
-        }
+        self.blow_up(verb);
         let failed = cut_short || self.fail.iter().any(|v| v == verb);
-        if !failed {
+        let noop = !want_up && self.misbehaves("stop-noop");
+        if !failed && !noop {
             if want_up {
                 ctx.create_dir_all(self.state.parent().expect("var dir"))?;
                 ctx.write_file(&self.state, "")?;
@@ -192,7 +261,10 @@ impl Fixture {
 
 impl ResourceImpl for Fixture {
     fn label(&self) -> String {
-        format!("fixture {}", self.rid)
+        match self.misbehaves("no-label") {
+            true => String::new(),
+            false => format!("fixture {}", self.rid),
+        }
     }
     fn links(&self) -> Vec<String> {
         self.link.iter().cloned().collect()
@@ -205,10 +277,17 @@ impl ResourceImpl for Fixture {
         vec![("OPENSVC_FIXTURE_RID".into(), self.rid.clone())]
     }
     fn status(&self, ctx: &Ctx) -> Result<StatusReport> {
-        if self.panic.iter().any(|v| v == "status") {
-            panic!("fixture {} told to panic on status", self.rid);
+        self.blow_up("status");
+        if self.misbehaves("status-writes") {
+            ctx.create_dir_all(&self.var_dir)?;
+            let count = self.var_dir.join(format!("{}.status-count", self.rid));
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&count)
+                .and_then(|mut f| f.write_all(b"status\n"))
+                .with_context(|| format!("append to {}", count.display()))?;
         }
-        blow_up(&self.hang, &self.crash, "status");
         let report = StatusReport::new(if self.up() { Status::Up } else { Status::Down });
         Ok(match self.show_deadline {
             true => report.with_info(deadline_of(ctx)),
@@ -227,7 +306,7 @@ impl ResourceImpl for Fixture {
         _payload: &serde_json::Value,
         _ctx: &Ctx,
     ) -> Result<serde_json::Value> {
-        blow_up(&self.hang, &self.crash, "call");
+        self.blow_up("call");
         match verb {
             "name" => Ok(serde_json::json!({ "name": self.rid })),
             other => Err(Error::unsupported(format!(
@@ -271,5 +350,36 @@ mod tests {
             "app#1"
         );
         assert_eq!(res.status().unwrap().status, Status::Down);
+    }
+
+    #[test]
+    fn misbehaviours_on_demand() {
+        let res = testing::resource(plugin, "app.fixture", "app#1")
+            .keyword("misbehave", "stop-noop status-writes no-label")
+            .build()
+            .unwrap();
+        assert_eq!(res.label(), "");
+        res.start().unwrap();
+        assert!(res.stop().unwrap().changed, "claims a change");
+        assert_eq!(res.status().unwrap().status, Status::Up, "and stays up");
+        let count = std::fs::read_to_string(res.var_dir().join("app#1.status-count")).unwrap();
+        assert_eq!(count.lines().count(), 1);
+
+        let build = |kw: &[(&str, &str)]| {
+            let b = kw.iter().fold(
+                testing::resource(plugin, "app.fixture", "app#1"),
+                |b, (k, v)| b.keyword(k, v),
+            );
+            b.build().err().unwrap()
+        };
+        // (`size-panics` is shown through the host by tests/tests/kit.rs: the testing
+        // harness creates resources outside the SDK's panic guard.)
+        assert_eq!(
+            build(&[("size", "-1")]).message(),
+            "size: must not be negative"
+        );
+        assert!(build(&[("misbehave", "sulk")])
+            .message()
+            .starts_with("misbehave: 'sulk' is not one of stop-noop,"));
     }
 }

@@ -68,7 +68,11 @@ impl ResourceImpl for Marker {
     }
 
     fn stop(&self, ctx: &Ctx) -> Result<ActionReport> {
-        Ok(ActionReport::from_changed(ctx.remove_file(&self.path)?))
+        let removed = ctx.remove_file(&self.path)?;
+        if !removed {
+            ctx.info("marker already removed");
+        }
+        Ok(ActionReport::from_changed(removed))
     }
 }
 
@@ -102,7 +106,8 @@ mod tests {
             logs,
             [
                 format!("write {}", path.display()),
-                "marker already set".into()
+                "marker already set".into(),
+                "marker already removed".into()
             ]
         );
         std::fs::remove_dir_all(&dir).unwrap();
