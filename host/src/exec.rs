@@ -5,7 +5,7 @@
 //! runtime never blocks, all under the resource's deadline. It reports what changed (for
 //! rollback) and what failed.
 
-use crate::config::resolve::Diag;
+use crate::config::resolve::{Diag, Timeouts};
 use crate::drivers::handle::{CallError, Deadline, Handle};
 use crate::hooks::{Require, Trigger, When};
 use crate::plan::{self, Plan, Verb};
@@ -49,7 +49,8 @@ struct Step {
     verb: Verb,
     /// The action's verb, whose triggers and requirements apply.
     hook_verb: Verb,
-    timeout: Duration,
+    /// The timeouts of the resource: its step's deadline comes from them.
+    timeouts: Timeouts,
     optional: bool,
     skip_standby: bool,
     /// Tagged `noaction`: never started nor stopped.
@@ -119,7 +120,6 @@ impl Step {
             Verb::Unprovision if !p.unprovision => Verb::Stop,
             v => v,
         };
-        let timeout = p.timeouts.for_verb(driver_verb.as_str());
         let (triggers, requires) = match opts.hooks {
             true => (
                 [When::Pre, When::Post]
@@ -144,7 +144,7 @@ impl Step {
             driver: res.driver.clone(),
             verb: driver_verb,
             hook_verb: verb,
-            timeout,
+            timeouts: p.timeouts.clone(),
             optional: p.optional,
             skip_standby: p.standby && !verb.ascending() && !opts.force,
             noaction: p.has_tag("noaction"),
@@ -245,7 +245,7 @@ impl Step {
 
     /// Requirements, pre triggers, the driver, post triggers; Ok(changed) or the failure.
     async fn act(&self) -> Result<bool, Failure> {
-        let deadline = Deadline::after(self.timeout);
+        let deadline = Deadline::for_verb(&self.timeouts, self.verb.as_str());
         self.check_requires(deadline)
             .await
             .map_err(Failure::unchanged)?;

@@ -14,11 +14,7 @@ fn env() -> Env {
 /// The stderr lines, whitespace collapsed (the name column's padding depends on the longest
 /// rid), that contain `needle`.
 fn logged(run: &Run, needle: &str) -> Vec<String> {
-    run.stderr
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|l| l.contains(needle))
-        .collect()
+    run.logged(needle)
 }
 
 fn assert_logged(run: &Run, line: &str) {

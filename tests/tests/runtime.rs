@@ -58,19 +58,10 @@ fn finish(mut child: Child, what: &[&str]) -> Done {
     }
 }
 
-/// The log lines (stderr) holding `needle`, whitespace collapsed.
-fn logged(run: &Run, needle: &str) -> Vec<String> {
-    run.stderr
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|l| l.contains(needle))
-        .collect()
-}
-
 #[track_caller]
 fn assert_logged(run: &Run, needle: &str) {
     assert!(
-        !logged(run, needle).is_empty(),
+        !run.logged(needle).is_empty(),
         "no log line with '{needle}' in:\n{}",
         run.stderr
     );
@@ -117,15 +108,18 @@ impl Drop for KillPidsIn {
 
 // ---- point 3: deadlines ---------------------------------------------------------------
 
+/// A resource whose status never returns, with a 1 s status timeout.
+const HANGING_STATUS: &str = "[fs#1]\ntype = fixture\nhang = status\nstatus_timeout = 1s\n\n";
+
 #[test]
 fn a_status_that_hangs_is_undef_after_its_timeout_and_holds_up_nothing() {
     let env = env();
     env.write_conf(
         SVC,
-        "[DEFAULT]\n\
-         [fs#1]\ntype = fixture\nhang = status\nstatus_timeout = 1s\n\n\
-         [fs#2]\ntype = fixture\n\n\
-         [app#1]\nstart = /bin/true\ncheck = /bin/true\n",
+        &format!(
+            "[DEFAULT]\n{HANGING_STATUS}[fs#2]\ntype = fixture\n\n\
+             [app#1]\nstart = /bin/true\ncheck = /bin/true\n"
+        ),
     );
     let shown = run_within(&env, &["-s", SVC, "print", "status"]).run.ok();
     assert!(
@@ -196,9 +190,10 @@ fn a_requirement_check_obeys_the_status_deadline() {
     let env = env();
     env.write_conf(
         SVC,
-        "[DEFAULT]\n\
-         [fs#1]\ntype = fixture\nhang = status\nstatus_timeout = 1s\n\n\
-         [app#web]\nstart = /bin/true\nstart_requires = fs#1(up)\n",
+        &format!(
+            "[DEFAULT]\n{HANGING_STATUS}\
+             [app#web]\nstart = /bin/true\nstart_requires = fs#1(up)\n"
+        ),
     );
     let began = Instant::now();
     let run = run_within(&env, &["-s", SVC, "start"]).run.code(1);
@@ -211,7 +206,7 @@ fn a_requirement_check_obeys_the_status_deadline() {
         "app#web E requires on resource fs#1 in state up, current state undef",
     );
     assert!(
-        logged(&run, "/bin/true").is_empty(),
+        run.logged("/bin/true").is_empty(),
         "the web app never started"
     );
 }
@@ -307,23 +302,22 @@ fn a_simple_app_pid_file_names_its_process_and_a_stale_one_is_never_signalled() 
             "{stale}:\n{}",
             shown.stdout
         );
-        run_within(&env, &["-s", SVC, "stop"]).run.ok();
-        assert!(
-            other.alive(),
-            "stop signalled a process that is not the app"
-        );
+        let mut stop = || {
+            run_within(&env, &["-s", SVC, "stop"]).run.ok();
+            assert!(
+                other.alive(),
+                "stop signalled a process that is not the app"
+            );
+        };
+        stop();
         std::fs::write(&pid_file, &stale).unwrap();
         let started = run_within(&env, &["-s", SVC, "start"]).run.ok();
         assert!(
-            logged(&started, "already up").is_empty(),
+            started.logged("already up").is_empty(),
             "{}",
             started.stderr
         );
-        run_within(&env, &["-s", SVC, "stop"]).run.ok();
-        assert!(
-            other.alive(),
-            "stop signalled a process that is not the app"
-        );
+        stop();
     }
 }
 
@@ -371,7 +365,7 @@ fn a_forking_start_is_done_when_its_command_exits() {
     );
     assert_logged(&run, "app#1 started");
     assert_logged(&run, "app#1 pre done");
-    assert!(logged(&run, "timed out").is_empty(), "{}", run.stderr);
+    assert!(run.logged("timed out").is_empty(), "{}", run.stderr);
 }
 
 // ---- point 9: SIGINT, SIGTERM ---------------------------------------------------------------

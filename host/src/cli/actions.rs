@@ -445,7 +445,7 @@ pub fn passthrough(ctx: &Ctx, word: &str, rest: &[String]) -> Result<i32> {
     };
     let args = CallArgs::new(word).with_payload(serde_json::json!({ "args": rest }));
     let answer: Passthrough = handle
-        .call("passthrough", args, Deadline::after(DEFAULT_TIMEOUT))
+        .call("passthrough", args, Deadline::by_default(DEFAULT_TIMEOUT))
         .map_err(|e| anyhow!("{rid}: {e}"))?;
     let argv = answer.argv;
     let (prog, args) = argv

@@ -58,8 +58,8 @@ pub const DEFAULT_STATUS_TIMEOUT: Duration = Duration::from_secs(60);
 /// The verbs with a `<verb>_timeout` keyword.
 const TIMED_VERBS: [&str; 5] = ["start", "stop", "provision", "unprovision", "status"];
 
-/// Per-verb timeouts; unset ones fall back to `timeout`, then to the `[DEFAULT]` ones, then
-/// to [`DEFAULT_TIMEOUT`] ([`DEFAULT_STATUS_TIMEOUT`] for `status`).
+/// Per-verb timeouts; unset ones fall back to `timeout`, then to the `[DEFAULT]` ones (and
+/// the calls to [`DEFAULT_TIMEOUT`], [`DEFAULT_STATUS_TIMEOUT`] for `status`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Timeouts {
     pub by_verb: BTreeMap<String, Duration>,
@@ -67,16 +67,8 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
-    /// The deadline a call of `verb` gets.
-    pub fn for_verb(&self, verb: &str) -> Duration {
-        let default = match verb {
-            "status" => DEFAULT_STATUS_TIMEOUT,
-            _ => DEFAULT_TIMEOUT,
-        };
-        self.configured(verb).unwrap_or(default)
-    }
-
-    /// The timeout the configuration sets for `verb`, if any.
+    /// The timeout the configuration sets for `verb`, if any (see
+    /// `drivers::handle::Deadline::for_verb` for the defaults).
     pub fn configured(&self, verb: &str) -> Option<Duration> {
         self.by_verb.get(verb).copied().or(self.any)
     }

@@ -10,6 +10,7 @@
 
 use super::in_flight::Mark;
 use super::{DriverEntry, Registry};
+use crate::config::resolve::{Timeouts, DEFAULT_STATUS_TIMEOUT, DEFAULT_TIMEOUT};
 use crate::plan::Verb;
 use abi_stable::std_types::{RResult, RStr, RString};
 use serde::de::DeserializeOwned;
@@ -27,14 +28,35 @@ use svcmgr_plugin_api::types::{
 pub struct Deadline {
     pub at: Instant,
     pub timeout: Duration,
+    /// No keyword set the timeout: the host's default (drivers may end sooner).
+    pub by_default: bool,
 }
 
 impl Deadline {
-    /// `timeout` from now.
+    /// `timeout` from now, as the configuration set it.
     pub fn after(timeout: Duration) -> Deadline {
         Deadline {
             at: Instant::now() + timeout,
             timeout,
+            by_default: false,
+        }
+    }
+
+    /// The host's default `timeout` from now.
+    pub fn by_default(timeout: Duration) -> Deadline {
+        Deadline {
+            by_default: true,
+            ..Deadline::after(timeout)
+        }
+    }
+
+    /// The deadline of a `verb` call (`start`, …, `status`) of a resource with these
+    /// timeouts: the one they set, else the host's default, 1 h (1 min for a status).
+    pub fn for_verb(timeouts: &Timeouts, verb: &str) -> Deadline {
+        match timeouts.configured(verb) {
+            Some(t) => Deadline::after(t),
+            None if verb == "status" => Deadline::by_default(DEFAULT_STATUS_TIMEOUT),
+            None => Deadline::by_default(DEFAULT_TIMEOUT),
         }
     }
 
@@ -62,6 +84,7 @@ impl Deadline {
             .unwrap_or_default();
         args.deadline_unix_ms = Some((now + self.remaining()).as_millis() as u64);
         args.timeout_ms = Some(self.timeout.as_millis() as u64);
+        args.default_deadline = self.by_default;
         args
     }
 }

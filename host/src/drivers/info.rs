@@ -66,7 +66,7 @@ impl Registry {
             .call(
                 "info",
                 CallArgs::new("driver info"),
-                Deadline::after(INFO_TIMEOUT),
+                Deadline::by_default(INFO_TIMEOUT),
             )
             .map_err(|e| format!("{id}: {e}"))
     }

@@ -40,7 +40,7 @@ pub fn resource_status(res: &Resource, bound: Option<Deadline>) -> ResourceStatu
     match &res.driver {
         Err(problem) => st.log.push(error(problem.clone())),
         Ok(h) => {
-            let own = Deadline::after(p.timeouts.for_verb("status"));
+            let own = Deadline::for_verb(&p.timeouts, "status");
             let deadline = bound.map_or(own, |b| own.min(b));
             match h.status(CallArgs::new("status"), deadline) {
                 Ok(report) => {

@@ -245,9 +245,7 @@ impl App {
         // SAFETY: kill(2) has no memory effects; -pid names the group of the process whose
         // identity was just checked.
         unsafe { libc_kill(-pid, 15) };
-        let deadline = ctx
-            .deadline()
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(10));
+        let deadline = ctx.deadline_or(STOP_GRACE);
         while Instant::now() < deadline {
             if !p.is_running() {
                 ctx.remove_file(self.pid_file())?;
@@ -279,6 +277,10 @@ impl App {
 /// How long a simple app must live after its start to count as started: one that exits
 /// sooner (a bad option, a missing file) failed.
 const SETTLE: Duration = Duration::from_millis(100);
+
+/// How long a simple app has to end on TERM before it gets KILL, unless `stop_timeout` (or
+/// `timeout`) says otherwise.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// What an action keyword's value asks for.
 #[derive(Debug, PartialEq)]
