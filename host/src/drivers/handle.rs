@@ -77,6 +77,14 @@ impl Deadline {
         Instant::now() >= self.at
     }
 
+    /// The same timeout, counted from now.
+    pub fn from_now(self) -> Deadline {
+        Deadline {
+            at: Instant::now() + self.timeout,
+            ..self
+        }
+    }
+
     /// `args` with this deadline, as the driver reads it (unix milliseconds).
     fn stamp(&self, mut args: CallArgs) -> CallArgs {
         let now = SystemTime::now()
@@ -289,6 +297,101 @@ impl Handle {
             })?;
         Ok(rx)
     }
+}
+
+/// One status call of [`statuses`]: the resource, and its deadline as a timeout (counted
+/// from when the call starts).
+pub struct StatusCall {
+    pub handle: Arc<Handle>,
+    pub deadline: Deadline,
+}
+
+/// What a worker of [`statuses`] reports.
+enum Progress {
+    Started(usize, Deadline),
+    Answered(usize, Result<String, DriverError>),
+}
+
+/// The statuses of many resources, `workers` calls at a time, each before its deadline,
+/// without a thread per call (`print status` makes one call per resource). The workers run
+/// the calls on their own threads; past a call's deadline it is given up, its worker left to
+/// it and another one started in its place, so a hanging driver costs the others nothing.
+pub fn statuses(calls: Vec<StatusCall>, workers: usize) -> Vec<Result<StatusReport, CallError>> {
+    let total = calls.len();
+    let calls = Arc::new(calls);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel();
+    let worker = || {
+        let (calls, next, tx) = (Arc::clone(&calls), Arc::clone(&next), tx.clone());
+        std::thread::Builder::new().spawn(move || loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(call) = calls.get(i) else { break };
+            let deadline = call.deadline.from_now();
+            let _ = tx.send(Progress::Started(i, deadline));
+            let args = json(&deadline.stamp(CallArgs::new("status")));
+            let _ = tx.send(Progress::Answered(
+                i,
+                call.handle.invoke(&Request::Status, &args),
+            ));
+        })
+    };
+    let mut answers: Vec<Option<Result<StatusReport, CallError>>> =
+        (0..total).map(|_| None).collect();
+    let mut running: BTreeMap<usize, Deadline> = BTreeMap::new();
+    for _ in 0..workers.min(total) {
+        if let Err(e) = worker() {
+            let why = DriverError::new(error_kind::OTHER, format!("no thread for a status: {e}"));
+            return (0..total)
+                .map(|_| Err(CallError::Driver(why.clone())))
+                .collect();
+        }
+    }
+    let mut left = total;
+    while left > 0 {
+        let wake = running.values().map(|d| d.remaining()).min();
+        let progress = match wake {
+            Some(w) => rx.recv_timeout(w),
+            None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+        };
+        match progress {
+            Ok(Progress::Started(i, deadline)) => {
+                running.insert(i, deadline);
+            }
+            Ok(Progress::Answered(i, answer)) => {
+                if running.remove(&i).is_some() && answers[i].is_none() {
+                    answers[i] = Some(
+                        answer
+                            .map_err(CallError::Driver)
+                            .and_then(|doc| parse("status", &doc)),
+                    );
+                    left -= 1;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let late: Vec<usize> = running
+                    .iter()
+                    .filter(|(_, d)| d.passed())
+                    .map(|(i, _)| *i)
+                    .collect();
+                for i in late {
+                    let deadline = running.remove(&i).expect("running");
+                    answers[i] = Some(Err(CallError::TimedOut {
+                        verb: "status".into(),
+                        after: deadline.timeout,
+                    }));
+                    left -= 1;
+                    // The worker stays with its call: another takes its place.
+                    let _ = worker();
+                }
+            }
+            // Every worker is gone (none could be replaced): what is left has no answer.
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| Err(CallError::Driver(ended()))))
+        .collect()
 }
 
 /// A call through the vtable: the status, an action verb, or a `call` verb.
