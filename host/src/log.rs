@@ -32,7 +32,8 @@ static LOGGER: OnceLock<Logger> = OnceLock::new();
 pub struct Setup<'a> {
     pub node: &'a str,
     pub svc: &'a str,
-    pub rids: &'a [String],
+    /// The length of the longest rid (names are padded to a common width).
+    pub longest_rid: usize,
     pub format: Format,
     pub debug: bool,
     pub color: bool,
@@ -41,7 +42,11 @@ pub struct Setup<'a> {
 
 /// Install the logger for the service this process acts on (first call wins).
 pub fn init(s: Setup<'_>) {
-    let longest_rid = s.rids.iter().map(|r| r.len() + 1).max().unwrap_or(0);
+    let longest_rid = if s.longest_rid > 0 {
+        s.longest_rid + 1
+    } else {
+        0
+    };
     let width = match s.format {
         Format::Default => s.node.len() + 1 + s.svc.len() + longest_rid,
         Format::Classic => s.svc.len() + 8,

@@ -17,7 +17,13 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Rendered diagnostics carry their own severity: no second `error:` before them.
+            let text = format!("{e:#}");
+            if text.starts_with("error: ") || text.starts_with("warning: ") {
+                eprintln!("{text}");
+            } else {
+                eprintln!("error: {text}");
+            }
             ExitCode::from(1)
         }
     }

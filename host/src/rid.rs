@@ -14,7 +14,14 @@ pub fn index(rid: &str) -> &str {
 
 /// Natural order: digit runs compare by value, so `container#2` < `container#10`.
 pub fn natural_cmp(a: &str, b: &str) -> Ordering {
-    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    // Sorting rids compares many that share a prefix (`app#12` and `app#13`): skip it, back to
+    // the start of the digit run it ends in, if any.
+    let mut same = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    while same > 0 && a[same - 1].is_ascii_digit() {
+        same -= 1;
+    }
+    let (mut a, mut b) = (&a[same..], &b[same..]);
     loop {
         match (a.first(), b.first()) {
             (None, None) => return Ordering::Equal,
@@ -51,19 +58,6 @@ fn trim_zeros(digits: &[u8]) -> &[u8] {
     &digits[nz.min(digits.len().saturating_sub(1))..]
 }
 
-/// Shell-style glob match with `*` and `?` (for `--rid container#*`).
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    fn go(p: &[u8], t: &[u8]) -> bool {
-        match p.first() {
-            None => t.is_empty(),
-            Some(b'*') => (0..=t.len()).any(|i| go(&p[1..], &t[i..])),
-            Some(b'?') => !t.is_empty() && go(&p[1..], &t[1..]),
-            Some(c) => t.first() == Some(c) && go(&p[1..], &t[1..]),
-        }
-    }
-    go(pattern.as_bytes(), text.as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,12 +84,15 @@ mod tests {
                 "container#10"
             ]
         );
+        assert_eq!(natural_cmp("app#19", "app#100"), Ordering::Less);
+        assert_eq!(natural_cmp("app#100", "app#19"), Ordering::Greater);
+        assert_eq!(natural_cmp("app#010", "app#10"), Ordering::Greater);
+        assert_eq!(natural_cmp("a1b2", "a1b10"), Ordering::Less);
+        assert_eq!(natural_cmp("app#7", "app#7"), Ordering::Equal);
     }
 
     #[test]
-    fn globs_and_parts() {
-        assert!(glob_match("container#*", "container#12"));
-        assert!(!glob_match("container#?", "container#12"));
+    fn parts() {
         assert_eq!(prefix("vg#1"), "vg");
         assert_eq!(index("app#web"), "web");
     }

@@ -1,7 +1,8 @@
 //! Resource selection from `--rid`, `--tags`, `--subsets` (decisions §5) and the legacy
 //! `start<group>` verbs' group filter. Pure functions.
 
-use crate::rid::{glob_match, prefix};
+use crate::rid::prefix;
+use glob::Pattern;
 use std::collections::BTreeSet;
 
 /// What selection needs to know of one resource.
@@ -29,23 +30,51 @@ impl Filters {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("no resource match the given --rid, --subset and --tags specifiers")]
-pub struct NoMatch;
+pub enum SelectError {
+    #[error("no resource match the given --rid, --subset and --tags specifiers")]
+    NoMatch,
+    #[error("--rid {spec}: invalid pattern: {message}")]
+    BadPattern { spec: String, message: String },
+}
 
-fn rid_matches(spec: &str, c: &Candidate<'_>) -> bool {
-    let wild = spec.contains(['*', '?']);
-    if spec.contains('#') {
-        if wild {
-            glob_match(spec, c.rid)
-        } else {
-            spec == c.rid
+/// One comma-separated part of `--rid`.
+enum RidSpec {
+    /// Contains `#`: a rid, or a glob over rids.
+    Rid(String),
+    RidGlob(Pattern),
+    /// Contains `.` (no `#`): a driver id.
+    Driver(String),
+    /// Otherwise the text before `#`, or a glob over it.
+    Prefix(String),
+    PrefixGlob(Pattern),
+}
+
+impl RidSpec {
+    fn parse(spec: &str) -> Result<RidSpec, SelectError> {
+        let glob = || {
+            Pattern::new(spec).map_err(|e| SelectError::BadPattern {
+                spec: spec.to_string(),
+                message: e.msg.to_string(),
+            })
+        };
+        let wild = spec.contains(['*', '?', '[']);
+        Ok(match (spec.contains('#'), spec.contains('.'), wild) {
+            (true, _, true) => RidSpec::RidGlob(glob()?),
+            (true, _, false) => RidSpec::Rid(spec.to_string()),
+            (false, true, _) => RidSpec::Driver(spec.to_string()),
+            (false, false, true) => RidSpec::PrefixGlob(glob()?),
+            (false, false, false) => RidSpec::Prefix(spec.to_string()),
+        })
+    }
+
+    fn matches(&self, c: &Candidate<'_>) -> bool {
+        match self {
+            RidSpec::Rid(rid) => rid == c.rid,
+            RidSpec::RidGlob(p) => p.matches(c.rid),
+            RidSpec::Driver(id) => id == c.driver,
+            RidSpec::Prefix(p) => p == prefix(c.rid),
+            RidSpec::PrefixGlob(p) => p.matches(prefix(c.rid)),
         }
-    } else if spec.contains('.') {
-        spec == c.driver
-    } else if wild {
-        glob_match(spec, prefix(c.rid))
-    } else {
-        spec == prefix(c.rid)
     }
 }
 
@@ -59,16 +88,24 @@ fn tags_match(expr: &str, tags: &[String]) -> bool {
 }
 
 /// The selected rids, or None when no filter was given (the whole service).
-pub fn select(all: &[Candidate<'_>], f: &Filters) -> Result<Option<BTreeSet<String>>, NoMatch> {
+pub fn select(all: &[Candidate<'_>], f: &Filters) -> Result<Option<BTreeSet<String>>, SelectError> {
     if !f.is_scoped() {
         return Ok(None);
     }
+    let rid_specs = match &f.rid {
+        Some(text) => Some(
+            text.split(',')
+                .map(|s| RidSpec::parse(s.trim()))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => None,
+    };
     let chosen: BTreeSet<String> = all
         .iter()
         .filter(|c| {
-            f.rid
-                .as_deref()
-                .is_none_or(|spec| spec.split(',').any(|s| rid_matches(s.trim(), c)))
+            rid_specs
+                .as_ref()
+                .is_none_or(|specs| specs.iter().any(|s| s.matches(c)))
         })
         .filter(|c| {
             f.tags
@@ -89,7 +126,7 @@ pub fn select(all: &[Candidate<'_>], f: &Filters) -> Result<Option<BTreeSet<Stri
         .map(|c| c.rid.to_string())
         .collect();
     if chosen.is_empty() {
-        Err(NoMatch)
+        Err(SelectError::NoMatch)
     } else {
         Ok(Some(chosen))
     }
@@ -156,14 +193,30 @@ mod tests {
             select(&all, &f(Some("container#*"), Some("web+front,db"), None)),
             Ok(set(&["container#1", "container#2"]))
         );
-        assert_eq!(select(&all, &f(None, Some("web+db"), None)), Err(NoMatch));
+        assert_eq!(
+            select(&all, &f(Some("container#[2-9],v?"), None, None)),
+            Ok(set(&["container#2", "vg#1"])),
+            "character classes and globs over the section prefix"
+        );
+        assert_eq!(
+            select(&all, &f(Some("container#[!1]"), None, None)),
+            Ok(set(&["container#2"]))
+        );
+        assert!(matches!(
+            select(&all, &f(Some("container#[1"), None, None)),
+            Err(SelectError::BadPattern { spec, .. }) if spec == "container#[1"
+        ));
+        assert_eq!(
+            select(&all, &f(None, Some("web+db"), None)),
+            Err(SelectError::NoMatch)
+        );
         assert_eq!(
             select(&all, &f(Some("container"), None, Some("01app"))),
             Ok(set(&["container#2"]))
         );
         assert_eq!(
             select(&all, &f(Some("disk"), None, None)),
-            Err(NoMatch),
+            Err(SelectError::NoMatch),
             "--rid matches the section prefix"
         );
         let groups = Filters {

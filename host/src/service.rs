@@ -6,7 +6,7 @@ use crate::drivers::callbacks::{self, ResourceTable};
 use crate::drivers::handle::Handle;
 use crate::drivers::Registry;
 use crate::paths::Paths;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -40,6 +40,9 @@ pub struct Service {
     pub def: ServiceDef,
     pub resources: Vec<Resource>,
     pub diags: Vec<Diag>,
+    /// rid → index in `resources`: a lookup per planned step or error would otherwise search
+    /// them all (quadratic on large services).
+    by_rid: HashMap<String, usize>,
 }
 
 impl Service {
@@ -60,40 +63,55 @@ impl Service {
             &format!("{}.{}", paths.nodename, cfg.name),
             crate::log::utc_offset(),
         );
-        let (def, mut diags) = resolve::resolve(&cfg, reg, &paths.nodename, &var.to_string_lossy());
-        let links: Vec<Vec<ConfigLink>> =
-            def.resources.iter().map(|r| config_links(reg, r)).collect();
+        let var_dir = var.to_string_lossy();
+        let (mut def, mut diags) = resolve::resolve(&cfg, reg, &paths.nodename, &var_dir);
+        // The definitions move into the resources (cloning 10,000 of them was measurable).
+        let rdefs = std::mem::take(&mut def.resources);
+        let links: Vec<Vec<ConfigLink>> = rdefs.iter().map(|r| config_links(reg, r)).collect();
+        let mut linked_by = linked_by_index(&rdefs, &links);
+        let broken: Vec<Option<(String, String)>> = {
+            // By rid, not searched for: a service of 10,000 resources stays linear.
+            let groups: HashMap<&str, &str> = rdefs
+                .iter()
+                .map(|r| (r.rid.as_str(), r.group.as_str()))
+                .collect();
+            links
+                .iter()
+                .map(|own| {
+                    own.iter()
+                        .find_map(|l| l.problem(&groups).map(|p| (l.keyword.clone(), p)))
+                })
+                .collect()
+        };
         let scripts_dir = paths.scripts_dir(&cfg.name);
         let svc_env = service_env(&cfg.name, &def.id, &scripts_dir);
-        let mut resources = Vec::with_capacity(def.resources.len());
-        for (rdef, own_links) in def.resources.iter().zip(&links) {
-            let mut context = ResourceContext::new(&cfg.name, &var.to_string_lossy());
+        let mut resources = Vec::with_capacity(rdefs.len());
+        for ((rdef, own_links), broken_link) in rdefs.into_iter().zip(links).zip(broken) {
+            let mut context = ResourceContext::new(&cfg.name, &var_dir);
             context.nodename = paths.nodename.clone();
             context.svc_id = def.id.clone();
             context.token = token;
             context.service = rdef.service_keywords.clone();
             context.host_features = features::ALL.iter().map(|f| f.to_string()).collect();
             context.generic_keywords = rdef.generic_keywords.clone();
-            context.linked_by = linked_by(&rdef.rid, &def.resources, &links);
+            context.linked_by = linked_by.remove(&rdef.rid).unwrap_or_default();
             context.tags = rdef.props.tags.clone();
             context.env = svc_env.clone();
             context.env.insert("OPENSVC_RID".into(), rdef.rid.clone());
             context.scripts_dir = scripts_dir.to_string_lossy().into_owned();
-            let broken_link = own_links
-                .iter()
-                .find_map(|l| l.problem(&def.resources).map(|p| (l, p)));
             let created = match (&rdef.problem, broken_link) {
                 (Some(p), _) => Err(p.clone()),
-                (None, Some((link, problem))) => {
+                (None, Some((keyword, problem))) => {
+                    let message = format!("{keyword}: {problem}");
                     diags.push(Diag {
                         severity: Severity::Error,
                         section: rdef.rid.clone(),
-                        keyword: Some(link.keyword.clone()),
-                        message: problem.clone(),
+                        keyword: Some(keyword),
+                        message: problem,
                     });
-                    Err(format!("{}: {problem}", link.keyword))
+                    Err(message)
                 }
-                (None, None) => instantiate(reg, rdef, &context).inspect_err(|e| {
+                (None, None) => instantiate(reg, &rdef, &context).inspect_err(|e| {
                     diags.push(Diag {
                         severity: Severity::Error,
                         section: rdef.rid.clone(),
@@ -103,7 +121,7 @@ impl Service {
                 }),
             };
             let mut res = Resource {
-                def: rdef.clone(),
+                def: rdef,
                 driver: Err(String::new()),
                 label: String::new(),
                 links: Vec::new(),
@@ -125,9 +143,10 @@ impl Service {
             });
             resources.push(res);
         }
+        let rids: HashSet<&str> = resources.iter().map(Resource::rid).collect();
         for res in &resources {
             for link in &res.links {
-                if !resources.iter().any(|r| r.rid() == link) {
+                if !rids.contains(link.as_str()) {
                     diags.push(Diag {
                         severity: Severity::Error,
                         section: res.rid().to_string(),
@@ -149,6 +168,11 @@ impl Service {
             })
             .collect();
         callbacks::register(token, Arc::new(table));
+        let by_rid = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.rid().to_string(), i))
+            .collect();
         Service {
             name: cfg.name.clone(),
             paths: paths.clone(),
@@ -156,11 +180,17 @@ impl Service {
             def,
             resources,
             diags,
+            by_rid,
         }
     }
 
     pub fn resource(&self, rid: &str) -> Option<&Resource> {
-        self.resources.iter().find(|r| r.rid() == rid)
+        let indexed = self.by_rid.get(rid).and_then(|&i| self.resources.get(i));
+        match indexed.filter(|r| r.rid() == rid) {
+            Some(r) => Some(r),
+            // `resources` changed since the index was built: search.
+            None => self.resources.iter().find(|r| r.rid() == rid),
+        }
     }
 
     pub fn errors(&self) -> impl Iterator<Item = &Diag> {
@@ -226,10 +256,11 @@ struct ConfigLink {
 }
 
 impl ConfigLink {
-    /// Why the link is wrong, if it is: its target must be a resource of its group.
-    fn problem(&self, all: &[ResourceDef]) -> Option<String> {
-        match all.iter().find(|r| r.rid == self.target) {
-            Some(r) if r.group == self.group => None,
+    /// Why the link is wrong, if it is: its target must be a resource of its group (`groups`:
+    /// each rid's group).
+    fn problem(&self, groups: &HashMap<&str, &str>) -> Option<String> {
+        match groups.get(self.target.as_str()) {
+            Some(g) if *g == self.group => None,
             _ => Some(format!(
                 "{} is not a {} resource of this service",
                 self.target, self.group
@@ -239,7 +270,7 @@ impl ConfigLink {
 }
 
 fn config_links(reg: &Registry, rdef: &ResourceDef) -> Vec<ConfigLink> {
-    let Some(entry) = rdef.driver.as_ref().and_then(|d| reg.drivers.get(d)) else {
+    let Some(entry) = reg.entry_for(rdef.driver.as_deref(), rdef.driver_version.as_deref()) else {
         return Vec::new();
     };
     entry
@@ -258,13 +289,28 @@ fn config_links(reg: &Registry, rdef: &ResourceDef) -> Vec<ConfigLink> {
         .collect()
 }
 
-/// The resources whose config links them to `rid` (`links[i]` are those of `all[i]`).
-fn linked_by(rid: &str, all: &[ResourceDef], links: &[Vec<ConfigLink>]) -> Vec<LinkedBy> {
-    all.iter()
-        .zip(links)
-        .filter(|(_, l)| l.iter().any(|l| l.target == rid))
-        .map(|(r, _)| LinkedBy::new(&r.rid, r.driver.as_deref().unwrap_or_default()))
-        .collect()
+/// For each rid, the resources whose config links them to it, in config order (`links[i]`
+/// are those of `all[i]`). One pass: a search per resource made loading quadratic.
+fn linked_by_index(
+    all: &[ResourceDef],
+    links: &[Vec<ConfigLink>],
+) -> HashMap<String, Vec<LinkedBy>> {
+    let mut index: HashMap<String, Vec<LinkedBy>> = HashMap::new();
+    for (r, own) in all.iter().zip(links) {
+        let mut targets: Vec<&str> = own.iter().map(|l| l.target.as_str()).collect();
+        targets.sort_unstable();
+        targets.dedup();
+        for target in targets {
+            index
+                .entry(target.to_string())
+                .or_default()
+                .push(LinkedBy::new(
+                    &r.rid,
+                    r.driver.as_deref().unwrap_or_default(),
+                ));
+        }
+    }
+    index
 }
 
 /// Create a resource through its driver library.
@@ -274,10 +320,8 @@ fn instantiate(
     context: &ResourceContext,
 ) -> Result<Handle, String> {
     // Resolution gives every definition without a problem its driver.
-    let entry = rdef
-        .driver
-        .as_ref()
-        .and_then(|d| reg.drivers.get(d))
+    let entry = reg
+        .entry_for(rdef.driver.as_deref(), rdef.driver_version.as_deref())
         .ok_or_else(|| format!("no driver serves {}", rdef.rid))?;
     Handle::create(reg, entry, &rdef.rid, &rdef.keywords, context).map_err(|e| e.to_string())
 }
@@ -307,7 +351,6 @@ fn service_env(name: &str, id: &str, scripts_dir: &Path) -> BTreeMap<String, Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drivers::DriverEntry;
     use svcmgr_plugin_api::types::{DriverManifest, KeywordSpec, KwType};
 
     fn registry() -> Registry {
@@ -318,19 +361,7 @@ mod tests {
         };
         let mut netns = DriverManifest::new("ip.netns", "1.0.0");
         netns.keywords = vec![kw("ipdev", None), kw("netns", Some("container"))];
-        Registry {
-            libs: Vec::new(),
-            drivers: [(
-                netns.id.clone(),
-                DriverEntry {
-                    manifest: netns,
-                    lib: 0,
-                },
-            )]
-            .into(),
-            warnings: Vec::new(),
-            debug: Vec::new(),
-        }
+        Registry::of_manifests(vec![netns])
     }
 
     fn def(rid: &str, group: &str, driver: &str, kw: serde_json::Value) -> ResourceDef {
@@ -343,6 +374,7 @@ mod tests {
             service_keywords: Default::default(),
             generic_keywords: Default::default(),
             props: Default::default(),
+            driver_version: None,
         }
     }
 
@@ -389,15 +421,17 @@ mod tests {
             ("netns", "container#1")
         );
         assert!(links[0].is_empty() && links[3].is_empty());
-        assert_eq!(links[1][0].problem(&all), None);
+        let groups: HashMap<&str, &str> = all
+            .iter()
+            .map(|r| (r.rid.as_str(), r.group.as_str()))
+            .collect();
+        assert_eq!(links[1][0].problem(&groups), None);
         assert_eq!(
-            links[2][0].problem(&all).as_deref(),
+            links[2][0].problem(&groups).as_deref(),
             Some("ip#1 is not a container resource of this service")
         );
-        assert_eq!(
-            linked_by("container#1", &all, &links),
-            [LinkedBy::new("ip#1", "ip.netns")]
-        );
-        assert_eq!(linked_by("ip#3", &all, &links), []);
+        let index = linked_by_index(&all, &links);
+        assert_eq!(index["container#1"], [LinkedBy::new("ip#1", "ip.netns")]);
+        assert!(!index.contains_key("ip#3"));
     }
 }

@@ -20,7 +20,7 @@ pub use sdk::{
     Cmd, Context, Ctx, DriverDecl, Error, ErrorKind, Factory, Kw, Output, Plugin, ResourceImpl,
     ResourceSpec, Result,
 };
-pub use types::{ActionReport, KwType, Level, LogEntry, Status, StatusReport};
+pub use types::{ActionReport, Devs, KwType, Level, LogEntry, Status, StatusReport};
 
 /// Not part of the API: what [`export_plugin!`] expands to. May change in any release.
 #[doc(hidden)]
@@ -52,7 +52,7 @@ macro_rules! export_plugin {
             extern "C" fn erased_root_module(
             ) -> $crate::__private::abi_stable::library::RootModuleResult {
                 $crate::__private::abi_stable::library::__call_root_module_loader(|| {
-                    $crate::__private::root_module($plugin)
+                    $crate::__private::root_module($plugin, module_path!())
                 })
             }
             // SAFETY: the constructor returns the module type the header is declared with.

@@ -189,7 +189,8 @@ impl KeywordSpec {
     }
 }
 
-/// Parse a duration: a bare number is seconds; suffixes `ms`, `s`, `m`, `h`, `d`.
+/// Parse a duration: a bare number is seconds; suffixes `ms`, `s`, `m`, `h`, `d`, `w`, `y`
+/// (a week is 7 days, a year 365 days, as in OpenSVC).
 /// Compound forms like `1m30s` are accepted too.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
@@ -220,7 +221,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "m" => 60.0,
             "h" => 3600.0,
             "d" => 86400.0,
-            _ => return Err(format!("invalid duration '{text}' (units: ms, s, m, h, d)")),
+            "w" => 7.0 * 86400.0,
+            "y" => 365.0 * 86400.0,
+            _ => {
+                return Err(format!(
+                    "invalid duration '{text}' (units: ms, s, m, h, d, w, y)"
+                ))
+            }
         };
         total += Duration::from_secs_f64(n * unit_secs);
         rest = &rest[num_len + unit_len..];
@@ -729,6 +736,42 @@ impl ActionReport {
     }
 }
 
+/// Answer of `call("devs")`: the block devices of a resource, as OpenSVC's `print devs`
+/// shows them. A driver without devices answers empty lists (the SDK's default), and a host
+/// treats a driver that does not know the verb the same way.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Devs {
+    /// Devices the resource makes available (a volume group's logical volumes).
+    #[serde(default)]
+    pub exposed: Vec<String>,
+    /// Devices the resource is built on (a volume group's physical volumes, a filesystem's
+    /// device).
+    #[serde(default)]
+    pub sub: Vec<String>,
+    /// The whole devices under the sub devices (the disk holding a partition).
+    #[serde(default)]
+    pub base: Vec<String>,
+}
+
+impl Devs {
+    /// These devices exposed.
+    pub fn with_exposed(mut self, devs: Vec<String>) -> Self {
+        self.exposed = devs;
+        self
+    }
+    /// These devices used.
+    pub fn with_sub(mut self, devs: Vec<String>) -> Self {
+        self.sub = devs;
+        self
+    }
+    /// These whole devices under the used ones.
+    pub fn with_base(mut self, devs: Vec<String>) -> Self {
+        self.base = devs;
+        self
+    }
+}
+
 /// Answer of `call("info")`, asked by `svcmgr driver info <id> --kw …` of a resource made with
 /// `ResourceContext::info_only`: what a driver tells about one configuration (e.g. the
 /// parameters of the OCF agent its keywords name). Drivers that answer list `info` in their
@@ -768,6 +811,18 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86400));
+        assert_eq!(
+            parse_duration("2w").unwrap(),
+            Duration::from_secs(14 * 86400)
+        );
+        assert_eq!(
+            parse_duration("1y").unwrap(),
+            Duration::from_secs(365 * 86400)
+        );
+        assert_eq!(
+            parse_duration("1w1d").unwrap(),
+            Duration::from_secs(8 * 86400)
+        );
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("").is_err());
         assert_eq!(format_duration(Duration::from_secs(5)), "5s");

@@ -209,6 +209,48 @@ fn v1_service_status_start_and_docker_passthrough() {
 }
 
 #[test]
+fn the_run_line_is_what_runs_and_the_log_holds_only_our_records() {
+    let svc = Svc::new();
+    svc.write_conf(&format!(
+        "[container#1]\ntype = docker\nimage = {IMAGE1}\ncommand = sleep 300\n\
+         hostname = kw\nenvironment = X=2\nrun_args = -h ra -e X=1 -e Y=1 -ti\ntty = false\n"
+    ));
+    let start = svc.run("start").ok();
+    let run = &start.lines_with("docker run ")[0];
+    assert!(
+        run.ends_with(&format!(
+            "docker run --tty=false -d --name={} --hostname=kw -e X=2 -e Y=1 -i {IMAGE1} sleep 300",
+            svc.container(1)
+        )),
+        "the keywords' values replace the run_args flags they override: {run}"
+    );
+    let name = svc.container(1);
+    assert_eq!(
+        inspect(&name, "{{.Config.Hostname}}").as_deref(),
+        Some("kw")
+    );
+    assert_eq!(inspect(&name, "{{.Config.Tty}}").as_deref(), Some("false"));
+    assert_eq!(
+        inspect(&name, "{{.Config.OpenStdin}}").as_deref(),
+        Some("true")
+    );
+    let env = inspect(&name, "{{json .Config.Env}}").unwrap();
+    assert!(
+        env.contains("\"X=2\"") && env.contains("\"Y=1\"") && !env.contains("X=1"),
+        "{env}"
+    );
+    let log = std::fs::read_to_string(svc.env.path(&format!("var/log/opensvc/{}.log", svc.name)))
+        .unwrap();
+    assert!(log.contains("docker run --tty=false -d --name="), "{log}");
+    for chatter in ["handshake", "pool dropped", "connection is ready"] {
+        assert!(
+            !log.contains(chatter),
+            "the docker client's own debug lines are not ours: {log}"
+        );
+    }
+}
+
+#[test]
 fn stopcontainer_then_startcontainer_reuse_the_instances() {
     let svc = Svc::new();
     svc.write_conf(&format!(
@@ -533,6 +575,11 @@ fn private_daemon_runs_the_containers_and_stops_with_them() {
     let shutdown = stop.line_index(&["no more container handled by docker daemon. shut it down"]);
     assert!(stop.line_index(&["container#2 ", "docker -H"]) < shutdown);
     assert!(!std::path::Path::new(&format!("/proc/{pid}/exe")).exists());
+    let exec_root = format!("/var/run/svcmgr-docker/{}", &svc.id[..8]);
+    assert!(
+        !std::path::Path::new(&exec_root).exists(),
+        "the daemon's exec root goes with it"
+    );
     let status = svc.run("print status").ok();
     assert_lines(&status.stdout, "docker daemon is not running", 2);
 

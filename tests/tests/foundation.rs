@@ -397,8 +397,7 @@ fn cli_errors_name_the_flag_or_action() {
     env.write_conf("demo", "[app#1]\nstart = /bin/true\n");
     let r = env.run("-s demo start --kw a=b").code(1);
     assert!(
-        r.stderr
-            .contains("option --kw is not valid with action 'start'"),
+        r.stderr.contains("unexpected argument '--kw'") && r.stderr.contains("Usage: svcmgr start"),
         "{}",
         r.stderr
     );

@@ -32,7 +32,7 @@ enum Ended {
 /// Load the service and refuse to act on a config with errors outside resource sections
 /// (those block only the actions on their resource: see `exec::refusal`).
 pub fn load_for_action(ctx: &Ctx, name: &str) -> Result<Service> {
-    let svc = Service::build(&ctx.paths, name, &ctx.registry)?;
+    let svc = Service::build(&ctx.paths, name, ctx.registry())?;
     let errors: Vec<String> = svc
         .global_errors()
         .map(|d| d.render(&svc.cfg.path))
@@ -99,6 +99,10 @@ struct Run<'a> {
     svc: &'a Service,
     all: Vec<PlanRes>,
     action: &'a str,
+    /// `--force`, or an action that implies it (`shutdown` stops standby resources).
+    force: bool,
+    /// Whether a selection pulls in linked resources (OpenSVC does not for `startstandby`).
+    expand: bool,
 }
 
 impl Run<'_> {
@@ -110,8 +114,8 @@ impl Run<'_> {
     ) -> Result<Plan> {
         let mut chosen = selected.cloned();
         let added = match &mut chosen {
-            Some(set) => plan::expand(verb, set, &self.all),
-            None => Vec::new(),
+            Some(set) if self.expand => plan::expand(verb, set, &self.all),
+            _ => Vec::new(),
         };
         let parallel = |g: &str, s: &str| self.svc.subset_parallel(g, s);
         let flag = if verb.ascending() {
@@ -150,7 +154,7 @@ impl Run<'_> {
         }
         let opts = exec::Options {
             action: self.action.to_string(),
-            force: self.ctx.args.force,
+            force: self.force,
             hooks: true,
             interruptible: true,
         };
@@ -324,13 +328,28 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
         }
         log::warn("", &format!("{why}: acting anyway, as --force says"));
     }
-    let selected = match selection(&svc, ctx, groups) {
+    let mut selected = match selection(&svc, ctx, groups) {
         Ok(s) => s,
         Err(e) => {
             log::error("", &e.to_string());
             return Ok(1);
         }
     };
+    if action == "startstandby" {
+        let standby = svc
+            .resources
+            .iter()
+            .filter(|r| {
+                r.def.props.standby && selected.as_ref().is_none_or(|s| s.contains(r.rid()))
+            })
+            .map(|r| r.rid().to_string())
+            .collect::<BTreeSet<_>>();
+        if standby.is_empty() {
+            log::info("", "no standby resource to start");
+            return Ok(0);
+        }
+        selected = Some(standby);
+    }
     let _lock = if ctx.args.dry_run {
         None
     } else {
@@ -351,12 +370,14 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
         svc: &svc,
         all: plan_resources(&svc),
         action,
+        force: ctx.args.force || action == "shutdown",
+        expand: action != "startstandby",
     };
     let sel = selected.as_ref();
     let verbs: &[Verb] = match action {
-        "start" => &[Verb::Start],
+        "start" | "startstandby" => &[Verb::Start],
         "provision" => &[Verb::Provision],
-        "stop" => &[Verb::Stop],
+        "stop" | "shutdown" => &[Verb::Stop],
         "unprovision" => &[Verb::Unprovision],
         "restart" => &[Verb::Stop, Verb::Start],
         other => bail!("not a state-changing action: {other}"),
@@ -425,18 +446,17 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
 /// runs with the operator's terminal; its exit code is ours.
 pub fn passthrough(ctx: &Ctx, word: &str, rest: &[String]) -> Result<i32> {
     let name = ctx.service_name()?;
-    let svc = Service::build(&ctx.paths, name, &ctx.registry)?;
-    let declares_word = |driver: &Option<String>| {
-        driver
-            .as_ref()
-            .and_then(|d| ctx.registry.drivers.get(d))
+    let svc = Service::build(&ctx.paths, name, ctx.registry())?;
+    let declares_word = |def: &crate::config::resolve::ResourceDef| {
+        ctx.registry()
+            .entry_for(def.driver.as_deref(), def.driver_version.as_deref())
             .and_then(|d| d.manifest.passthrough.as_deref())
             == Some(word)
     };
     let mut candidates: Vec<_> = svc
         .resources
         .iter()
-        .filter(|r| !r.def.props.disable && declares_word(&r.def.driver))
+        .filter(|r| !r.def.props.disable && declares_word(&r.def))
         .filter_map(|r| r.driver.as_ref().ok().map(|h| (r.rid(), h)))
         .collect();
     candidates.sort_by(|a, b| natural_cmp(a.0, b.0));

@@ -5,6 +5,8 @@
 use super::args::OutputFormat;
 use super::Ctx;
 use crate::config::ini::Document;
+use crate::config::keywords;
+use crate::config::kwexpr::KwExpr;
 use crate::config::resolve::Diag;
 use crate::config::{refs, ServiceConfig};
 use crate::service::Service;
@@ -12,6 +14,7 @@ use crate::status::monitor::frozen_flag;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
+use svcmgr_plugin_api::types::KeywordSpec;
 
 pub fn run(ctx: &Ctx, action: &str) -> Result<i32> {
     if action == "ls" {
@@ -35,29 +38,12 @@ pub fn run(ctx: &Ctx, action: &str) -> Result<i32> {
     }
 }
 
-/// `[section.]keyword[=value]`: the section defaults to DEFAULT.
-fn parse_kw(expr: &str, with_value: bool) -> Result<(String, String, Option<String>)> {
-    let (lhs, value) = match (expr.split_once('='), with_value) {
-        (Some((l, v)), true) => (l, Some(v.to_string())),
-        (None, true) => bail!("--kw '{expr}': expected section.keyword=value"),
-        (_, false) => (expr, None),
-    };
-    let (section, key) = lhs.rsplit_once('.').unwrap_or(("DEFAULT", lhs));
-    if key.is_empty() || section.is_empty() {
-        bail!(
-            "--kw '{expr}': expected section.keyword{}",
-            if with_value { "=value" } else { "" }
-        );
-    }
-    Ok((section.to_string(), key.to_string(), value))
-}
-
 /// The sections a `--kw` section part designates: itself, or every `<group>#…` section for
 /// a bare group word (`container.rm=true`).
 fn target_sections(doc: &Document, section: &str) -> Vec<String> {
     let is_group_word = !section.contains(['#', ':']) && section != "DEFAULT" && section != "env";
     let matching: Vec<String> = doc
-        .sections
+        .sections()
         .iter()
         .filter(|s| is_group_word && crate::rid::prefix(&s.name) == section && s.name.contains('#'))
         .map(|s| s.name.clone())
@@ -79,8 +65,8 @@ fn render_diags(diags: &[&Diag], cfg: &ServiceConfig) -> String {
 
 /// Write `new` unless it has errors that `old` did not have.
 fn save_checked(ctx: &Ctx, old: &ServiceConfig, new: ServiceConfig) -> Result<()> {
-    let before = Service::from_config(&ctx.paths, old.clone(), &ctx.registry);
-    let after = Service::from_config(&ctx.paths, new.clone(), &ctx.registry);
+    let before = Service::from_config(&ctx.paths, old.clone(), ctx.registry());
+    let after = Service::from_config(&ctx.paths, new.clone(), ctx.registry());
     let known: BTreeSet<String> = before.errors().map(|d| d.render(&old.path)).collect();
     let fresh: Vec<&Diag> = after
         .errors()
@@ -93,6 +79,73 @@ fn save_checked(ctx: &Ctx, old: &ServiceConfig, new: ServiceConfig) -> Result<()
     Ok(())
 }
 
+/// Every spelling of `keyword` in `section`: its name and legacy aliases, as the host and the
+/// section's driver declare them (just `keyword` when none does).
+fn spellings(ctx: &Ctx, doc: &Document, section: &str, keyword: &str) -> Vec<String> {
+    let host_table = match section {
+        "DEFAULT" => keywords::SERVICE,
+        "env" => &[],
+        s if s.starts_with("subset#") => keywords::SUBSET,
+        _ => keywords::RESOURCE,
+    };
+    if let Some((k, _)) = keywords::find(host_table, keyword) {
+        return std::iter::once(k.name)
+            .chain(k.aliases.iter().copied())
+            .map(String::from)
+            .collect();
+    }
+    let reg = ctx.registry();
+    let specs: Vec<&KeywordSpec> = match section {
+        "DEFAULT" => reg
+            .entries()
+            .flat_map(|d| &d.manifest.service_keywords)
+            .collect(),
+        "env" => Vec::new(),
+        _ => reg
+            .resolve(crate::rid::prefix(section), doc.get(section, "type"))
+            .map(|e| e.manifest.keywords.iter().collect())
+            .unwrap_or_default(),
+    };
+    specs
+        .into_iter()
+        .find(|k| k.name == keyword || k.aliases.iter().any(|a| a == keyword))
+        .map(|k| {
+            std::iter::once(&k.name)
+                .chain(&k.aliases)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_else(|| vec![keyword.to_string()])
+}
+
+/// The keys `expr` names in `section`: every spelling of its keyword, with its scope.
+fn keys_of(ctx: &Ctx, doc: &Document, section: &str, expr: &KwExpr) -> Vec<String> {
+    spellings(ctx, doc, section, &expr.keyword)
+        .iter()
+        .map(|s| expr.key(s))
+        .collect()
+}
+
+/// Apply one `set`/`create` expression to `doc`; whether anything changed.
+fn set_keyword(ctx: &Ctx, cfg: &mut ServiceConfig, expr: &KwExpr) -> Result<bool> {
+    let mut changed = false;
+    for target in target_sections(&cfg.doc, &expr.section) {
+        let keys = keys_of(ctx, &cfg.doc, &target, expr);
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let current = cfg
+            .doc
+            .section(&target)
+            .and_then(|s| s.entries().find(|(k, _)| keys.contains(k)))
+            .map(|(_, v)| v.to_string())
+            .or_else(|| default_of(ctx, cfg, &target, &expr.keyword));
+        let value = expr.apply(current.as_deref())?;
+        changed |= cfg
+            .doc
+            .set_spelled(&target, &keys, &expr.key(&expr.keyword), &value);
+    }
+    Ok(changed)
+}
+
 fn edit_keywords(ctx: &Ctx, name: &str, set: bool) -> Result<i32> {
     if ctx.args.kw.is_empty() {
         bail!(
@@ -103,13 +156,17 @@ fn edit_keywords(ctx: &Ctx, name: &str, set: bool) -> Result<i32> {
     let old = ServiceConfig::load(name, &ctx.paths.conf(name))?;
     let mut new = old.clone();
     let mut changed = false;
-    for expr in &ctx.args.kw {
-        let (section, key, value) = parse_kw(expr, set)?;
-        for target in target_sections(&new.doc, &section) {
-            changed |= match &value {
-                Some(v) => new.doc.set(&target, &key, v),
-                None => new.doc.unset(&target, &key),
-            };
+    // Every expression applies to the document in memory; one refused writes nothing.
+    for text in &ctx.args.kw {
+        let expr = KwExpr::parse(text, set)?;
+        if set {
+            changed |= set_keyword(ctx, &mut new, &expr)?;
+            continue;
+        }
+        for target in target_sections(&new.doc, &expr.section) {
+            let keys = keys_of(ctx, &new.doc, &target, &expr);
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            changed |= new.doc.unset_spelled(&target, &keys);
         }
     }
     if changed {
@@ -123,17 +180,24 @@ fn get(ctx: &Ctx, name: &str) -> Result<i32> {
     if ctx.args.kw.is_empty() {
         bail!("get needs --kw section.keyword");
     }
-    for expr in &ctx.args.kw {
-        let (section, key, _) = parse_kw(expr, false)?;
-        let raw = if ctx.args.eval {
-            cfg.raw_scoped(&section, &key, &ctx.paths.nodename)
-        } else {
-            cfg.doc.get(&section, &key)
-        };
-        let Some(raw) = raw else {
+    for text in &ctx.args.kw {
+        let expr = KwExpr::parse(text, false)?;
+        let (section, key) = (&expr.section, expr.key(&expr.keyword));
+        // The first spelling set, the keyword's own name first.
+        let found = keys_of(ctx, &cfg.doc, section, &expr)
+            .into_iter()
+            .find_map(|k| {
+                let raw = if ctx.args.eval {
+                    cfg.raw_scoped(section, &k, &ctx.paths.nodename)
+                } else {
+                    cfg.doc.get(section, &k)
+                };
+                raw.map(|r| (k, r))
+            });
+        let Some((spelled, raw)) = found else {
             crate::outln!(
                 "{}",
-                default_of(ctx, &cfg, &section, &key).unwrap_or_else(|| "None".into())
+                default_of(ctx, &cfg, section, &expr.keyword).unwrap_or_else(|| "None".into())
             )?;
             continue;
         };
@@ -147,7 +211,7 @@ fn get(ctx: &Ctx, name: &str) -> Result<i32> {
             };
             crate::outln!(
                 "{}",
-                refs::expand(&cfg, &b, &section, &key, raw)
+                refs::expand(&cfg, &b, section, &spelled, raw)
                     .map_err(|e| anyhow!("[{section}] {key}: {e}"))?
             )?;
         } else {
@@ -161,7 +225,7 @@ fn get(ctx: &Ctx, name: &str) -> Result<i32> {
 fn default_of(ctx: &Ctx, cfg: &ServiceConfig, section: &str, key: &str) -> Option<String> {
     let type_name = cfg.doc.get(section, "type");
     let entry = ctx
-        .registry
+        .registry()
         .resolve(crate::rid::prefix(section), type_name)
         .ok()?;
     let spec = entry.manifest.keywords.iter().find(|k| k.name == key)?;
@@ -179,7 +243,7 @@ fn print_config(ctx: &Ctx, name: &str) -> Result<i32> {
         return Ok(0);
     }
     let mut doc = Map::new();
-    for s in &cfg.doc.sections {
+    for s in cfg.doc.sections() {
         let kws: Map<String, Value> = s
             .entries()
             .map(|(k, v)| (k.to_string(), Value::from(v)))
@@ -195,7 +259,7 @@ fn print_config(ctx: &Ctx, name: &str) -> Result<i32> {
 }
 
 fn validate(ctx: &Ctx, name: &str) -> Result<i32> {
-    let svc = Service::build(&ctx.paths, name, &ctx.registry)?;
+    let svc = Service::build(&ctx.paths, name, ctx.registry())?;
     for d in &svc.diags {
         crate::outln!("{}", d.render(&svc.cfg.path))?;
     }
@@ -270,23 +334,22 @@ fn create(ctx: &Ctx, name: &str) -> Result<i32> {
     if path.exists() {
         bail!("service {name} already exists ({})", path.display());
     }
-    let mut doc = match ctx.args.config.as_deref() {
+    let doc = match ctx.args.config.as_deref() {
         Some(file) => read_feed(file)?,
         None => Document::new(),
     };
-    for expr in &ctx.args.kw {
-        let (section, key, value) = parse_kw(expr, true)?;
-        doc.set(&section, &key, &value.unwrap_or_default());
-    }
-    if doc.get("DEFAULT", "id").is_none() {
-        doc.set("DEFAULT", "id", &new_uuid()?);
-    }
-    let cfg = ServiceConfig {
+    let mut cfg = ServiceConfig {
         name: name.to_string(),
         path: path.clone(),
         doc,
     };
-    let svc = Service::from_config(&ctx.paths, cfg.clone(), &ctx.registry);
+    for text in &ctx.args.kw {
+        set_keyword(ctx, &mut cfg, &KwExpr::parse(text, true)?)?;
+    }
+    if cfg.doc.get("DEFAULT", "id").is_none() {
+        cfg.doc.set("DEFAULT", "id", &new_uuid()?);
+    }
+    let svc = Service::from_config(&ctx.paths, cfg.clone(), ctx.registry());
     let errors: Vec<&Diag> = svc.errors().collect();
     if !errors.is_empty() {
         bail!(
@@ -375,7 +438,7 @@ fn freeze(ctx: &Ctx, name: &str, on: bool) -> Result<i32> {
 
 fn enable(ctx: &Ctx, name: &str, on: bool) -> Result<i32> {
     let old = ServiceConfig::load(name, &ctx.paths.conf(name))?;
-    let svc = Service::from_config(&ctx.paths, old.clone(), &ctx.registry);
+    let svc = Service::from_config(&ctx.paths, old.clone(), ctx.registry());
     let sections: Vec<String> = match super::actions::selection(&svc, ctx, None)? {
         Some(rids) => rids.into_iter().collect(),
         None => vec!["DEFAULT".into()],
@@ -393,17 +456,7 @@ fn enable(ctx: &Ctx, name: &str, on: bool) -> Result<i32> {
 }
 
 fn ls(ctx: &Ctx) -> Result<i32> {
-    let mut names = BTreeSet::new();
-    if let Ok(entries) = std::fs::read_dir(ctx.paths.etc()) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.extension().is_some_and(|x| x == "conf" || x == "env") {
-                if let Some(stem) = p.file_stem() {
-                    names.insert(stem.to_string_lossy().into_owned());
-                }
-            }
-        }
-    }
+    let names = ctx.paths.service_names();
     if ctx.args.format == Some(OutputFormat::Json) {
         crate::outln!("{}", serde_json::to_string(&names)?)?;
     } else {
@@ -417,27 +470,6 @@ fn ls(ctx: &Ctx) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn kw_expressions() {
-        assert_eq!(
-            parse_kw("container#3.image=redis:3.0", true).unwrap(),
-            (
-                "container#3".into(),
-                "image".into(),
-                Some("redis:3.0".into())
-            )
-        );
-        assert_eq!(
-            parse_kw("comment=a=b", true).unwrap(),
-            ("DEFAULT".into(), "comment".into(), Some("a=b".into()))
-        );
-        assert_eq!(
-            parse_kw("subset#container:01.parallel", false).unwrap().0,
-            "subset#container:01"
-        );
-        assert!(parse_kw("container#3.image", true).is_err());
-    }
 
     #[test]
     fn json_and_ini_feeds() {

@@ -12,15 +12,24 @@ use crate::paths::Paths;
 use anyhow::{anyhow, Result};
 use args::{Action, Args, ColorMode, LogFormat};
 use std::io::IsTerminal;
+use std::sync::OnceLock;
 
 /// What every action gets.
 pub struct Ctx {
     pub paths: Paths,
     pub args: Args,
-    pub registry: Registry,
+    /// Known on first use: parsing, help and usage errors need no driver.
+    registry: OnceLock<Registry>,
 }
 
 impl Ctx {
+    /// The driver libraries, known on first use (installed ones from their `driver.json`,
+    /// loaded only when a resource needs them; refusals are warned about as they happen).
+    pub fn registry(&self) -> &Registry {
+        self.registry
+            .get_or_init(|| Registry::load(&self.paths, self.args.debug))
+    }
+
     /// The service named by `-s`.
     pub fn service_name(&self) -> Result<&str> {
         let name = self
@@ -61,11 +70,15 @@ impl Ctx {
 
     /// Start logging for a service action.
     pub fn init_log(&self, svc: &crate::service::Service) {
-        let rids: Vec<String> = svc.resources.iter().map(|r| r.rid().to_string()).collect();
         crate::log::init(crate::log::Setup {
             node: &self.paths.nodename,
             svc: &svc.name,
-            rids: &rids,
+            longest_rid: svc
+                .resources
+                .iter()
+                .map(|r| r.rid().len())
+                .max()
+                .unwrap_or(0),
             format: self.log_format(),
             debug: self.args.debug,
             color: self.color(std::io::stderr().is_terminal()),
@@ -79,64 +92,52 @@ impl Ctx {
 
 /// Run the command line; the exit code.
 pub fn run(argv: Vec<String>) -> Result<i32> {
-    let argv = args::dispatch_argv0(argv);
     let paths = Paths::from_env();
-    let registry = Registry::load(&paths);
-    for w in &registry.warnings {
-        crate::log::warn("", w);
-    }
-    let passthrough_words: Vec<String> = registry
-        .drivers
-        .values()
-        .filter_map(|d| d.manifest.passthrough.clone())
-        .collect();
-    let split = args::split_passthrough(&argv, &passthrough_words);
-    let head = split
-        .as_ref()
-        .map(|(h, _, _)| h.clone())
-        .unwrap_or_else(|| argv.clone());
-    let parsed = match args::parse(&head) {
-        Ok(a) => a,
+    let argv = args::dispatch_argv0(argv, &paths.etc());
+    let parsed = match args::parse(&argv) {
+        Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    if parsed.debug {
-        for d in &registry.debug {
-            eprintln!("debug: {d}");
-        }
-    }
     let ctx = Ctx {
         paths,
-        args: parsed,
-        registry,
+        args: parsed.args,
+        registry: OnceLock::new(),
     };
-    if let Some((_, word, rest)) = split {
-        return actions::passthrough(&ctx, &word, &rest);
+    match parsed.action {
+        Action::External(word, rest) => {
+            let declared = ctx
+                .registry()
+                .entries()
+                .any(|d| d.manifest.passthrough.as_deref() == Some(word.as_str()));
+            if !declared {
+                return Err(unknown_action(&word));
+            }
+            actions::passthrough(&ctx, &word, &rest)
+        }
+        Action::Legacy(verb, groups) => actions::run(&ctx, verb, Some(groups)),
+        Action::Named(name, rest) => match name.as_str() {
+            "start" | "stop" | "restart" | "provision" | "unprovision" | "shutdown"
+            | "startstandby" => actions::run(&ctx, &name, None),
+            "status" => status_cmds::status(&ctx),
+            "print status" => status_cmds::print(&ctx),
+            "print resource status" => status_cmds::print_resources(&ctx),
+            "print devs" => status_cmds::print_devs(&ctx),
+            "driver list" => driver_cmds::list(&ctx),
+            "driver info" => driver_cmds::info(&ctx, &rest),
+            "driver test" => driver_cmds::test(&ctx, &rest),
+            "driver install" => driver_cmds::install(&ctx, &rest),
+            "driver verify" => driver_cmds::verify(&ctx, &rest),
+            "driver remove" => driver_cmds::remove(&ctx, &rest),
+            "driver package" => driver_cmds::package(&ctx, &rest),
+            other => config_cmds::run(&ctx, other),
+        },
     }
-    let action = args::resolve_action(&ctx.args.words).map_err(|e| anyhow!(e))?;
-    match action {
-        Action::Legacy(verb, groups) => {
-            args::check_options(verb, &ctx.args).map_err(|e| anyhow!(e))?;
-            actions::run(&ctx, verb, Some(groups))
-        }
-        Action::Named(name, rest) => {
-            args::check_options(name, &ctx.args).map_err(|e| anyhow!(e))?;
-            if !rest.is_empty() && !name.starts_with("driver ") {
-                return Err(anyhow!(
-                    "unexpected argument '{}' after action '{name}'",
-                    rest.join(" ")
-                ));
-            }
-            match name {
-                "start" | "stop" | "restart" | "provision" | "unprovision" => {
-                    actions::run(&ctx, name, None)
-                }
-                "status" => status_cmds::status(&ctx),
-                "print status" => status_cmds::print(&ctx),
-                "driver list" => driver_cmds::list(&ctx),
-                "driver info" => driver_cmds::info(&ctx, &rest),
-                "driver test" => driver_cmds::test(&ctx, &rest),
-                other => config_cmds::run(&ctx, other),
-            }
-        }
+}
+
+/// A first word that is neither an action, an abbreviation of one, nor a passthrough word.
+fn unknown_action(word: &str) -> anyhow::Error {
+    match args::actions_starting_with(word).as_slice() {
+        [] => anyhow!("unknown action '{word}' (svcmgr --help lists the actions)"),
+        many => anyhow!("ambiguous action '{word}': {}", many.join(", ")),
     }
 }

@@ -1,13 +1,17 @@
 //! A line-based INI document that keeps comments, blank lines, key order and the exact text of
 //! untouched lines across `set`/`unset` rewrites (rust-ini drops comments).
 
+use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
     /// Lines before the first section header (comments, blanks).
     pub preamble: Vec<String>,
-    pub sections: Vec<Section>,
+    sections: Vec<Section>,
+    /// Section name → position in `sections`: lookups by name stay O(1) however many
+    /// sections a config has (a linear search made loading quadratic).
+    index: FxHashMap<String, usize>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +53,31 @@ impl Document {
         Document {
             preamble: Vec::new(),
             sections: Vec::new(),
+            index: FxHashMap::default(),
         }
+    }
+
+    /// The sections in file order.
+    pub fn sections(&self) -> &[Section] {
+        &self.sections
+    }
+
+    fn push_section(&mut self, name: &str, created: bool) {
+        self.index.insert(name.to_string(), self.sections.len());
+        self.sections.push(Section {
+            name: name.to_string(),
+            lines: Vec::new(),
+            created,
+        });
+    }
+
+    fn reindex(&mut self) {
+        self.index = self
+            .sections
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
     }
 
     pub fn parse(text: &str) -> Result<Self, ParseError> {
@@ -93,11 +121,7 @@ impl Document {
                 if doc.section(name).is_some() {
                     return Err(err(format!("section [{name}] appears twice")));
                 }
-                doc.sections.push(Section {
-                    name: name.to_string(),
-                    lines: Vec::new(),
-                    created: false,
-                });
+                doc.push_section(name, false);
             } else if let Some((k, v)) = line.split_once('=') {
                 let key = k.trim();
                 if key.is_empty() {
@@ -122,26 +146,25 @@ impl Document {
     }
 
     pub fn section(&self, name: &str) -> Option<&Section> {
-        self.sections.iter().find(|s| s.name == name)
+        self.index.get(name).map(|&i| &self.sections[i])
+    }
+
+    fn section_mut(&mut self, name: &str) -> Option<&mut Section> {
+        self.index.get(name).map(|&i| &mut self.sections[i])
     }
 
     fn section_mut_or_new(&mut self, name: &str) -> &mut Section {
-        if let Some(i) = self.sections.iter().position(|s| s.name == name) {
+        if let Some(&i) = self.index.get(name) {
             return &mut self.sections[i];
         }
-        let section = Section {
-            name: name.to_string(),
-            lines: Vec::new(),
-            created: true,
-        };
         // DEFAULT leads the file; other new sections go last.
-        let at = if name == "DEFAULT" {
-            0
-        } else {
-            self.sections.len()
-        };
-        self.sections.insert(at, section);
-        &mut self.sections[at]
+        self.push_section(name, true);
+        if name == "DEFAULT" {
+            self.sections.rotate_right(1);
+            self.reindex();
+        }
+        let i = self.index[name];
+        &mut self.sections[i]
     }
 
     pub fn get(&self, section: &str, key: &str) -> Option<&str> {
@@ -150,55 +173,84 @@ impl Document {
 
     /// Set a value; returns whether anything changed.
     pub fn set(&mut self, section: &str, key: &str, value: &str) -> bool {
+        self.set_spelled(section, &[], key, value)
+    }
+
+    /// Set `key`, a keyword that other `spellings` also name (legacy ones): the first line
+    /// holding any of them is rewritten in place as `key = value` and the others go, so that a
+    /// section never holds two contradictory spellings. Returns whether anything changed.
+    pub fn set_spelled(
+        &mut self,
+        section: &str,
+        spellings: &[&str],
+        key: &str,
+        value: &str,
+    ) -> bool {
         let s = self.section_mut_or_new(section);
-        for line in &mut s.lines {
-            if let Line::Entry {
-                key: k,
-                value: v,
-                raw,
-            } = line
-            {
-                if k == key {
-                    if v == value {
-                        return false;
-                    }
-                    *v = value.to_string();
-                    *raw = None;
-                    return true;
-                }
-            }
-        }
-        // After the last entry, so comments and blank lines closing the section stay last.
-        let at = s
+        let names = |k: &str| k == key || spellings.contains(&k);
+        let Some(first) = s
             .lines
             .iter()
-            .rposition(|l| matches!(l, Line::Entry { .. }))
-            .map_or(0, |i| i + 1);
-        s.lines.insert(
-            at,
-            Line::Entry {
-                key: key.to_string(),
-                value: value.to_string(),
-                raw: None,
-            },
-        );
-        true
+            .position(|l| matches!(l, Line::Entry { key: k, .. } if names(k)))
+        else {
+            // After the last entry, so comments and blank lines closing the section stay last.
+            let at = s
+                .lines
+                .iter()
+                .rposition(|l| matches!(l, Line::Entry { .. }))
+                .map_or(0, |i| i + 1);
+            s.lines.insert(
+                at,
+                Line::Entry {
+                    key: key.to_string(),
+                    value: value.to_string(),
+                    raw: None,
+                },
+            );
+            return true;
+        };
+        let mut changed = false;
+        if let Line::Entry {
+            key: k,
+            value: v,
+            raw,
+        } = &mut s.lines[first]
+        {
+            if k != key || v != value {
+                (*k, *v, *raw) = (key.to_string(), value.to_string(), None);
+                changed = true;
+            }
+        }
+        let before = s.lines.len();
+        let mut i = 0;
+        s.lines.retain(|l| {
+            i += 1;
+            i - 1 == first || !matches!(l, Line::Entry { key: k, .. } if names(k))
+        });
+        changed || before != s.lines.len()
     }
 
     /// Remove a keyword; returns whether it was there.
     pub fn unset(&mut self, section: &str, key: &str) -> bool {
-        let Some(s) = self.sections.iter_mut().find(|s| s.name == section) else {
+        self.unset_spelled(section, &[key])
+    }
+
+    /// Remove every line holding one of `spellings`; returns whether one was there.
+    pub fn unset_spelled(&mut self, section: &str, spellings: &[&str]) -> bool {
+        let Some(s) = self.section_mut(section) else {
             return false;
         };
         let before = s.lines.len();
-        s.lines
-            .retain(|l| !matches!(l, Line::Entry { key: k, .. } if k == key));
+        s.lines.retain(
+            |l| !matches!(l, Line::Entry { key: k, .. } if spellings.contains(&k.as_str())),
+        );
         before != s.lines.len()
     }
 
     pub fn remove_section(&mut self, name: &str) -> bool {
         let before = self.sections.len();
         self.sections.retain(|s| s.name != name);
+        self.reindex();
         before != self.sections.len()
     }
 
@@ -286,6 +338,23 @@ mod tests {
         assert!(doc.unset("app#1", "stop"));
         assert!(!doc.unset("app#1", "stop"));
         assert!(doc.render().contains("# keep me"));
+    }
+
+    #[test]
+    fn a_spelling_replaces_the_others_in_place() {
+        let text = "[container#1]\nrun_image = a\n# why\nrm = true\nimage = b\n";
+        let mut doc = Document::parse(text).unwrap();
+        assert!(doc.set_spelled("container#1", &["run_image", "image"], "image", "c"));
+        assert_eq!(doc.render(), "[container#1]\nimage = c\n# why\nrm = true\n");
+        let family = ["image", "run_image"];
+        assert!(!doc.set_spelled("container#1", &family, "image", "c"));
+        assert!(doc.set_spelled("container#1", &family, "run_image", "c"));
+        assert_eq!(
+            doc.render(),
+            "[container#1]\nrun_image = c\n# why\nrm = true\n"
+        );
+        assert!(doc.unset_spelled("container#1", &family));
+        assert_eq!(doc.render(), "[container#1]\n# why\nrm = true\n");
     }
 
     #[test]

@@ -3,10 +3,11 @@
 
 pub mod ini;
 pub mod keywords;
+pub mod kwexpr;
 pub mod refs;
 pub mod resolve;
 
-use ini::Document;
+use ini::{Document, Section};
 use std::path::{Path, PathBuf};
 
 /// A config that could not be read.
@@ -81,13 +82,28 @@ impl ServiceConfig {
 
     /// `key@<node>` first, then `key@nodes` when this node is one of `DEFAULT.nodes`, then `key`.
     pub fn raw_scoped(&self, section: &str, key: &str, node: &str) -> Option<&str> {
-        let s = self.doc.section(section)?;
-        s.get(&format!("{key}@{node}"))
-            .or_else(|| {
-                s.get(&format!("{key}@nodes"))
-                    .filter(|_| self.node_in_nodes(node))
-            })
-            .or_else(|| s.get(key))
+        self.raw_scoped_in(self.doc.section(section)?, key, node)
+    }
+
+    /// [`ServiceConfig::raw_scoped`] in a section already found.
+    pub fn raw_scoped_in<'s>(&'s self, s: &'s Section, key: &str, node: &str) -> Option<&'s str> {
+        // One pass over the section, without building the scoped names (this runs for every
+        // keyword of every section).
+        let (mut on_node, mut on_nodes, mut bare) = (None, None, None);
+        for (k, v) in s.entries() {
+            match k.strip_prefix(key) {
+                Some("") => bare = bare.or(Some(v)),
+                Some(scoped) => match scoped.strip_prefix('@') {
+                    Some(n) if n == node => on_node = on_node.or(Some(v)),
+                    Some("nodes") => on_nodes = on_nodes.or(Some(v)),
+                    _ => {}
+                },
+                None => {}
+            }
+        }
+        on_node
+            .or(on_nodes.filter(|_| self.node_in_nodes(node)))
+            .or(bare)
     }
 
     fn node_in_nodes(&self, node: &str) -> bool {

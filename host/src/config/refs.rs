@@ -1,9 +1,33 @@
 //! References inside values (decisions §4): `{name}`, `{svcname}`, `{nodename}`,
 //! `{short_nodename}`, `{rid}`, `{rindex}`, `{var}`, `{id}`, `{env.<key>}`,
-//! `{<section>.<keyword>}` and `{<keyword>}` (same section, then DEFAULT). Unknown references
-//! stay verbatim; a loop is an error naming it.
+//! `{<section>.<keyword>}` and `{<keyword>}` (same section, then DEFAULT); `{#ref}` is the
+//! number of words of `ref`, `{ref[i]}` its i-th word (from 0; negative from the end; empty
+//! past the end). Unknown references stay verbatim; a loop is an error naming it.
 
 use super::ServiceConfig;
+
+/// Why a value cannot be expanded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefError {
+    /// The chain of `section.keyword` read, ending with the one read twice.
+    #[error("reference loop: {}", .0.join(" -> "))]
+    Loop(Vec<String>),
+    #[error("reference {{{token}}}: index '{index}' is not an integer")]
+    BadIndex { token: String, index: String },
+}
+
+impl RefError {
+    /// The keywords of a loop, whichever of them the reading started from: the same loop
+    /// met from two places is one problem.
+    pub fn cycle(&self) -> Option<std::collections::BTreeSet<&str>> {
+        let RefError::Loop(chain) = self else {
+            return None;
+        };
+        let last = chain.last()?;
+        let first = chain.iter().position(|k| k == last)?;
+        Some(chain[first..].iter().map(String::as_str).collect())
+    }
+}
 
 /// What builtin references expand to.
 pub struct Builtins<'a> {
@@ -20,7 +44,11 @@ pub fn expand(
     section: &str,
     key: &str,
     value: &str,
-) -> Result<String, String> {
+) -> Result<String, RefError> {
+    // Most values hold no reference: no chain to start.
+    if !value.contains('{') {
+        return Ok(value.to_string());
+    }
     let mut stack = vec![format!("{section}.{key}")];
     expand_in(cfg, b, section, value, &mut stack)
 }
@@ -31,7 +59,7 @@ fn expand_in(
     section: &str,
     value: &str,
     stack: &mut Vec<String>,
-) -> Result<String, String> {
+) -> Result<String, RefError> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(open) = rest.find('{') {
@@ -59,16 +87,57 @@ fn expand_in(
 }
 
 fn is_ref_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '#' | '.' | ':' | '/' | '-' | '@')
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '#' | '.' | ':' | '/' | '-' | '@' | '[' | ']')
 }
 
+/// A reference with its `#` (word count) and `[i]` (one word) forms applied.
 fn resolve(
     cfg: &ServiceConfig,
     b: &Builtins<'_>,
     section: &str,
     token: &str,
     stack: &mut Vec<String>,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, RefError> {
+    let (count, token) = match token.strip_prefix('#') {
+        Some(rest) => (true, rest),
+        None => (false, token),
+    };
+    let (token, index) = match token.strip_suffix(']').and_then(|t| t.split_once('[')) {
+        Some((name, i)) => {
+            let i: i64 = i.parse().map_err(|_| RefError::BadIndex {
+                token: token.to_string(),
+                index: i.to_string(),
+            })?;
+            (name, Some(i))
+        }
+        None => (token, None),
+    };
+    let Some(value) = resolve_plain(cfg, b, section, token, stack)? else {
+        return Ok(None);
+    };
+    let words = || value.split_whitespace();
+    Ok(Some(match (count, index) {
+        // As OpenSVC: the count wins over an index.
+        (true, _) => words().count().to_string(),
+        (false, Some(i)) => {
+            let n = words().count() as i64;
+            let at = if i < 0 { n + i } else { i };
+            match usize::try_from(at) {
+                Ok(at) => words().nth(at).unwrap_or("").to_string(),
+                Err(_) => String::new(),
+            }
+        }
+        (false, None) => value,
+    }))
+}
+
+fn resolve_plain(
+    cfg: &ServiceConfig,
+    b: &Builtins<'_>,
+    section: &str,
+    token: &str,
+    stack: &mut Vec<String>,
+) -> Result<Option<String>, RefError> {
     let builtin = match token {
         "name" | "svcname" | "path" | "svcpath" => Some(b.svcname.to_string()),
         "nodename" => Some(b.nodename.to_string()),
@@ -107,7 +176,7 @@ fn follow(
     sect: &str,
     key: &str,
     stack: &mut Vec<String>,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, RefError> {
     let Some(raw) = cfg.raw_scoped(sect, key, b.nodename) else {
         return Ok(None);
     };
@@ -115,7 +184,7 @@ fn follow(
     if stack.contains(&here) {
         let mut chain = stack.clone();
         chain.push(here);
-        return Err(format!("reference loop: {}", chain.join(" -> ")));
+        return Err(RefError::Loop(chain));
     }
     stack.push(here);
     let expanded = expand_in(cfg, b, sect, raw, stack);
@@ -150,10 +219,37 @@ mod tests {
     }
 
     #[test]
+    fn word_counts_and_indexed_words() {
+        let c = cfg(
+            "[DEFAULT]\nnodes = n1 n2 n3\n[env]\nlist = a  b c\nempty =\n[app#1]\ntags = x y\n",
+        );
+        let e = |v: &str| expand(&c, &B, "app#1", "x", v).unwrap();
+        assert_eq!(e("{#env.list} {#nodes} {#tags} {#env.empty}"), "3 3 2 0");
+        assert_eq!(e("{env.list[0]}-{env.list[2]}-{env.list[-1]}"), "a-c-c");
+        assert_eq!(e("[{env.list[3]}] [{env.list[-4]}]"), "[] []");
+        assert_eq!(
+            e("{app#1.tags[1]} {DEFAULT.nodes[1]} {name[0]}"),
+            "y n2 svc"
+        );
+        assert_eq!(e("{#env.nope} {env.nope[0]}"), "{#env.nope} {env.nope[0]}");
+        assert_eq!(
+            expand(&c, &B, "app#1", "x", "{env.list[a]}")
+                .unwrap_err()
+                .to_string(),
+            "reference {env.list[a]}: index 'a' is not an integer"
+        );
+    }
+
+    #[test]
     fn loops_are_named() {
         let c = cfg("[DEFAULT]\na = {b}\nb = {DEFAULT.a}\n");
         let err = expand(&c, &B, "DEFAULT", "a", "{b}").unwrap_err();
-        assert_eq!(err, "reference loop: DEFAULT.a -> DEFAULT.b -> DEFAULT.a");
+        assert_eq!(
+            err.to_string(),
+            "reference loop: DEFAULT.a -> DEFAULT.b -> DEFAULT.a"
+        );
+        let from_elsewhere = expand(&c, &B, "DEFAULT", "x", "{a}").unwrap_err();
+        assert_eq!(err.cycle(), from_elsewhere.cycle());
     }
 
     #[test]

@@ -2,13 +2,15 @@
 //! section, the converted keyword values a driver receives, the generic properties the host
 //! acts on, and every problem found (`validate config` prints them; actions refuse on errors).
 
+use super::ini::Section;
 use super::keywords::{self, HostKw};
 use super::refs::{self, Builtins};
 use super::ServiceConfig;
 use crate::drivers::{DriverEntry, Registry, ResolveError};
 use crate::hooks::{self, Require, Trigger, When};
+use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
@@ -55,8 +57,14 @@ impl Diag {
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
 pub const DEFAULT_STATUS_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The verbs with a `<verb>_timeout` keyword.
-const TIMED_VERBS: [&str; 5] = ["start", "stop", "provision", "unprovision", "status"];
+/// The verbs with a timeout keyword of their own.
+const TIMED_VERBS: [(&str, &str); 5] = [
+    ("start", "start_timeout"),
+    ("stop", "stop_timeout"),
+    ("provision", "provision_timeout"),
+    ("unprovision", "unprovision_timeout"),
+    ("status", "status_timeout"),
+];
 
 /// Per-verb timeouts; unset ones fall back to `timeout`, then to the `[DEFAULT]` ones (and
 /// the calls to [`DEFAULT_TIMEOUT`], [`DEFAULT_STATUS_TIMEOUT`] for `status`).
@@ -137,6 +145,8 @@ pub struct ResourceDef {
     pub props: Props,
     /// The generic keywords explicitly set in the section, converted (passed to the driver).
     pub generic_keywords: Map<String, Value>,
+    /// The driver's version chosen for this resource (pinned, or the newest installed).
+    pub driver_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -170,6 +180,10 @@ pub fn resolve(
         cfg,
         b: builtins,
         diags: Vec::new(),
+        errors: 0,
+        loops: HashSet::new(),
+        last_section: None,
+        defaults: FxHashMap::default(),
         service_cache: HashMap::new(),
     };
     let mut def = ServiceDef {
@@ -178,9 +192,13 @@ pub fn resolve(
         ..Default::default()
     };
     let default_timeouts = r.service(reg, &mut def);
-    for section in &cfg.doc.sections {
+    for section in cfg.doc.sections() {
         let name = section.name.as_str();
-        if name == "DEFAULT" || name == "env" || name == "labels" || name == "data" {
+        if name == "env" {
+            r.env();
+            continue;
+        }
+        if name == "DEFAULT" || name == "labels" || name == "data" {
             continue;
         }
         if let Some(spec) = name.strip_prefix("subset#") {
@@ -207,6 +225,13 @@ struct Reader<'a> {
     cfg: &'a ServiceConfig,
     b: Builtins<'a>,
     diags: Vec<Diag>,
+    /// How many of `diags` are errors (counted, not recounted: that was quadratic).
+    errors: usize,
+    /// The reference loops reported, each as its set of keywords.
+    loops: HashSet<BTreeSet<String>>,
+    last_section: Option<&'a Section>,
+    /// Converted driver defaults, by keyword spec (address).
+    defaults: FxHashMap<usize, Option<Value>>,
     /// Driver id → its `[DEFAULT]` keyword values and whether one was invalid.
     service_cache: HashMap<String, (Map<String, Value>, bool)>,
 }
@@ -214,8 +239,9 @@ struct Reader<'a> {
 /// A problem already reported as a diagnostic.
 struct Reported;
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn diag(&mut self, severity: Severity, section: &str, keyword: Option<&str>, message: String) {
+        self.errors += usize::from(severity == Severity::Error);
         self.diags.push(Diag {
             severity,
             section: section.into(),
@@ -226,28 +252,67 @@ impl Reader<'_> {
 
     /// The expanded, scoped text of the first of `names` that is set (None: none is).
     /// A reference loop is reported here, once, and is `Err(Reported)`.
-    fn raw(&mut self, section: &str, names: &[&str]) -> Result<Option<(String, String)>, Reported> {
-        let Some((key, raw)) = names.iter().find_map(|n| {
+    /// `names` are a keyword's spellings, an iterator so that reading one allocates nothing.
+    fn raw<N: AsRef<str>>(
+        &mut self,
+        section: &str,
+        names: impl IntoIterator<Item = N>,
+    ) -> Result<Option<(String, String)>, Reported> {
+        let Some(s) = self.section(section) else {
+            return Ok(None);
+        };
+        let Some((key, raw)) = names.into_iter().find_map(|n| {
             self.cfg
-                .raw_scoped(section, n, self.b.nodename)
-                .map(|v| (n.to_string(), v))
+                .raw_scoped_in(s, n.as_ref(), self.b.nodename)
+                .map(|v| (n.as_ref().to_string(), v))
         }) else {
             return Ok(None);
         };
         match refs::expand(self.cfg, &self.b, section, &key, raw) {
             Ok(v) => Ok(Some((key, v))),
-            Err(loop_msg) => {
-                self.diag(Severity::Error, section, Some(&key), loop_msg);
+            Err(e) => {
+                let first_report = e.cycle().is_none_or(|cycle| {
+                    self.loops
+                        .insert(cycle.into_iter().map(String::from).collect())
+                });
+                if first_report {
+                    self.diag(Severity::Error, section, Some(&key), e.to_string());
+                }
                 Err(Reported)
             }
         }
     }
 
+    /// A section by name; the last one found is kept, as a resource's keywords are read in a
+    /// row.
+    fn section(&mut self, name: &str) -> Option<&'a Section> {
+        if let Some(s) = self.last_section.filter(|s| s.name == name) {
+            return Some(s);
+        }
+        let cfg: &'a ServiceConfig = self.cfg;
+        let s = cfg.doc.section(name)?;
+        self.last_section = Some(s);
+        Some(s)
+    }
+
+    /// A driver keyword's default, converted once per keyword.
+    fn default_of(&mut self, spec: &KeywordSpec) -> Option<Value> {
+        // Keyed by address: the registry's specs outlive the reader.
+        let key = spec as *const KeywordSpec as usize;
+        self.defaults
+            .entry(key)
+            .or_insert_with(|| match &spec.default {
+                Some(Value::String(raw)) => spec.kind.convert(raw).ok(),
+                other => other.clone(),
+            })
+            .clone()
+    }
+
     /// A converted value; a conversion error is reported against the keyword.
-    fn typed(
+    fn typed<N: AsRef<str>>(
         &mut self,
         section: &str,
-        names: &[&str],
+        names: impl IntoIterator<Item = N>,
         kind: KwType,
     ) -> Result<Option<Value>, Reported> {
         let Some((key, text)) = self.raw(section, names)? else {
@@ -264,9 +329,8 @@ impl Reader<'_> {
 
     fn host_value(&mut self, section: &str, table: &[HostKw], name: &str) -> Option<Value> {
         let k = table.iter().find(|k| k.name == name)?;
-        let mut names = vec![k.name];
-        names.extend(k.aliases);
-        self.typed(section, &names, k.kind).ok().flatten()
+        let names = std::iter::once(k.name).chain(k.aliases.iter().copied());
+        self.typed(section, names, k.kind).ok().flatten()
     }
 
     fn host_bool(&mut self, section: &str, table: &[HostKw], name: &str, default: bool) -> bool {
@@ -277,9 +341,9 @@ impl Reader<'_> {
 
     fn timeouts(&mut self, section: &str, table: &[HostKw]) -> Timeouts {
         let mut t = Timeouts::default();
-        for verb in TIMED_VERBS {
+        for (verb, keyword) in TIMED_VERBS {
             if let Some(ms) = self
-                .host_value(section, table, &format!("{verb}_timeout"))
+                .host_value(section, table, keyword)
                 .and_then(|v| v.as_u64())
             {
                 t.by_verb.insert(verb.into(), Duration::from_millis(ms));
@@ -293,41 +357,71 @@ impl Reader<'_> {
     }
 
     /// Check every key of a section against the keywords it may hold.
-    fn check_keys(&mut self, section: &str, known: &dyn Fn(&str) -> KeyClass, what: &str) {
-        let keys: Vec<String> = match self.cfg.doc.section(section) {
-            Some(s) => s.entries().map(|(k, _)| k.to_string()).collect(),
-            None => return,
+    /// `unknown` words the error of an unknown keyword (built only when one is met).
+    fn check_keys(
+        &mut self,
+        section: &str,
+        known: &dyn Fn(&str) -> KeyClass,
+        unknown: &dyn Fn() -> String,
+    ) {
+        // The config outlives the reader: its keys need no copy while diagnostics are added.
+        let cfg = self.cfg;
+        let Some(s) = cfg.doc.section(section) else {
+            return;
         };
-        for key in keys {
-            let base = key.split_once('@').map(|(b, _)| b).unwrap_or(&key);
-            match known(base) {
+        // (keyword, scope, key that set it): two spellings of one keyword contradict. A section
+        // holds a few keys: a list is cheaper than a map.
+        let mut spelled: Vec<(std::borrow::Cow<'_, str>, Option<&str>, &str)> = Vec::new();
+        for (key, _) in s.entries() {
+            let (base, scope) = match key.split_once('@') {
+                Some((b, s)) => (b, Some(s)),
+                None => (key, None),
+            };
+            let class = known(base);
+            let keyword: std::borrow::Cow<'_, str> = match &class {
+                KeyClass::Legacy(modern) => modern.clone().into(),
+                _ => base.into(),
+            };
+            let other = spelled
+                .iter()
+                .find(|(k, s, _)| *k == keyword && *s == scope)
+                .map(|(_, _, other)| *other);
+            spelled.push((keyword.clone(), scope, key));
+            if let Some(other) = other {
+                if other != key {
+                    self.diag(
+                        Severity::Warning,
+                        section,
+                        Some(key),
+                        format!(
+                            "'{other}' is set too: two spellings of '{keyword}', of which \
+                             only one is read"
+                        ),
+                    );
+                }
+            }
+            match class {
                 KeyClass::Known => {}
                 KeyClass::Legacy(modern) => self.diag(
                     Severity::Warning,
                     section,
-                    Some(&key),
+                    Some(key),
                     format!("legacy keyword, use '{modern}'"),
                 ),
                 KeyClass::Ignored => self.diag(
                     Severity::Warning,
                     section,
-                    Some(&key),
+                    Some(key),
                     "accepted for compatibility, has no effect".into(),
                 ),
-                KeyClass::Unknown => self.diag(
-                    Severity::Error,
-                    section,
-                    Some(&key),
-                    format!("unknown keyword{what}"),
-                ),
+                KeyClass::Unknown => self.diag(Severity::Error, section, Some(key), unknown()),
             }
         }
     }
 
     fn service(&mut self, reg: &Registry, def: &mut ServiceDef) -> Timeouts {
         let driver_kws: Vec<KeywordSpec> = reg
-            .drivers
-            .values()
+            .entries()
             .flat_map(|d| d.manifest.service_keywords.clone())
             .collect();
         self.check_keys(
@@ -338,8 +432,11 @@ impl Reader<'_> {
                 Some((_, false)) => KeyClass::Known,
                 None => classify_spec(&driver_kws, key),
             },
-            "",
+            &|| "unknown keyword".into(),
         );
+        if let Err(e) = self.pins() {
+            self.diag(Severity::Error, "DEFAULT", Some("drivers"), e);
+        }
         def.rollback = self.host_bool("DEFAULT", keywords::SERVICE, "rollback", true);
         def.disable = self.host_bool("DEFAULT", keywords::SERVICE, "disable", false);
         def.lock_timeout = self
@@ -351,6 +448,22 @@ impl Reader<'_> {
         def.drpnodes = words("drpnode");
         def.drpnodes.extend(words("drpnodes"));
         self.timeouts("DEFAULT", keywords::SERVICE)
+    }
+
+    /// Expand every `[env]` value, so that a reference loop confined to `[env]` is reported
+    /// even when nothing else refers to it.
+    fn env(&mut self) {
+        let cfg = self.cfg;
+        let Some(s) = cfg.doc.section("env") else {
+            return;
+        };
+        let mut seen = HashSet::new();
+        for (key, _) in s.entries() {
+            let base = key.split_once('@').map_or(key, |(b, _)| b);
+            if seen.insert(base) {
+                let _ = self.raw("env", [base]);
+            }
+        }
     }
 
     fn subset(&mut self, section: &str, spec: &str, def: &mut ServiceDef) {
@@ -384,7 +497,7 @@ impl Reader<'_> {
                     KeyClass::Unknown
                 }
             },
-            " (subset sections take 'parallel')",
+            &|| "unknown keyword (subset sections take 'parallel')".into(),
         );
         let parallel = self.host_bool(section, keywords::SUBSET, "parallel", false);
         def.subsets.insert(format!("{group}:{name}"), parallel);
@@ -394,7 +507,7 @@ impl Reader<'_> {
     fn resource(&mut self, reg: &Registry, rid: &str, defaults: &Timeouts) -> ResourceDef {
         let first_diag = self.diags.len();
         let prefix = crate::rid::prefix(rid);
-        let type_name = self.raw(rid, &["type"]).ok().flatten().map(|(_, v)| v);
+        let type_name = self.raw(rid, ["type"]).ok().flatten().map(|(_, v)| v);
         let entry = match reg.resolve(prefix, type_name.as_deref()) {
             Ok(e) => Some(e),
             Err(e) => {
@@ -407,6 +520,12 @@ impl Reader<'_> {
                 );
                 None
             }
+        };
+        // The version: pinned by the section or `[DEFAULT] drivers`, else the newest.
+        let (entry, pin_problem) = match entry.map(|e| self.pinned_version(reg, rid, e)) {
+            Some(Err(why)) => (entry, why),
+            Some(Ok(pinned)) => (Some(pinned), None),
+            None => (None, None),
         };
         if let Some(e) = entry.filter(|e| e.manifest.group() != prefix) {
             self.diag(
@@ -421,12 +540,7 @@ impl Reader<'_> {
                 ),
             );
         }
-        let driver_kws: Vec<KeywordSpec> = entry
-            .map(|e| e.manifest.keywords.clone())
-            .unwrap_or_default();
-        let what = entry
-            .map(|e| format!(" (driver {})", e.manifest.id))
-            .unwrap_or_default();
+        let driver_kws: &[KeywordSpec] = entry.map_or(&[], |e| &e.manifest.keywords);
         // Without a driver, only generic keywords can be judged.
         let has_driver = entry.is_some();
         self.check_keys(
@@ -434,14 +548,17 @@ impl Reader<'_> {
             &|key| match keywords::find(keywords::RESOURCE, key) {
                 Some(_) => KeyClass::Known,
                 None if !has_driver => KeyClass::Known,
-                None => classify_spec(&driver_kws, key),
+                None => classify_spec(driver_kws, key),
             },
-            &what,
+            &|| match entry {
+                Some(e) => format!("unknown keyword (driver {})", e.manifest.id),
+                None => "unknown keyword".into(),
+            },
         );
         let props = self.props(rid, defaults);
         let generic_keywords = self.explicit_generic(rid);
         let mut keywords = Map::new();
-        for spec in &driver_kws {
+        for spec in driver_kws {
             if keywords::find(keywords::RESOURCE, &spec.name).is_some() {
                 continue;
             }
@@ -453,7 +570,8 @@ impl Reader<'_> {
             Some(e) => self.service_keywords(e),
             None => (Map::new(), false),
         };
-        // Why the resource cannot act: its own errors (shown by `print status`).
+        // Why the resource cannot act: its own errors (shown by `print status`), and a
+        // `[DEFAULT] drivers` pin of its driver that nothing satisfies.
         let reasons: Vec<String> = self.diags[first_diag..]
             .iter()
             .filter(|d| d.severity == Severity::Error && d.section == rid)
@@ -461,6 +579,7 @@ impl Reader<'_> {
                 Some(k) => format!("{k}: {}", d.message),
                 None => d.message.clone(),
             })
+            .chain(pin_problem)
             .collect();
         let problem = if !reasons.is_empty() {
             Some(reasons.join("; "))
@@ -475,12 +594,62 @@ impl Reader<'_> {
                 .map(|e| e.manifest.group().to_string())
                 .unwrap_or_else(|| prefix.to_string()),
             driver: entry.map(|e| e.manifest.id.clone()),
+            driver_version: entry.map(|e| e.manifest.version.clone()),
             problem,
             keywords,
             service_keywords,
             props,
             generic_keywords,
         }
+    }
+
+    /// `[DEFAULT] drivers`: driver id → version requirement.
+    fn pins(&self) -> Result<BTreeMap<String, semver::VersionReq>, String> {
+        let words: Vec<String> = self
+            .cfg
+            .raw_scoped("DEFAULT", "drivers", self.b.nodename)
+            .map(|t| t.split_whitespace().map(String::from).collect())
+            .unwrap_or_default();
+        crate::drivers::parse_pins(&words)
+    }
+
+    /// The version of `entry`'s driver a resource uses: its `driver_version`, else the one
+    /// `[DEFAULT] drivers` names, else the newest. An unsatisfied pin is reported, in the
+    /// section that pins; the error carries the reason when that section is `[DEFAULT]` (the
+    /// resource's own diagnostics do not hold it).
+    fn pinned_version<'r>(
+        &mut self,
+        reg: &'r Registry,
+        rid: &str,
+        entry: &'r DriverEntry,
+    ) -> Result<&'r DriverEntry, Option<String>> {
+        let id = &entry.manifest.id;
+        let (section, keyword, req) = match self.raw(rid, ["driver_version"]) {
+            Ok(Some((_, text))) => match crate::drivers::parse_req(&text) {
+                Ok(req) => (rid.to_string(), "driver_version", req),
+                Err(e) => {
+                    self.diag(Severity::Error, rid, Some("driver_version"), e);
+                    return Err(None);
+                }
+            },
+            Err(Reported) => return Err(None),
+            Ok(None) => match self.pins().ok().and_then(|mut p| p.remove(id)) {
+                Some(req) => ("DEFAULT".to_string(), "drivers", req),
+                None => return Ok(entry),
+            },
+        };
+        reg.choose(id, &req).map_err(|e| {
+            let diag = Diag {
+                severity: Severity::Error,
+                section: section.clone(),
+                keyword: Some(keyword.into()),
+                message: e.clone(),
+            };
+            if !self.diags.contains(&diag) {
+                self.diags.push(diag);
+            }
+            (section != rid).then(|| format!("{keyword}: {e}"))
+        })
     }
 
     /// The generic keywords explicitly set in a section, converted. Invalid values are left
@@ -611,9 +780,8 @@ impl Reader<'_> {
     }
 
     fn driver_value(&mut self, section: &str, spec: &KeywordSpec) -> Option<Value> {
-        let mut names = vec![spec.name.as_str()];
-        names.extend(spec.aliases.iter().map(String::as_str));
-        let value = match self.typed(section, &names, spec.kind) {
+        let names = std::iter::once(&spec.name).chain(&spec.aliases);
+        let value = match self.typed(section, names, spec.kind) {
             Ok(Some(v)) => v,
             Err(Reported) => return None,
             Ok(None) => {
@@ -625,10 +793,7 @@ impl Reader<'_> {
                         "missing required keyword".into(),
                     );
                 }
-                return match &spec.default {
-                    Some(Value::String(raw)) => spec.kind.convert(raw).ok(),
-                    other => other.clone(),
-                };
+                return self.default_of(spec);
             }
         };
         if let (Some(cands), Some(text)) = (&spec.candidates, value.as_str()) {
@@ -676,5 +841,65 @@ impl fmt::Display for Severity {
             Severity::Warning => "warning",
             Severity::Error => "error",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use svcmgr_plugin_api::types::DriverManifest;
+
+    fn resolve_text(text: &str) -> (ServiceDef, Vec<Diag>) {
+        let mut simple = DriverManifest::new("app.simple", "1.0.0");
+        simple.default_for_group = true;
+        let mut newer = simple.clone();
+        newer.version = "2.0.0".into();
+        let reg = Registry::of_manifests(vec![simple, newer]);
+        let cfg = ServiceConfig {
+            name: "s".into(),
+            path: "s.conf".into(),
+            doc: super::super::ini::Document::parse(text).unwrap(),
+        };
+        resolve(&cfg, &reg, "node1", "/var")
+    }
+
+    #[test]
+    fn pins_choose_the_version_and_an_unmet_one_is_the_resources_problem() {
+        let (def, diags) = resolve_text(
+            "[DEFAULT]\ndrivers = app.simple@^1\n\n[app#1]\n\n[app#2]\ndriver_version = 2\n",
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        let versions: Vec<_> = def
+            .resources
+            .iter()
+            .map(|r| r.driver_version.as_deref())
+            .collect();
+        assert_eq!(versions, [Some("1.0.0"), Some("2.0.0")]);
+
+        // Unmet in [DEFAULT]: reported there once, and each resource of the driver says why.
+        let (def, diags) =
+            resolve_text("[DEFAULT]\ndrivers = app.simple@^3\n\n[app#1]\n\n[app#2]\n");
+        let unmet = "no installed version of app.simple satisfies ^3 (installed: 2.0.0, 1.0.0)";
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(
+            (diags[0].section.as_str(), diags[0].message.as_str()),
+            ("DEFAULT", unmet)
+        );
+        for r in &def.resources {
+            assert_eq!(
+                r.problem.as_deref(),
+                Some(format!("drivers: {unmet}").as_str())
+            );
+        }
+
+        // Unmet in the section: its own error, said once.
+        let (def, diags) = resolve_text("[app#1]\ndriver_version = ^3\n\n[app#2]\n");
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].section, "app#1");
+        assert_eq!(
+            def.resources[0].problem.as_deref(),
+            Some(format!("driver_version: {unmet}").as_str())
+        );
+        assert_eq!(def.resources[1].problem, None);
     }
 }

@@ -44,12 +44,9 @@ pub struct Options {
 
 /// Run the kit; the exit code (0 when no check failed).
 pub fn run(paths: &Paths, reg: &Registry, opts: Options) -> Result<i32> {
-    let entry = reg.drivers.get(&opts.driver).ok_or_else(|| {
-        anyhow!(
-            "unknown driver {} ('driver list' shows the loaded ones)",
-            opts.driver
-        )
-    })?;
+    let entry = reg
+        .lookup(&opts.driver)
+        .map_err(|e| anyhow!("{e} ('driver list' shows the installed ones)"))?;
     let m = &entry.manifest;
     let option = |name: &str, exprs: &[String]| -> Result<Vec<(String, String)>> {
         let pairs = setup::pairs(name, exprs).map_err(|e| anyhow!(e))?;
@@ -99,17 +96,21 @@ pub fn run(paths: &Paths, reg: &Registry, opts: Options) -> Result<i32> {
             rid
         }
     };
+    if opts.driver.contains('@') {
+        // `driver test ID@VERSION`: the resource is served by that version, not the newest.
+        cfg.doc.set(&rid, "driver_version", &m.version);
+    }
     cfg.save()?;
 
     let subject = Subject {
         driver: m.id.clone(),
         version: m.version.clone(),
-        library: reg.path_of(entry).display().to_string(),
+        library: reg.lib_of(entry).path.display().to_string(),
         rid: rid.clone(),
         service: service.clone(),
     };
     if !opts.json {
-        println!("{}", report::heading(&subject));
+        crate::outln!("{}", report::heading(&subject))?;
     }
     let job = battery::Job {
         root: root.path().to_path_buf(),
@@ -119,16 +120,19 @@ pub fn run(paths: &Paths, reg: &Registry, opts: Options) -> Result<i32> {
         recover: false,
     };
     let results = supervise::run(job, &mut |r| match r {
-        Record::Check(c) if !opts.json => println!("{}", report::line(c)),
+        // A closed stdout shows at the closing line, which returns the error.
+        Record::Check(c) if !opts.json => {
+            let _ = crate::outln!("{}", report::line(c));
+        }
         Record::Warning { message } => eprintln!("warning: {message}"),
         _ => {}
     })?;
     let counts = report::counts(&results);
     if opts.json {
         let doc = report::document(&subject, &results);
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
-        println!("{}", report::closing_line(counts));
+        crate::outln!("{}", report::closing_line(counts))?;
     }
     if let Some(mount) = mount_below(root.path()) {
         let kept = root.keep();

@@ -24,6 +24,7 @@ fn prepare(res: &Resource) -> (ResourceStatus, Option<Arc<Handle>>) {
         log: Vec::new(),
         info: Default::default(),
         props: p.clone(),
+        driver_version: res.def.driver_version.clone().unwrap_or_default(),
     };
     if p.disable {
         st.status = State::NA;

@@ -41,7 +41,7 @@ impl Monitor {
         if ok && full {
             match action {
                 "start" | "restart" | "provision" => self.local_expect = "started".into(),
-                "stop" | "unprovision" => self.local_expect.clear(),
+                "stop" | "shutdown" | "unprovision" => self.local_expect.clear(),
                 _ => {}
             }
         }

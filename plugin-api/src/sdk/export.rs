@@ -22,9 +22,12 @@ fn plugin() -> &'static Plugin {
     PLUGIN.get_or_init(|| (FACTORY.get().expect("export_plugin! registers the factory"))())
 }
 
-/// Build the root module for `export_plugin!` (reached through `__private`).
-pub fn root_module(factory: fn() -> Plugin) -> DriverModRef {
+/// Build the root module for `export_plugin!` (reached through `__private`); `module_path` is
+/// where the macro expands (the driver crate: only its own `tracing` events reach the host
+/// log).
+pub fn root_module(factory: fn() -> Plugin, module_path: &'static str) -> DriverModRef {
     let _ = FACTORY.set(factory);
+    log_bridge::set_own_crate(module_path);
     DriverMod {
         api_version,
         init,
@@ -238,13 +241,20 @@ impl Resource for Adapter {
     fn call(&self, verb: RStr<'_>, args: RStr<'_>) -> RResult<RString, DriverError> {
         let verb = verb.as_str();
         // `describe` is answered by the SDK: static facts the host needs (the planner's sort
-        // key, the environment of the host's triggers).
+        // key, the environment of the host's triggers). It is asked of every resource a
+        // service builds, and needs no call context: none is made.
         if verb == "describe" {
-            return self.invoke(verb, args, |r, _| {
+            let answer = guarded(verb, || {
+                let r = self.inner.as_ref();
                 let env: serde_json::Map<String, serde_json::Value> =
                     r.env().into_iter().map(|(k, v)| (k, v.into())).collect();
-                Ok(serde_json::json!({ "sort_key": r.sort_key(), "env": env }))
+                serde_json::to_string(&serde_json::json!({ "sort_key": r.sort_key(), "env": env }))
+                    .map_err(|e| Error::other(e.to_string()))
             });
+            return to_rresult(answer, RString::from);
+        }
+        if verb == "devs" {
+            return self.invoke(verb, args, |r, ctx| r.devs(ctx));
         }
         self.invoke(verb, args, |r, ctx| r.call(verb, ctx.payload(), ctx))
     }

@@ -8,9 +8,31 @@ use abi_stable::std_types::{RResult, RStr};
 use std::cell::RefCell;
 use std::sync::OnceLock;
 use tracing::field::{Field, Visit};
+use tracing::subscriber::Interest;
+use tracing::Metadata;
 use tracing_subscriber::layer::{Context, SubscriberExt};
 
 static HOST: OnceLock<HostCallbacksRef> = OnceLock::new();
+/// The driver crate (the first segment of the module path where `export_plugin!` expands):
+/// its `tracing` events are its records; those of its dependencies (an HTTP client's debug
+/// chatter) are not, and are not forwarded.
+static OWN_CRATE: OnceLock<&'static str> = OnceLock::new();
+
+/// Remember the driver crate from the module path the export macro expands in.
+pub(crate) fn set_own_crate(module_path: &'static str) {
+    let _ = OWN_CRATE.set(crate_of(module_path));
+}
+
+fn crate_of(path: &str) -> &str {
+    path.split("::").next().unwrap_or(path)
+}
+
+/// Whether an event of `target` (a module path, unless the event set one) is the driver's or
+/// the SDK's own.
+fn is_own(target: &str, own_crate: Option<&str>) -> bool {
+    let krate = crate_of(target);
+    krate == module_path!().split("::").next().unwrap_or_default() || Some(krate) == own_crate
+}
 
 thread_local! {
     /// The resource a verb call is running for on this thread: untagged `tracing` events are
@@ -101,6 +123,17 @@ impl Visit for Message {
 }
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Forwarder {
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        match is_own(meta.target(), OWN_CRATE.get().copied()) {
+            true => Interest::always(),
+            false => Interest::never(),
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        is_own(meta.target(), OWN_CRATE.get().copied())
+    }
+
     fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
         let mut msg = Message::default();
         event.record(&mut msg);
@@ -114,5 +147,22 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Forwarder {
             .with(|c| c.borrow().clone())
             .unwrap_or((0, String::new()));
         host_log(token, &rid, lvl, &msg.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_driver_and_the_sdk_are_heard() {
+        let own = Some("svcmgr_driver_docker");
+        assert!(is_own("svcmgr_driver_docker::engine", own));
+        assert!(is_own("svcmgr_driver_docker", own));
+        assert!(is_own("svcmgr_plugin_api::sdk::command", own));
+        assert!(!is_own("hyper_util::client::legacy::pool", own));
+        assert!(!is_own("bollard::docker", own));
+        assert!(!is_own("svcmgr_driver_dockerx::a", own));
+        assert!(!is_own("hyper_util::client", None));
     }
 }

@@ -11,7 +11,7 @@ pub mod mountinfo;
 pub mod programs;
 
 use crate::types::ActionReport;
-use crate::types::{DriverManifest, KeywordSpec, KwType, ResourceContext, StatusReport};
+use crate::types::{Devs, DriverManifest, KeywordSpec, KwType, ResourceContext, StatusReport};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
@@ -132,6 +132,12 @@ pub trait ResourceImpl: Send + Sync + 'static {
     /// Stop, then remove what provision created (default: stop).
     fn unprovision(&self, ctx: &Ctx) -> Result<ActionReport> {
         self.stop(ctx)
+    }
+    /// The block devices the resource exposes and uses (`print devs`; the `devs` verb).
+    /// Default: none.
+    fn devs(&self, ctx: &Ctx) -> Result<Devs> {
+        let _ = ctx;
+        Ok(Devs::default())
     }
     /// Other verbs, and answers to other resources' queries (default: unsupported).
     fn call(&self, verb: &str, payload: &Value, ctx: &Ctx) -> Result<Value> {

@@ -223,8 +223,38 @@ impl PrivateDaemon {
                 ctx.command(&["ip", "link", "del", br]).check()?;
             }
         }
-        Ok(())
+        self.remove_exec_root(ctx)
     }
+
+    /// The daemon is gone: its runtime state folder goes too, unless something is still
+    /// mounted under it (a removal would then reach into that filesystem).
+    fn remove_exec_root(&self, ctx: &Ctx) -> Result<()> {
+        let root = Path::new(&self.exec_root);
+        // `/var/run` is usually a link to `/run`, which is what the mount table says.
+        let Ok(real) = std::fs::canonicalize(root) else {
+            return Ok(());
+        };
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        if let Some(mnt) = mounts_under(&mounts, &real).first() {
+            ctx.warn(&format!(
+                "{} left in place: {mnt} is still mounted under it",
+                root.display()
+            ));
+            return Ok(());
+        }
+        std::fs::remove_dir_all(&real)
+            .map_err(|e| Error::other(format!("removing {}: {e}", root.display())))
+    }
+}
+
+/// The mount points of a `/proc/self/mounts` text that are `dir` or below it. (Mount points
+/// there escape spaces and the like as octal; the exec roots compared are plain names.)
+fn mounts_under<'a>(mounts: &'a str, dir: &Path) -> Vec<&'a str> {
+    mounts
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .filter(|m| Path::new(m).starts_with(dir))
+        .collect()
 }
 
 /// Wait for `pid` to exit (reaping it when it is our child). True if it did in time.
@@ -329,6 +359,19 @@ mod tests {
                 .starts_with("could not lock /proc/svcmgr-absent/lock.docker_start: "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn mounts_under_a_folder() {
+        let mounts = "proc /proc proc rw 0 0\n\
+                      nsfs /run/svcmgr-docker/ab/netns/x nsfs rw 0 0\n\
+                      tmpfs /run/svcmgr-docker/abc tmpfs rw 0 0\n";
+        let under = |d: &str| mounts_under(mounts, Path::new(d));
+        assert_eq!(
+            under("/run/svcmgr-docker/ab"),
+            ["/run/svcmgr-docker/ab/netns/x"]
+        );
+        assert!(under("/run/svcmgr-docker/cd").is_empty());
     }
 
     #[test]

@@ -44,11 +44,34 @@ pub enum Opt {
 }
 
 /// The words of one option as written (kept to render the equivalent `docker run` line) and
-/// what they mean.
+/// what they mean. A cluster of short flags (`-ti`) is one item per flag (`-t`, `-i`), so that
+/// one of them can be left out of the line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
     pub words: Vec<String>,
-    pub opts: Vec<Opt>,
+    pub opt: Opt,
+}
+
+impl Opt {
+    /// Whether this option, given after `earlier`, replaces it: the same single-valued
+    /// setting, or the same variable, mount destination, label, tmpfs or device path.
+    pub fn replaces(&self, earlier: &Opt) -> bool {
+        use Opt::*;
+        let key = |e: &str| e.split('=').next().unwrap_or(e).to_string();
+        let destination = |v: &str| v.split(':').nth(1).unwrap_or(v).to_string();
+        match (self, earlier) {
+            (Env(a), Env(b)) => key(a) == key(b),
+            (Volume(a), Volume(b)) => destination(a) == destination(b),
+            (Label(a, _), Label(b, _)) => a == b,
+            (Tmpfs(a, _), Tmpfs(b, _)) => a == b,
+            (Device(a), Device(b)) => a.path_in_container == b.path_in_container,
+            (
+                Publish(_) | EnvFile(_) | CapAdd(_) | CapDrop(_) | AddHost(_) | Dns(_) | Ulimit(_),
+                _,
+            ) => false,
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -137,38 +160,41 @@ impl RunArgs {
         let mut items = Vec::new();
         let mut rest = words.iter();
         while let Some(word) = rest.next() {
-            let item = if let Some(long) = word.strip_prefix("--").filter(|l| !l.is_empty()) {
-                parse_long(word, long, &mut rest)?
+            if let Some(long) = word.strip_prefix("--").filter(|l| !l.is_empty()) {
+                items.push(parse_long(word, long, &mut rest)?);
             } else if let Some(shorts) = word.strip_prefix('-').filter(|s| !s.is_empty()) {
-                parse_shorts(word, shorts, &mut rest)?
+                items.extend(parse_shorts(shorts, &mut rest)?);
             } else {
                 return Err(format!(
                     "unexpected argument '{word}' (image and command have keywords of their own)"
                 ));
-            };
-            items.push(item);
+            }
         }
         Ok(RunArgs { items })
     }
 
     pub fn opts(&self) -> impl Iterator<Item = &Opt> {
-        self.items.iter().flat_map(|i| i.opts.iter())
+        self.items.iter().map(|i| &i.opt)
     }
 
-    /// The words to show in the equivalent `docker run` line: all but the options the driver
-    /// replaces (`-d`, which it always adds, and `--net` when `without_network`).
-    pub fn display_words(&self, without_network: bool) -> Vec<String> {
-        self.items
-            .iter()
-            .filter(|i| {
-                !i.opts.iter().all(|o| match o {
-                    Opt::Detach(_) => true,
-                    Opt::Network(_) => without_network,
-                    _ => false,
+    /// Leave out the options that one of `later` replaces (and `-d`, which the driver always
+    /// adds): what remains, then `later`, is exactly what runs.
+    pub fn without_replaced<'a>(&self, later: impl Iterator<Item = &'a Opt> + Clone) -> RunArgs {
+        RunArgs {
+            items: self
+                .items
+                .iter()
+                .filter(|i| {
+                    !matches!(i.opt, Opt::Detach(_)) && !later.clone().any(|l| l.replaces(&i.opt))
                 })
-            })
-            .flat_map(|i| i.words.iter().cloned())
-            .collect()
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The words of the options, as written.
+    pub fn words(&self) -> impl Iterator<Item = &String> {
+        self.items.iter().flat_map(|i| &i.words)
     }
 }
 
@@ -214,43 +240,38 @@ fn parse_long<'a>(
         }),
         Kind::Value(make) => value_opt(&format!("--{name}"), *make, inline, rest, &mut words)?,
     };
-    Ok(Item {
-        words,
-        opts: vec![opt],
-    })
+    Ok(Item { words, opt })
 }
 
 /// `-t`, `-ti`, `-v /a:/b`, `-p8080:80`: a cluster of switches, possibly ended by one flag
-/// taking a value (the rest of the cluster, or the next word), as the docker CLI reads them.
+/// taking a value (the rest of the cluster, or the next word), as the docker CLI reads them;
+/// one item per flag.
 fn parse_shorts<'a>(
-    word: &str,
     shorts: &str,
     rest: &mut impl Iterator<Item = &'a String>,
-) -> Result<Item, String> {
-    let mut words = vec![word.to_string()];
-    let mut opts = Vec::new();
+) -> Result<Vec<Item>, String> {
+    let mut items = Vec::new();
     for (at, c) in shorts.char_indices() {
         let flag = FLAGS
             .iter()
             .find(|f| f.short == Some(c))
             .ok_or_else(|| format!("unknown flag -{c}"))?;
         match &flag.kind {
-            Kind::Switch(make) => opts.push(make(true)),
+            Kind::Switch(make) => items.push(Item {
+                words: vec![format!("-{c}")],
+                opt: make(true),
+            }),
             Kind::Value(make) => {
-                let attached = shorts[at + c.len_utf8()..].trim_start_matches('=');
-                let attached = Some(attached).filter(|a| !a.is_empty());
-                opts.push(value_opt(
-                    &format!("-{c}"),
-                    *make,
-                    attached,
-                    rest,
-                    &mut words,
-                )?);
+                let tail = &shorts[at + c.len_utf8()..];
+                let mut words = vec![format!("-{c}{tail}")];
+                let attached = Some(tail.trim_start_matches('=')).filter(|a| !a.is_empty());
+                let opt = value_opt(&format!("-{c}"), *make, attached, rest, &mut words)?;
+                items.push(Item { words, opt });
                 break;
             }
         }
     }
-    Ok(Item { words, opts })
+    Ok(items)
 }
 
 /// The option of a flag taking a value: the value `attached` to the flag's word, or else the
@@ -467,6 +488,12 @@ mod tests {
         assert_eq!(opts("-v /a:/b"), opts("--volume /a:/b"));
         assert_eq!(opts("-v/a:/b"), opts("-v /a:/b"));
         assert_eq!(opts("-ti"), vec![Opt::Tty(true), Opt::Interactive(true)]);
+        let ra = RunArgs::parse(&words("-itp80 -v=/a:/b")).unwrap();
+        assert_eq!(
+            ra.words().cloned().collect::<Vec<_>>(),
+            words("-i -t -p80 -v=/a:/b"),
+            "one item per flag of a cluster, each written as given"
+        );
         assert_eq!(
             opts("-itp 80"),
             vec![
@@ -560,10 +587,29 @@ mod tests {
     }
 
     #[test]
-    fn display_drops_detach_and_replaced_network() {
-        let ra = RunArgs::parse(&words("-d -v /a:/b --net=host -p 80")).unwrap();
-        assert_eq!(ra.display_words(false), words("-v /a:/b --net=host -p 80"));
-        assert_eq!(ra.display_words(true), words("-v /a:/b -p 80"));
+    fn later_options_replace_earlier_ones() {
+        let ra = RunArgs::parse(&words(
+            "-d -ti -v /a:/b -v /c:/d:ro --net=host -p 80 -e A=1 -e B -h x --cap-add X",
+        ))
+        .unwrap();
+        let shown = |later: &[Opt]| -> Vec<String> {
+            ra.without_replaced(later.iter()).words().cloned().collect()
+        };
+        assert_eq!(
+            shown(&[]),
+            words("-t -i -v /a:/b -v /c:/d:ro --net=host -p 80 -e A=1 -e B -h x --cap-add X")
+        );
+        assert_eq!(
+            shown(&[
+                Opt::Network("none".into()),
+                Opt::Tty(false),
+                Opt::Volume("/e:/d".into()),
+                Opt::Env("B=2".into()),
+                Opt::Hostname("y".into()),
+                Opt::CapAdd("X".into()),
+            ]),
+            words("-i -v /a:/b -p 80 -e A=1 --cap-add X")
+        );
     }
 
     #[test]

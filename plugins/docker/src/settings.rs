@@ -78,10 +78,7 @@ impl Settings {
                 .iter()
                 .any(|l| l.driver.starts_with("ip."));
         let tristate = |kw: &str| spec.get(kw).and_then(Value::as_bool);
-        let item = |words: Vec<String>, opt: Opt| Item {
-            words,
-            opts: vec![opt],
-        };
+        let item = |words: Vec<String>, opt: Opt| Item { words, opt };
 
         let mut terminal = Vec::new();
         if let Some(b) = tristate("tty") {
@@ -123,6 +120,9 @@ impl Settings {
             keyword_items.push(item(vec!["-e".into(), e.clone()], Opt::Env(e)));
         }
 
+        // The keywords win over run_args: what they replace leaves the line and the request.
+        let run_args =
+            run_args.without_replaced(terminal.iter().chain(&keyword_items).map(|i| &i.opt));
         Ok(Settings {
             image,
             command: spec.words("command"),
@@ -148,16 +148,13 @@ impl Settings {
         }
     }
 
-    fn opts<'a>(&'a self, network: &'a Option<Opt>) -> impl Iterator<Item = &'a Opt> {
-        self.run_args
-            .opts()
-            .chain(self.terminal.iter().flat_map(|i| &i.opts))
-            .chain(self.keyword_items.iter().flat_map(|i| &i.opts))
-            .chain(network.iter())
+    /// `run_args` without what the network mode replaces.
+    fn run_args_with(&self, network: Option<&Opt>) -> RunArgs {
+        self.run_args.without_replaced(network.into_iter())
     }
 
-    /// The engine's create request. Without a network mode the engine's default network is
-    /// kept (so `-p` publishes ports).
+    /// The engine's create request: the options of [`Settings::run_line`], in its order.
+    /// Without a network mode the engine's default network is kept (so `-p` publishes ports).
     pub fn create_body(
         &self,
         identity: &Identity,
@@ -169,22 +166,31 @@ impl Settings {
             ..Default::default()
         };
         let network = network_mode.map(|m| Opt::Network(m.into()));
-        run_args::apply(self.opts(&network), &mut body)?;
+        let run_args = self.run_args_with(network.as_ref());
+        let opts = self
+            .terminal
+            .iter()
+            .chain(&self.keyword_items)
+            .map(|i| &i.opt)
+            .chain(run_args.opts())
+            .chain(network.iter());
+        run_args::apply(opts, &mut body)?;
         body.labels
             .get_or_insert_with(Default::default)
             .extend(identity.labels());
         Ok(body)
     }
 
-    /// The `docker run …` words equivalent to the create request, for the log (labels left
-    /// out: they are the driver's bookkeeping, not the operator's settings).
+    /// The `docker run …` words that create the same container as the create request (labels
+    /// left out: they are the driver's bookkeeping, not the operator's settings).
     pub fn run_line(&self, name: &str, network_mode: Option<&str>) -> Vec<String> {
+        let network = network_mode.map(|m| Opt::Network(m.into()));
         let mut line = vec!["run".to_string()];
         line.extend(self.terminal.iter().flat_map(|i| i.words.clone()));
         line.push("-d".into());
         line.push(format!("--name={name}"));
         line.extend(self.keyword_items.iter().flat_map(|i| i.words.clone()));
-        line.extend(self.run_args.display_words(network_mode.is_some()));
+        line.extend(self.run_args_with(network.as_ref()).words().cloned());
         if let Some(mode) = network_mode {
             line.push(format!("--net={mode}"));
         }
@@ -311,14 +317,15 @@ mod tests {
     fn keywords_override_run_args() {
         let s = Settings::from_spec(&spec(
             "container#1",
-            json!({"image": "i", "run_args": ["-h", "a", "-e", "X=1"], "hostname": "b",
+            json!({"image": "i", "run_args": ["-h", "a", "-e", "X=1", "-e", "Y=1", "-ti"],
+                   "tty": false, "hostname": "b",
                    "environment": ["X=2"], "volume_mounts": ["/a:/b"], "privileged": false}),
         ))
         .unwrap();
         let id = Identity::new("svc", "", "container#1", None).unwrap();
         let body = s.create_body(&id, None).unwrap();
         assert_eq!(body.hostname.as_deref(), Some("b"));
-        assert_eq!(body.env, Some(vec!["X=1".into(), "X=2".into()]));
+        assert_eq!(body.env, Some(vec!["X=2".into(), "Y=1".into()]));
         let host = body.host_config.unwrap();
         assert_eq!(host.binds, Some(vec!["/a:/b".into()]));
         assert_eq!(
@@ -327,7 +334,8 @@ mod tests {
         );
         assert_eq!(
             s.run_line("n", None),
-            words("run -d --name=n --hostname=b --privileged=false --volume=/a:/b -e X=2 -h a -e X=1 i")
+            words("run --tty=false -d --name=n --hostname=b --privileged=false --volume=/a:/b -e X=2 -e Y=1 -i i"),
+            "what a keyword replaces is not in the line"
         );
     }
 

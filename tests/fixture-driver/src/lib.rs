@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use svcmgr_plugin_api::{
-    export_plugin, ActionReport, Context, Ctx, DriverDecl, Error, Kw, Plugin, ResourceImpl,
+    export_plugin, ActionReport, Context, Ctx, Devs, DriverDecl, Error, Kw, Plugin, ResourceImpl,
     ResourceSpec, Result, Status, StatusReport,
 };
 
@@ -56,6 +56,8 @@ fn declaration(id: &str) -> DriverDecl {
             Kw::list("abort").help("Verbs that abort the process (start, stop, status, call)."),
         )
         .keyword(Kw::string("mnt").help("Sort key, like a mount point."))
+        .keyword(Kw::list("exposed_devs").help("Devices the resource exposes."))
+        .keyword(Kw::list("sub_devs").help("Devices the resource uses."))
         .keyword(Kw::int("size").help("A size, refused when negative."))
         .keyword(
             Kw::list("misbehave")
@@ -87,6 +89,7 @@ struct Fixture {
     abort: Vec<String>,
     mnt: Option<String>,
     misbehave: Vec<String>,
+    devs: Devs,
     var_dir: PathBuf,
     state: PathBuf,
     hang: Vec<String>,
@@ -126,6 +129,9 @@ fn new(spec: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> {
         abort: spec.words("abort"),
         mnt: spec.str("mnt").map(String::from),
         misbehave,
+        devs: Devs::default()
+            .with_exposed(spec.words("exposed_devs"))
+            .with_sub(spec.words("sub_devs")),
         state: var_dir.join(format!("{}.up", spec.rid)),
         var_dir,
         hang,
@@ -271,6 +277,9 @@ impl ResourceImpl for Fixture {
     }
     fn sort_key(&self) -> Option<String> {
         self.mnt.clone()
+    }
+    fn devs(&self, _ctx: &Ctx) -> Result<Devs> {
+        Ok(self.devs.clone())
     }
     /// A variable of its own in its commands' environment (the host's triggers included).
     fn env(&self) -> Vec<(String, String)> {
