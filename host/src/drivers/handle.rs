@@ -3,10 +3,11 @@
 //! [`Handle`], which serialises the arguments, gives the call its deadline, marks it in flight
 //! (for the fatal-signal handler), matches the `RResult` and parses the answer.
 //!
-//! A call with a deadline runs on a thread of its own: past the deadline the caller gets
-//! [`CallError::TimedOut`] and goes on; the call's thread is left to finish (a driver cannot be
-//! cancelled), still marked in flight. Calls without one (creation, label, links, describe,
-//! queries, which must not block) run on the caller's thread.
+//! A call with a deadline runs on a thread of its own (a batch of statuses on a pool of
+//! workers: [`statuses`]): past the deadline the caller gets [`CallError::TimedOut`] and goes
+//! on; the call's thread is left to finish (a driver cannot be cancelled), still marked in
+//! flight. Calls without one (creation, label, links, describe, queries, which must not
+//! block) run on the caller's thread.
 
 use super::in_flight::Mark;
 use super::{DriverEntry, Registry};
@@ -145,14 +146,6 @@ impl Handle {
             driver,
             rid: rid.to_string(),
         })
-    }
-
-    pub fn driver(&self) -> &str {
-        &self.driver
-    }
-
-    pub fn rid(&self) -> &str {
-        &self.rid
     }
 
     /// Run `f` on the resource object, marked in flight as `verb`.
