@@ -5,19 +5,20 @@
 //! runtime never blocks, all under the resource's deadline. It reports what changed (for
 //! rollback) and what failed.
 
-use crate::config::resolve::Diag;
+use crate::config::resolve::{Diag, Timeouts};
+use crate::drivers::handle::{CallError, Deadline, Handle};
 use crate::hooks::{Require, Trigger, When};
 use crate::plan::{self, Plan, Verb};
 use crate::rid::natural_cmp;
 use crate::service::{Resource, Service};
+use crate::signals::interrupted;
 use crate::status::{eval, state::State};
 use crate::{command, log};
-use abi_stable::std_types::{RResult, RStr};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use svcmgr_plugin_api::abi::{error_kind, level, DriverError, ResourceBox};
-use svcmgr_plugin_api::types::{format_duration, ActionReport, CallArgs};
+use std::time::Duration;
+use svcmgr_plugin_api::abi::{error_kind, level};
+use svcmgr_plugin_api::types::CallArgs;
 use tokio::sync::watch;
 
 /// How the action runs.
@@ -28,6 +29,8 @@ pub struct Options {
     /// Check the resources' requirements and run their triggers. A rollback does neither:
     /// it only undoes what the start did (OpenSVC has no rollback triggers).
     pub hooks: bool,
+    /// Launch nothing more once SIGINT or SIGTERM arrived (a rollback runs to its end).
+    pub interruptible: bool,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -41,16 +44,19 @@ pub struct Outcome {
 /// One resource's part of the action, owning what it needs so it can run on any thread.
 struct Step {
     rid: String,
-    driver: Result<Arc<ResourceBox>, String>,
+    driver: Result<Arc<Handle>, String>,
     /// The driver verb called (provision falls back to start when `provision = false`).
-    verb: &'static str,
+    verb: Verb,
     /// The action's verb, whose triggers and requirements apply.
-    hook_verb: &'static str,
-    timeout: Option<Duration>,
+    hook_verb: Verb,
+    /// The timeouts of the resource: its step's deadline comes from them.
+    timeouts: Timeouts,
     optional: bool,
     skip_standby: bool,
     /// Tagged `noaction`: never started nor stopped.
     noaction: bool,
+    /// Not launched once the action is interrupted.
+    interruptible: bool,
     args: CallArgs,
     /// This verb's triggers, in running order (none without hooks).
     triggers: Vec<Trigger>,
@@ -109,12 +115,11 @@ impl Step {
     ) -> Step {
         let res = svc.resource(rid).expect("planned rids exist");
         let p = &res.def.props;
-        let verb_name = match verb {
-            Verb::Provision if !p.provision => "start",
-            Verb::Unprovision if !p.unprovision => "stop",
-            v => v.as_str(),
+        let driver_verb = match verb {
+            Verb::Provision if !p.provision => Verb::Start,
+            Verb::Unprovision if !p.unprovision => Verb::Stop,
+            v => v,
         };
-        let timeout = p.timeouts.for_verb(verb_name);
         let (triggers, requires) = match opts.hooks {
             true => (
                 [When::Pre, When::Post]
@@ -137,15 +142,15 @@ impl Step {
         Step {
             rid: rid.to_string(),
             driver: res.driver.clone(),
-            verb: verb_name,
-            hook_verb: verb.as_str(),
-            timeout,
+            verb: driver_verb,
+            hook_verb: verb,
+            timeouts: p.timeouts.clone(),
             optional: p.optional,
             skip_standby: p.standby && !verb.ascending() && !opts.force,
             noaction: p.has_tag("noaction"),
+            interruptible: opts.interruptible,
             args: {
                 let mut args = CallArgs::new(&opts.action);
-                args.timeout_ms = timeout.map(|t| t.as_millis() as u64);
                 args.force = opts.force;
                 args
             },
@@ -156,51 +161,27 @@ impl Step {
     }
 
     /// Call the driver before `deadline`; Ok(changed) or the failure.
-    async fn call(&self, deadline: Option<Instant>) -> Result<bool, Failure> {
+    async fn call(&self, deadline: Deadline) -> Result<bool, Failure> {
         let handle = self.driver.clone().map_err(Failure::unchanged)?;
-        let verb = self.verb;
-        let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        if let (Some(r), Some(t)) = (remaining, self.timeout) {
-            if r.is_zero() {
-                return Err(Failure::unchanged(timed_out(verb, t)));
-            }
+        let (verb, args) = (self.verb, self.args.clone());
+        if deadline.passed() {
+            // Its requirements and triggers used the time up: the driver was not called.
+            let e = CallError::TimedOut {
+                verb: verb.as_str().to_string(),
+                after: deadline.timeout,
+            };
+            return Err(Failure::unchanged(e.to_string()));
         }
-        let mut args = self.args.clone();
-        args.deadline_unix_ms = remaining.map(|r| {
-            (SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                + r)
-                .as_millis() as u64
-        });
-        let args = serde_json::to_string(&args).unwrap_or_default();
-        let task = tokio::task::spawn_blocking(move || {
-            let a = RStr::from(args.as_str());
-            match verb {
-                "start" => handle.start(a),
-                "stop" => handle.stop(a),
-                "provision" => handle.provision(a),
-                _ => handle.unprovision(a),
-            }
-        });
-        let joined = match (remaining, self.timeout) {
-            (Some(r), Some(t)) => tokio::time::timeout(r, task).await.map_err(|_| Failure {
-                message: timed_out(verb, t),
-                changed: true,
-            })?,
-            _ => task.await,
-        };
-        match joined.map_err(|e| Failure::unchanged(format!("{verb} aborted: {e}")))? {
-            RResult::ROk(doc) => Ok(serde_json::from_str::<ActionReport>(doc.as_str())
-                .map(|r| r.changed)
-                .unwrap_or(true)),
-            RResult::RErr(e) => Err(failure_of(verb, &e, self.timeout)),
-        }
+        let task = tokio::task::spawn_blocking(move || handle.act(verb, args, deadline));
+        let answer = task
+            .await
+            .map_err(|e| Failure::unchanged(format!("{} aborted: {e}", verb.as_str())))?;
+        answer.map_err(|e| failure_of(verb, &e, deadline.timeout))
     }
 
     /// Check each requirement, after waiting (until the deadline) for a required resource
     /// of the same parallel stage to be done.
-    async fn check_requires(&self, deadline: Option<Instant>) -> Result<(), String> {
+    async fn check_requires(&self, deadline: Deadline) -> Result<(), String> {
         for r in &self.requires {
             let Some(target) = r.target.clone() else {
                 log::warn(
@@ -211,19 +192,20 @@ impl Step {
             };
             if let Some(mut done) = r.done.clone() {
                 if !*done.borrow() {
-                    let msg = format!("wait for {} ({}_requires)", r.req.rid, self.hook_verb);
+                    let verb = self.hook_verb.as_str();
+                    let msg = format!("wait for {} ({verb}_requires)", r.req.rid);
                     log::info(&self.rid, &msg);
                 }
                 let wait = done.wait_for(|over| *over);
                 // A closed signal (its unit ended early) ends the wait too.
-                let _ = match deadline {
-                    Some(d) => tokio::time::timeout_at(d.into(), wait).await.ok(),
-                    None => Some(wait.await),
-                };
+                let _ = tokio::time::timeout_at(deadline.at.into(), wait).await;
             }
-            let state = tokio::task::spawn_blocking(move || eval::resource_status(&target).status)
-                .await
-                .unwrap_or(State::Undef);
+            // The status shares the step's deadline: a status that hangs cannot hold it.
+            let state = tokio::task::spawn_blocking(move || {
+                eval::resource_status(&target, Some(deadline)).status
+            })
+            .await
+            .unwrap_or(State::Undef);
             if !r.req.met_by(state) {
                 return Err(r.req.unmet(state));
             }
@@ -233,14 +215,15 @@ impl Step {
 
     /// Run the triggers of `when`: a blocking one's failure is the step's error, another's a
     /// warning.
-    async fn fire(&self, when: When, deadline: Option<Instant>) -> Result<(), String> {
+    async fn fire(&self, when: When, deadline: Deadline) -> Result<(), String> {
         for t in self.triggers.iter().filter(|t| t.when == when) {
             log::info(&self.rid, &t.line());
             let (rid, argv, env) = (self.rid.clone(), t.argv.clone(), self.env.clone());
-            let ran =
-                tokio::task::spawn_blocking(move || command::run(&rid, &argv, &env, deadline))
-                    .await
-                    .unwrap_or_else(|e| Err(e.to_string()));
+            let ran = tokio::task::spawn_blocking(move || {
+                command::run(&rid, &argv, &env, Some(deadline.at))
+            })
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
             let rc = match ran {
                 Ok(0) => continue,
                 Ok(rc) => rc,
@@ -262,7 +245,7 @@ impl Step {
 
     /// Requirements, pre triggers, the driver, post triggers; Ok(changed) or the failure.
     async fn act(&self) -> Result<bool, Failure> {
-        let deadline = self.timeout.map(|t| Instant::now() + t);
+        let deadline = Deadline::for_verb(&self.timeouts, self.verb.as_str());
         self.check_requires(deadline)
             .await
             .map_err(Failure::unchanged)?;
@@ -282,13 +265,13 @@ impl Step {
                 &self.rid,
                 &format!(
                     "skip '{}' on standby resource (--force to override)",
-                    self.verb
+                    self.verb.as_str()
                 ),
             );
             return StepResult::Done { changed: false };
         }
         if self.noaction {
-            let msg = format!("skip {}: tagged noaction", self.verb);
+            let msg = format!("skip {}: tagged noaction", self.verb.as_str());
             log::log(&self.rid, level::DEBUG, &msg);
             return StepResult::Done { changed: false };
         }
@@ -299,7 +282,7 @@ impl Step {
                 if self.optional {
                     log::warn(
                         &self.rid,
-                        &format!("ignore {} error on optional resource", self.verb),
+                        &format!("ignore {} error on optional resource", self.verb.as_str()),
                     );
                     StepResult::Ignored { changed }
                 } else {
@@ -318,23 +301,29 @@ fn level_of(blocking: bool) -> u8 {
     }
 }
 
-/// `<verb> timed out after <d>`: what a call past its host deadline fails with.
-fn timed_out(verb: &str, t: Duration) -> String {
-    format!("{verb} timed out after {}", format_duration(t))
-}
-
-/// A driver's error as a failure. A call that timed out may have acted before it, so it is
-/// rolled back with the others; when the host's deadline was the one hit, the message says so
-/// as the host would, keeping the driver's detail.
-fn failure_of(verb: &str, e: &DriverError, timeout: Option<Duration>) -> Failure {
-    let is_timeout = error_kind::base(e.kind) == error_kind::TIMEOUT;
-    let message = match (is_timeout, timeout) {
-        (true, Some(t)) => format!("{} ({e})", timed_out(verb, t)),
-        _ => e.to_string(),
-    };
-    Failure {
-        message,
-        changed: is_timeout || e.kind & error_kind::CHANGED != 0,
+/// A call's error as a failure. A call that timed out may have acted before it, so it is
+/// rolled back with the others; when the driver noticed the deadline first, the message says
+/// so as the host would, keeping the driver's detail.
+fn failure_of(verb: Verb, e: &CallError, timeout: Duration) -> Failure {
+    match e {
+        CallError::Driver(d) if error_kind::base(d.kind) == error_kind::TIMEOUT => {
+            let host_words = CallError::TimedOut {
+                verb: verb.as_str().to_string(),
+                after: timeout,
+            };
+            Failure {
+                message: format!("{host_words} ({d})"),
+                changed: true,
+            }
+        }
+        CallError::Driver(d) => Failure {
+            message: d.to_string(),
+            changed: d.kind & error_kind::CHANGED != 0,
+        },
+        other => Failure {
+            message: other.to_string(),
+            changed: true,
+        },
     }
 }
 
@@ -378,11 +367,15 @@ pub fn refusal(svc: &Service, p: &Plan, action: &str) -> Option<String> {
 /// The completion signals of a unit's resources, by rid.
 type Signals = HashMap<String, watch::Sender<bool>>;
 
-/// Run one unit (a target and its linked resources) in order, stopping at a failure. Each
-/// step done sets its completion signal; the others close when the unit ends.
+/// Run one unit (a target and its linked resources) in order, stopping at a failure or an
+/// interruption. Each step done sets its completion signal; the others close when the unit
+/// ends.
 async fn run_unit(steps: Vec<Step>, signals: Signals) -> Outcome {
     let mut out = Outcome::default();
     for step in &steps {
+        if step.interruptible && interrupted() {
+            break;
+        }
         let (changed, failed) = match step.run().await {
             StepResult::Done { changed } | StepResult::Ignored { changed } => (changed, false),
             StepResult::Failed { changed } => (changed, true),
@@ -411,7 +404,11 @@ pub fn run(svc: &Service, plan: &Plan, opts: &Options) -> Outcome {
         .build()
         .expect("tokio runtime");
     let mut total = Outcome::default();
+    let stop_launching = || opts.interruptible && interrupted();
     for stage in &plan.stages {
+        if stop_launching() {
+            break;
+        }
         // Completion signals of a parallel stage's resources, so that one may wait for what
         // it requires (units of a serial stage run one after another: nothing to wait for).
         let mut signals: Vec<Signals> = Vec::new();
@@ -489,7 +486,7 @@ pub fn run(svc: &Service, plan: &Plan, opts: &Options) -> Outcome {
         }
     }
     if let Some(b) = &plan.barrier {
-        if total.failed.is_empty() {
+        if total.failed.is_empty() && !stop_launching() {
             let word = if plan.verb.ascending() {
                 "up to"
             } else {
@@ -506,25 +503,34 @@ pub fn run(svc: &Service, plan: &Plan, opts: &Options) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use svcmgr_plugin_api::abi::DriverError;
 
     #[test]
-    fn driver_errors_become_failures() {
-        let timeout = DriverError::new(error_kind::TIMEOUT, "waited too long for startup");
-        let f = failure_of("start", &timeout, Some(Duration::from_secs(5)));
+    fn call_errors_become_failures() {
+        let t = Duration::from_secs(5);
+        let driver = |kind, msg: &str| CallError::Driver(DriverError::new(kind, msg));
+        let f = failure_of(
+            Verb::Start,
+            &driver(error_kind::TIMEOUT, "waited too long for startup"),
+            t,
+        );
         assert_eq!(
             f.message,
             "start timed out after 5s (waited too long for startup)"
         );
         assert!(f.changed);
-        let f = failure_of("start", &timeout, None);
+        let host = CallError::TimedOut {
+            verb: "stop".into(),
+            after: t,
+        };
+        let f = failure_of(Verb::Stop, &host, t);
         assert_eq!(
-            f.message, "waited too long for startup",
-            "no made-up 'after 0s'"
+            (f.message.as_str(), f.changed),
+            ("stop timed out after 5s", true)
         );
-        let plain = DriverError::new(error_kind::OTHER, "boom");
-        assert!(!failure_of("stop", &plain, None).changed);
-        let changed = DriverError::new(error_kind::OTHER | error_kind::CHANGED, "went down");
-        let f = failure_of("start", &changed, None);
+        assert!(!failure_of(Verb::Stop, &driver(error_kind::OTHER, "boom"), t).changed);
+        let changed = driver(error_kind::OTHER | error_kind::CHANGED, "went down");
+        let f = failure_of(Verb::Start, &changed, t);
         assert_eq!((f.message.as_str(), f.changed), ("went down", true));
     }
 }

@@ -15,4 +15,5 @@ pub mod plan;
 pub mod rid;
 pub mod select;
 pub mod service;
+pub mod signals;
 pub mod status;

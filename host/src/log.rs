@@ -69,6 +69,11 @@ pub fn init(s: Setup<'_>) {
         color: s.color,
         file,
     });
+    // The fatal-signal handler writes to the same file (the logger set first wins).
+    if let Some(l) = LOGGER.get() {
+        let path = l.file.as_ref().and(s.file);
+        crate::signals::set_log_target(path, &l.name(""), utc_offset());
+    }
 }
 
 fn level_char(lvl: u8) -> char {
@@ -87,6 +92,21 @@ fn level_word(lvl: u8) -> &'static str {
         level::DEBUG => "DEBUG",
         _ => "INFO",
     }
+}
+
+/// The local time's offset from UTC now, in seconds.
+pub fn utc_offset() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as libc::time_t;
+    // SAFETY: localtime_r writes into the tm we own.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&now, &mut tm);
+        tm
+    };
+    tm.tm_gmtoff
 }
 
 /// Local time as (`YYYY-MM-DD`, `HH:MM:SS`, milliseconds).

@@ -3,9 +3,19 @@
 
 use std::process::ExitCode;
 
+use svcmgr::cli::output::StdoutError;
+
 fn main() -> ExitCode {
+    svcmgr::signals::install_fatal_handlers();
     match svcmgr::cli::run(std::env::args().collect()) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        // The reader of our output went away (`svcmgr driver list | head -1`): done.
+        Err(e)
+            if e.downcast_ref::<StdoutError>()
+                .is_some_and(StdoutError::is_closed_pipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             // Rendered diagnostics carry their own severity: no second `error:` before them.
             let text = format!("{e:#}");

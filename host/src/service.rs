@@ -3,15 +3,14 @@
 use crate::config::resolve::{self, Diag, ResourceDef, ServiceDef, Severity};
 use crate::config::{ConfigError, ServiceConfig};
 use crate::drivers::callbacks::{self, ResourceTable};
+use crate::drivers::handle::Handle;
 use crate::drivers::Registry;
 use crate::paths::Paths;
-use abi_stable::std_types::{RResult, RStr};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use svcmgr_plugin_api::abi::ResourceBox;
 use svcmgr_plugin_api::types::{self, features, LinkedBy, ResourceContext};
 
 /// One resource: its definition and, when its driver could create it, the driver object.
@@ -19,7 +18,7 @@ use svcmgr_plugin_api::types::{self, features, LinkedBy, ResourceContext};
 pub struct Resource {
     pub def: ResourceDef,
     /// The driver's object, or why there is none (shown as `undef` with this reason).
-    pub driver: Result<Arc<ResourceBox>, String>,
+    pub driver: Result<Arc<Handle>, String>,
     pub label: String,
     pub links: Vec<String>,
     /// Driver-provided ordering key within a set (e.g. a mount point).
@@ -68,6 +67,13 @@ impl Service {
         static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
         let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
         let var = paths.var(&cfg.name);
+        // A driver that kills the process while its resource is created is named in the
+        // action log too (the logger, set up later, refines this).
+        crate::signals::set_log_target(
+            Some(&paths.log_file(&cfg.name)),
+            &format!("{}.{}", paths.nodename, cfg.name),
+            crate::log::utc_offset(),
+        );
         let var_dir = var.to_string_lossy();
         let (mut def, mut diags) = resolve::resolve(&cfg, reg, &paths.nodename, &var_dir);
         // The definitions move into the resources (cloning 10,000 of them was measurable).
@@ -134,14 +140,14 @@ impl Service {
                 driver_env: Vec::new(),
             };
             res.driver = created.map(|h| {
-                res.label = h.label().into_string();
+                res.label = h.label();
                 res.links = own_links.iter().map(|l| l.target.clone()).collect();
                 for l in h.links() {
-                    if !res.links.iter().any(|x| x.as_str() == l.as_str()) {
-                        res.links.push(l.into_string());
+                    if !res.links.contains(&l) {
+                        res.links.push(l);
                     }
                 }
-                let described = describe(&h);
+                let described = h.describe();
                 res.sort_key = described.sort_key;
                 res.driver_env = described.env.into_iter().collect();
                 Arc::new(h)
@@ -343,32 +349,12 @@ fn context_doc<'a>(
 }
 
 /// Create a resource through its driver library.
-fn instantiate(reg: &Registry, rdef: &ResourceDef, context: &str) -> Result<ResourceBox, String> {
+fn instantiate(reg: &Registry, rdef: &ResourceDef, context: &str) -> Result<Handle, String> {
     // Resolution gives every definition without a problem its driver.
     let entry = reg
         .entry_for(rdef.driver.as_deref(), rdef.driver_version.as_deref())
         .ok_or_else(|| format!("no driver serves {}", rdef.rid))?;
-    let kw = serde_json::to_string(&rdef.keywords).unwrap_or_default();
-    reg.new_resource(entry, &rdef.rid, &kw, context)
-        .map_err(|e| e.to_string())
-}
-
-/// The static facts a driver gives about a resource (`call("describe")`).
-#[derive(Debug, Default, serde::Deserialize)]
-struct Described {
-    #[serde(default)]
-    sort_key: Option<String>,
-    /// Variables the driver adds to the environment of the resource's commands.
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-}
-
-/// The SDK answers `describe`; an older or foreign driver may not (nothing then).
-fn describe(h: &ResourceBox) -> Described {
-    match h.call(RStr::from("describe"), RStr::from("{}")) {
-        RResult::ROk(s) => serde_json::from_str(s.as_str()).unwrap_or_default(),
-        RResult::RErr(_) => Described::default(),
-    }
+    Handle::create(reg, entry, &rdef.rid, &rdef.keywords, context).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -424,6 +424,12 @@ pub struct CallArgs {
     /// Verb-specific payload (for `call`).
     #[serde(default)]
     pub payload: Value,
+    /// The deadline is the host's default for the verb (1 h for an action, 1 min for a
+    /// status), not a timeout the configuration set: a driver may end sooner on a bound of
+    /// its own ([`crate::Ctx::deadline_or`]). False from hosts that sent a deadline only when
+    /// configured.
+    #[serde(default)]
+    pub default_deadline: bool,
 }
 
 impl CallArgs {

@@ -208,6 +208,15 @@ impl Run {
             .find(|l| l.contains(&format!("{rid} ")))
             .unwrap_or_else(|| panic!("no {rid} in:\n{}", self.stdout))
     }
+    /// The log lines (stderr) that contain `needle` once their whitespace is collapsed (the
+    /// name column's padding depends on the longest rid), collapsed, in order.
+    pub fn logged(&self, needle: &str) -> Vec<String> {
+        self.stderr
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|l| l.contains(needle))
+            .collect()
+    }
     /// The log lines (stderr) that contain `needle`, in order.
     pub fn lines_with(&self, needle: &str) -> Vec<String> {
         self.stderr

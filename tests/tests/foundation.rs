@@ -318,11 +318,9 @@ fn simple_apps_run_detached_and_stop() {
     );
     env.run("-s demo start").ok();
     env.run("-s demo status").code(0);
-    let pid: i32 = std::fs::read_to_string(env.path("var/lib/opensvc/demo/app#1/pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid_file = std::fs::read_to_string(env.path("var/lib/opensvc/demo/app#1/pid")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&pid_file).unwrap();
+    let pid = doc["pid"].as_i64().unwrap() as i32;
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
     // Detached: a session of its own, so the operator's terminal closing does not hang it up.
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();

@@ -14,11 +14,7 @@ fn env() -> Env {
 /// The stderr lines, whitespace collapsed (the name column's padding depends on the longest
 /// rid), that contain `needle`.
 fn logged(run: &Run, needle: &str) -> Vec<String> {
-    run.stderr
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|l| l.contains(needle))
-        .collect()
+    run.logged(needle)
 }
 
 fn assert_logged(run: &Run, line: &str) {
@@ -489,14 +485,14 @@ fn rollback_of_a_simple_app_that_already_exited_is_already_down() {
     let env = env();
     env.write_conf(
         SVC,
-        "[DEFAULT]\n[app#1]\ntype = simple\nstart = /bin/true\n\n\
-         [app#2]\nstart = sh -c 'sleep 0.3; exit 1'\n",
+        "[DEFAULT]\n[app#1]\ntype = simple\nstart = sleep 0.4\n\n\
+         [app#2]\nstart = sh -c 'sleep 1; exit 1'\n",
     );
     let run = env.run(&format!("-s {SVC} start")).code(1);
     assert_logged(&run, "trying to rollback start on app#1");
     assert_logged(
         &run,
-        &format!("node1.{SVC}.app#1 simple /bin/true is already down"),
+        &format!("node1.{SVC}.app#1 simple sleep 0.4 is already down"),
     );
     assert!(run.lines_with("kill -").is_empty(), "{}", run.stderr);
 }

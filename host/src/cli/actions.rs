@@ -3,6 +3,8 @@
 //! rollback, locking, and the status refresh afterwards. Also the driver passthrough.
 
 use super::Ctx;
+use crate::config::resolve::DEFAULT_TIMEOUT;
+use crate::drivers::handle::Deadline;
 use crate::exec::{self, Outcome};
 use crate::hooks;
 use crate::plan::{self, Plan, PlanRes, Verb};
@@ -10,13 +12,23 @@ use crate::rid::natural_cmp;
 use crate::select::{self, Candidate, Filters};
 use crate::service::Service;
 use crate::status::{eval, monitor::Monitor, state::State};
-use crate::{lock, log};
-use abi_stable::std_types::{RResult, RStr};
+use crate::{lock, log, signals};
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::time::Duration;
 use svcmgr_plugin_api::types::{parse_duration, CallArgs};
+
+/// How a phase of an action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// Done (or only printed, for a dry run).
+    Done,
+    /// A resource failed (a start was rolled back).
+    Failed,
+    /// SIGINT or SIGTERM stopped the launching (a start was rolled back).
+    Interrupted,
+}
 
 /// Load the service and refuse to act on a config with errors outside resource sections
 /// (those block only the actions on their resource: see `exec::refusal`).
@@ -128,8 +140,8 @@ impl Run<'_> {
         self.plan(verb, selected, barrier)
     }
 
-    /// Run one planned phase; Ok(true) if it succeeded (or was only printed).
-    fn phase(&self, p: &Plan) -> Result<bool> {
+    /// Run one planned phase. A failed or interrupted start rolls back what it changed.
+    fn phase(&self, p: &Plan) -> Result<Ended> {
         let verb = p.verb;
         if !p.added.is_empty() {
             log::info(
@@ -138,22 +150,25 @@ impl Run<'_> {
             );
         }
         if self.ctx.args.dry_run {
-            self.print_plan(p);
-            return Ok(true);
+            self.print_plan(p)?;
+            return Ok(Ended::Done);
         }
         let opts = exec::Options {
             action: self.action.to_string(),
             force: self.force,
             hooks: true,
+            interruptible: true,
         };
         let outcome = exec::run(self.svc, p, &opts);
-        if outcome.failed.is_empty() {
-            return Ok(true);
-        }
+        let ended = match (outcome.failed.is_empty(), signals::interrupted()) {
+            (_, true) => Ended::Interrupted,
+            (true, false) => return Ok(Ended::Done),
+            (false, false) => Ended::Failed,
+        };
         if verb.ascending() {
             self.rollback(verb, &outcome);
         }
-        Ok(false)
+        Ok(ended)
     }
 
     fn rollback_refusal(&self) -> Option<&'static str> {
@@ -191,6 +206,7 @@ impl Run<'_> {
                     action: "rollback".into(),
                     force: false,
                     hooks: false,
+                    interruptible: false,
                 },
             )
         });
@@ -199,7 +215,7 @@ impl Run<'_> {
         }
     }
 
-    fn print_plan(&self, p: &Plan) {
+    fn print_plan(&self, p: &Plan) -> Result<()> {
         let verb = p.verb.as_str();
         let notes = |rid: &str| {
             self.svc
@@ -207,17 +223,18 @@ impl Run<'_> {
                 .map_or(Vec::new(), |r| hooks::describe(&r.def.props, verb))
         };
         if self.ctx.args.format == Some(super::args::OutputFormat::Json) {
-            println!(
+            crate::outln!(
                 "{}",
                 serde_json::to_string_pretty(&plan_json(p, self.rollback_refusal(), &notes))
                     .unwrap_or_default()
-            );
+            )?;
         } else {
-            print!(
+            crate::out!(
                 "{}",
                 plan_text(p, self.action, self.rollback_refusal(), &notes)
-            );
+            )?;
         }
+        Ok(())
     }
 }
 
@@ -347,6 +364,10 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
             }
         }
     };
+    // Holding the lock, an interruption ends the action in order rather than killing it.
+    if !ctx.args.dry_run {
+        signals::catch_interrupts();
+    }
     let r = Run {
         ctx,
         svc: &svc,
@@ -373,14 +394,14 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
         log::error("", &why);
         return Ok(1);
     }
-    let ok = match plans.as_slice() {
-        [stop, start] => {
-            let stopped = r.phase(stop)?;
-            if stopped {
+    let ended = match plans.as_slice() {
+        [stop, start] => match r.phase(stop)? {
+            Ended::Done => {
                 log::info("", "instance stopped, ready for restart.");
+                r.phase(start)?
             }
-            stopped && r.phase(start)?
-        }
+            other => other,
+        },
         [one] => r.phase(one)?,
         _ => unreachable!("one or two phases"),
     };
@@ -390,12 +411,20 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
     let full = selected.is_none() && ctx.args.upto.is_none() && ctx.args.downto.is_none();
     let var = svc.var_dir();
     let mut mon = Monitor::load(&var);
-    mon.record(action, ok, full);
+    match (ended, signals::interruption()) {
+        (Ended::Interrupted, Some((signal, _))) => {
+            log::error("", &format!("{action} interrupted by {signal}"));
+            mon.record_interrupted(action);
+        }
+        _ => mon.record(action, ended == Ended::Done, full),
+    }
     mon.save(&var)
         .with_context(|| format!("saving {}", var.display()))?;
     let view = eval::refresh(&svc);
-    if !ok {
-        return Ok(1);
+    match (ended, signals::interruption()) {
+        (Ended::Done, _) => {}
+        (Ended::Interrupted, Some((_, code))) => return Ok(code),
+        _ => return Ok(1),
     }
     if action == "start"
         && full
@@ -438,15 +467,10 @@ pub fn passthrough(ctx: &Ctx, word: &str, rest: &[String]) -> Result<i32> {
         bail!("this service has no {word} resource");
     };
     let args = CallArgs::new(word).with_payload(serde_json::json!({ "args": rest }));
-    let encoded = serde_json::to_string(&args)?;
-    let answer = match handle.call(RStr::from("passthrough"), RStr::from(encoded.as_str())) {
-        RResult::ROk(s) => s.into_string(),
-        RResult::RErr(e) => bail!("{rid}: {e}"),
-    };
-    let doc: serde_json::Value =
-        serde_json::from_str(&answer).context("invalid passthrough answer")?;
-    let argv: Vec<String> =
-        serde_json::from_value(doc["argv"].clone()).context("passthrough answer lacks argv")?;
+    let answer: Passthrough = handle
+        .call("passthrough", args, Deadline::by_default(DEFAULT_TIMEOUT))
+        .map_err(|e| anyhow!("{rid}: {e}"))?;
+    let argv = answer.argv;
     let (prog, args) = argv
         .split_first()
         .ok_or_else(|| anyhow!("{rid}: empty passthrough command"))?;
@@ -455,4 +479,10 @@ pub fn passthrough(ctx: &Ctx, word: &str, rest: &[String]) -> Result<i32> {
         .status()
         .with_context(|| format!("running {prog}"))?;
     Ok(status.code().unwrap_or(1))
+}
+
+/// A driver's answer to `passthrough`: the command line to run.
+#[derive(serde::Deserialize)]
+struct Passthrough {
+    argv: Vec<String>,
 }

@@ -195,10 +195,10 @@ fn get(ctx: &Ctx, name: &str) -> Result<i32> {
                 raw.map(|r| (k, r))
             });
         let Some((spelled, raw)) = found else {
-            println!(
+            crate::outln!(
                 "{}",
                 default_of(ctx, &cfg, section, &expr.keyword).unwrap_or_else(|| "None".into())
-            );
+            )?;
             continue;
         };
         if ctx.args.eval {
@@ -209,13 +209,13 @@ fn get(ctx: &Ctx, name: &str) -> Result<i32> {
                 var: &var.to_string_lossy(),
                 id: cfg.id(),
             };
-            println!(
+            crate::outln!(
                 "{}",
                 refs::expand(&cfg, &b, section, &spelled, raw)
                     .map_err(|e| anyhow!("[{section}] {key}: {e}"))?
-            );
+            )?;
         } else {
-            println!("{raw}");
+            crate::outln!("{raw}")?;
         }
     }
     Ok(0)
@@ -239,7 +239,7 @@ fn default_of(ctx: &Ctx, cfg: &ServiceConfig, section: &str, key: &str) -> Optio
 fn print_config(ctx: &Ctx, name: &str) -> Result<i32> {
     let cfg = ServiceConfig::load(name, &ctx.paths.conf(name))?;
     if ctx.args.format != Some(OutputFormat::Json) {
-        print!("{}", std::fs::read_to_string(&cfg.path)?);
+        crate::out!("{}", std::fs::read_to_string(&cfg.path)?)?;
         return Ok(0);
     }
     let mut doc = Map::new();
@@ -254,14 +254,14 @@ fn print_config(ctx: &Ctx, name: &str) -> Result<i32> {
         "metadata".into(),
         serde_json::json!({ "name": name, "kind": "svc", "namespace": "root" }),
     );
-    println!("{}", serde_json::to_string_pretty(&doc)?);
+    crate::outln!("{}", serde_json::to_string_pretty(&doc)?)?;
     Ok(0)
 }
 
 fn validate(ctx: &Ctx, name: &str) -> Result<i32> {
     let svc = Service::build(&ctx.paths, name, ctx.registry())?;
     for d in &svc.diags {
-        println!("{}", d.render(&svc.cfg.path));
+        crate::outln!("{}", d.render(&svc.cfg.path))?;
     }
     Ok(svc.errors().count() as i32)
 }
@@ -458,10 +458,10 @@ fn enable(ctx: &Ctx, name: &str, on: bool) -> Result<i32> {
 fn ls(ctx: &Ctx) -> Result<i32> {
     let names = ctx.paths.service_names();
     if ctx.args.format == Some(OutputFormat::Json) {
-        println!("{}", serde_json::to_string(&names)?);
+        crate::outln!("{}", serde_json::to_string(&names)?)?;
     } else {
         for n in names {
-            println!("{n}");
+            crate::outln!("{n}")?;
         }
     }
     Ok(0)

@@ -97,7 +97,7 @@ pub fn list(ctx: &Ctx) -> Result<i32> {
         }
     }
     if ctx.args.format == Some(OutputFormat::Json) {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(0);
     }
     let text = |r: &serde_json::Value, k: &str| -> String {
@@ -150,7 +150,7 @@ pub fn list(ctx: &Ctx) -> Result<i32> {
             .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
-        println!("{}", cells.join("  ").trim_end());
+        crate::outln!("{}", cells.join("  ").trim_end())?;
     }
     Ok(0)
 }
@@ -197,28 +197,28 @@ pub fn info(ctx: &Ctx, rest: &[String]) -> Result<i32> {
     if !ctx.args.kw.is_empty() {
         let answer = reg.ask_info(d, &ctx.args.kw).map_err(|e| anyhow!(e))?;
         if ctx.args.format == Some(OutputFormat::Json) {
-            println!("{}", serde_json::to_string_pretty(&answer)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&answer)?)?;
             return Ok(0);
         }
-        println!("{}", answer.title);
+        crate::outln!("{}", answer.title)?;
         if !answer.help.is_empty() {
-            println!("{}", answer.help);
+            crate::outln!("{}", answer.help)?;
         }
         print_keywords("parameters", &answer.keywords)?;
         return Ok(0);
     }
     if ctx.args.format == Some(OutputFormat::Json) {
-        println!("{}", serde_json::to_string_pretty(&d.manifest)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&d.manifest)?)?;
         return Ok(0);
     }
-    println!(
+    crate::outln!(
         "{} {} ({})",
         d.manifest.id,
         d.manifest.version,
         reg.lib_of(d).path.display()
-    );
+    )?;
     if !d.manifest.help.is_empty() {
-        println!("{}", d.manifest.help);
+        crate::outln!("{}", d.manifest.help)?;
     }
     print_keywords("keywords", &d.manifest.keywords)?;
     print_keywords("[DEFAULT] keywords", &d.manifest.service_keywords)?;
@@ -230,7 +230,7 @@ fn print_keywords(title: &str, kws: &[KeywordSpec]) -> Result<()> {
     if kws.is_empty() {
         return Ok(());
     }
-    println!("\n{title}:");
+    crate::outln!("\n{title}:")?;
     for k in kws {
         let mut notes = vec![serde_json::to_value(k.kind)?
             .as_str()
@@ -250,7 +250,7 @@ fn print_keywords(title: &str, kws: &[KeywordSpec]) -> Result<()> {
         if !k.aliases.is_empty() {
             notes.push(format!("alias {}", k.aliases.join(", ")));
         }
-        println!("  {:<20} {} ({})", k.name, k.help, notes.join(", "));
+        crate::outln!("  {:<20} {} ({})", k.name, k.help, notes.join(", "))?;
     }
     Ok(())
 }
@@ -297,13 +297,13 @@ pub fn install(ctx: &Ctx, rest: &[String]) -> Result<i32> {
                 let by = signer
                     .map(|s| format!(", signed by {s}"))
                     .unwrap_or_default();
-                println!(
+                crate::outln!(
                     "{verb}: {} ({} {}{by}) in {}",
                     ids.join(", "),
                     m.library,
                     m.version,
                     pkg.dir.display()
-                );
+                )?;
             }
             Err(e) => {
                 crate::log::error("", &e.to_string());
@@ -356,7 +356,7 @@ pub fn verify(ctx: &Ctx, rest: &[String]) -> Result<i32> {
     let mut problems = 0;
     for pkg in &packages {
         for p in store::verify(pkg, &keys) {
-            println!("{p}");
+            crate::outln!("{p}")?;
             problems += 1;
         }
     }
@@ -430,13 +430,13 @@ pub fn remove(ctx: &Ctx, rest: &[String]) -> Result<i32> {
     digests.forget_under(&pkg.dir);
     digests.save();
     let ids: Vec<String> = provided.iter().map(|(i, v)| format!("{i} {v}")).collect();
-    println!(
+    crate::outln!(
         "removed: {} ({} {}) from {}",
         ids.join(", "),
         pkg.manifest.library,
         pkg.manifest.version,
         pkg.dir.display()
-    );
+    )?;
     Ok(0)
 }
 
@@ -454,6 +454,6 @@ pub fn package(ctx: &Ctx, rest: &[String]) -> Result<i32> {
     let manifest = package::describe(&lib).map_err(|e| anyhow!("{file}: {e}"))?;
     let out = Path::new(ctx.args.output.as_deref().unwrap_or("."));
     let path = package::create(&manifest, &lib.path, key.as_ref(), out)?;
-    println!("{}", path.display());
+    crate::outln!("{}", path.display())?;
     Ok(0)
 }

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod args;
 pub mod config_cmds;
 pub mod driver_cmds;
+pub mod output;
 pub mod status_cmds;
 
 use crate::drivers::Registry;

@@ -4,12 +4,13 @@
 
 use super::args::OutputFormat;
 use super::Ctx;
+use crate::drivers::handle::{CallError, Deadline};
 use crate::rid::natural_cmp;
 use crate::service::Service;
 use crate::status::{eval, json, render, InstanceView};
-use abi_stable::std_types::{RResult, RStr};
 use anyhow::Result;
 use serde_json::{json, Map, Value};
+use svcmgr_plugin_api::abi::error_kind;
 use svcmgr_plugin_api::types::{CallArgs, Devs};
 
 /// The service of `-s`, with the logger set up for it.
@@ -43,7 +44,7 @@ pub fn status(ctx: &Ctx) -> Result<i32> {
 }
 
 fn print_json(v: &Value) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    crate::outln!("{}", serde_json::to_string_pretty(v)?)?;
     Ok(())
 }
 
@@ -54,7 +55,7 @@ pub fn print(ctx: &Ctx) -> Result<i32> {
         let (view, _) = evaluate(ctx, &service(ctx)?)?;
         match json {
             true => print_json(&json::document(&view))?,
-            false => print!("{}", render::render(&view, ctx.stdout_color())),
+            false => crate::out!("{}", render::render(&view, ctx.stdout_color()))?,
         }
         return Ok(0);
     }
@@ -70,7 +71,7 @@ pub fn print(ctx: &Ctx) -> Result<i32> {
             (Ok(view), true) => {
                 docs.insert(name, json::document(&view));
             }
-            (Ok(view), false) => print!("{}", render::render(&view, ctx.stdout_color())),
+            (Ok(view), false) => crate::out!("{}", render::render(&view, ctx.stdout_color()))?,
             (Err(e), _) => {
                 crate::log::error("", &format!("{name}: {e:#}"));
                 code = 1;
@@ -102,7 +103,7 @@ pub fn print_resources(ctx: &Ctx) -> Result<i32> {
         .max()
         .unwrap_or(0);
     for r in &view.resources {
-        println!("{:<width$}  {}", r.rid, r.status.as_str());
+        crate::outln!("{:<width$}  {}", r.rid, r.status.as_str())?;
     }
     Ok(0)
 }
@@ -112,18 +113,12 @@ fn devs_of(res: &crate::service::Resource) -> Result<Devs, String> {
     let Ok(handle) = &res.driver else {
         return Ok(Devs::default());
     };
-    let args = serde_json::to_string(&CallArgs::new("print devs")).unwrap_or_default();
-    match handle.call(RStr::from("devs"), RStr::from(args.as_str())) {
-        RResult::ROk(doc) => {
-            serde_json::from_str(doc.as_str()).map_err(|e| format!("invalid answer to 'devs': {e}"))
-        }
-        RResult::RErr(e)
-            if svcmgr_plugin_api::abi::error_kind::base(e.kind)
-                == svcmgr_plugin_api::abi::error_kind::UNSUPPORTED =>
-        {
+    let deadline = Deadline::for_verb(&res.def.props.timeouts, "status");
+    match handle.call("devs", CallArgs::new("print devs"), deadline) {
+        Err(CallError::Driver(e)) if error_kind::base(e.kind) == error_kind::UNSUPPORTED => {
             Ok(Devs::default())
         }
-        RResult::RErr(e) => Err(e.to_string()),
+        answer => answer.map_err(|e| e.to_string()),
     }
 }
 
@@ -169,7 +164,7 @@ pub fn print_devs(ctx: &Ctx) -> Result<i32> {
     }
     let width = rows.iter().map(|(rid, _, _)| rid.len()).max().unwrap_or(0);
     for (rid, kind, dev) in rows {
-        println!("{rid:<width$}  {kind:<7}  {dev}");
+        crate::outln!("{rid:<width$}  {kind:<7}  {dev}")?;
     }
     Ok(code)
 }

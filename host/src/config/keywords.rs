@@ -41,6 +41,7 @@ pub static RESOURCE: &[HostKw] = &[
     kw("stop_timeout", Duration),
     kw("provision_timeout", Duration),
     kw("unprovision_timeout", Duration),
+    kw("status_timeout", Duration),
     kw("provision", Bool),
     kw("unprovision", Bool),
     kw("driver_version", String),
@@ -95,6 +96,7 @@ pub static SERVICE: &[HostKw] = &[
     kw("stop_timeout", Duration),
     kw("provision_timeout", Duration),
     kw("unprovision_timeout", Duration),
+    kw("status_timeout", Duration),
     HostKw {
         name: "autostart_node",
         kind: List,

@@ -52,7 +52,22 @@ impl Diag {
     }
 }
 
-/// Per-verb timeouts; unset ones fall back to `timeout`, then to the `[DEFAULT]` ones.
+/// What a driver call gets when no keyword sets its timeout (OpenSVC's defaults): an action
+/// verb one hour, a status one minute.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+pub const DEFAULT_STATUS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The verbs with a timeout keyword of their own.
+const TIMED_VERBS: [(&str, &str); 5] = [
+    ("start", "start_timeout"),
+    ("stop", "stop_timeout"),
+    ("provision", "provision_timeout"),
+    ("unprovision", "unprovision_timeout"),
+    ("status", "status_timeout"),
+];
+
+/// Per-verb timeouts; unset ones fall back to `timeout`, then to the `[DEFAULT]` ones (and
+/// the calls to [`DEFAULT_TIMEOUT`], [`DEFAULT_STATUS_TIMEOUT`] for `status`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Timeouts {
     pub by_verb: BTreeMap<String, Duration>,
@@ -60,7 +75,9 @@ pub struct Timeouts {
 }
 
 impl Timeouts {
-    pub fn for_verb(&self, verb: &str) -> Option<Duration> {
+    /// The timeout the configuration sets for `verb`, if any (see
+    /// `drivers::handle::Deadline::for_verb` for the defaults).
+    pub fn configured(&self, verb: &str) -> Option<Duration> {
         self.by_verb.get(verb).copied().or(self.any)
     }
 
@@ -324,12 +341,7 @@ impl<'a> Reader<'a> {
 
     fn timeouts(&mut self, section: &str, table: &[HostKw]) -> Timeouts {
         let mut t = Timeouts::default();
-        for (verb, keyword) in [
-            ("start", "start_timeout"),
-            ("stop", "stop_timeout"),
-            ("provision", "provision_timeout"),
-            ("unprovision", "unprovision_timeout"),
-        ] {
+        for (verb, keyword) in TIMED_VERBS {
             if let Some(ms) = self
                 .host_value(section, table, keyword)
                 .and_then(|v| v.as_u64())

@@ -1,17 +1,15 @@
 //! The host side of driver callbacks: log lines go to the host logger, queries are routed to
 //! the named resource's `call`.
 
+use super::handle::Handle;
 use abi_stable::prefix_type::PrefixTypeTrait;
 use abi_stable::std_types::{RResult, RStr, RString};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
-use svcmgr_plugin_api::abi::{
-    error_kind, DriverError, HostCallbacks, HostCallbacksRef, ResourceBox,
-};
-use svcmgr_plugin_api::types::CallArgs;
+use svcmgr_plugin_api::abi::{error_kind, DriverError, HostCallbacks, HostCallbacksRef};
 
 /// The resources of one service instance, by rid.
-pub type ResourceTable = HashMap<String, Arc<ResourceBox>>;
+pub type ResourceTable = HashMap<String, Arc<Handle>>;
 
 fn routes() -> &'static Mutex<HashMap<u64, Arc<ResourceTable>>> {
     static ROUTES: OnceLock<Mutex<HashMap<u64, Arc<ResourceTable>>>> = OnceLock::new();
@@ -67,7 +65,8 @@ extern "C" fn query(
         ));
     };
     let payload = serde_json::from_str(args.as_str()).unwrap_or(serde_json::Value::Null);
-    let call_args = CallArgs::new("query").with_payload(payload);
-    let encoded = serde_json::to_string(&call_args).unwrap_or_default();
-    resource.call(verb, RStr::from(encoded.as_str()))
+    match resource.query(verb.as_str(), payload) {
+        Ok(answer) => RResult::ROk(RString::from(answer)),
+        Err(e) => RResult::RErr(e),
+    }
 }

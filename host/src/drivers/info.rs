@@ -3,9 +3,11 @@
 //! answer's subject: it makes a resource of the given keywords, marked `info_only`, and asks
 //! it `call("info")`, which drivers listing the `info` capability answer with an `InfoReport`.
 
+use super::handle::{Deadline, Handle};
 use super::{DriverEntry, Registry};
-use abi_stable::std_types::{RResult, RStr};
 use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::time::Duration;
 use svcmgr_plugin_api::types::{features, CallArgs, InfoReport, KeywordSpec, ResourceContext};
 
 /// The capability a driver lists when it answers `call("info")`.
@@ -58,27 +60,21 @@ impl Registry {
         let mut context = ResourceContext::default();
         context.info_only = true;
         context.host_features = features::ALL.iter().map(|f| f.to_string()).collect();
-        let handle = self
-            .new_resource(
-                entry,
-                "info",
-                &json(&Value::Object(keywords)),
-                &json(&context),
-            )
+        let context = serde_json::to_string(&context).unwrap_or_default();
+        let handle = Handle::create(self, entry, "info", &keywords, &context)
             .map_err(|e| format!("{id}: {e}"))?;
-        let args = CallArgs::new("driver info");
-        match handle.call(RStr::from("info"), RStr::from(json(&args).as_str())) {
-            RResult::ROk(doc) => serde_json::from_str(doc.as_str())
-                .map_err(|e| format!("{id}: invalid info answer: {e}")),
-            RResult::RErr(e) => Err(format!("{id}: {e}")),
-        }
+        Arc::new(handle)
+            .call(
+                "info",
+                CallArgs::new("driver info"),
+                Deadline::by_default(INFO_TIMEOUT),
+            )
+            .map_err(|e| format!("{id}: {e}"))
     }
 }
 
-/// Serialising these documents cannot fail (string keys, no custom serialisers).
-fn json<T: serde::Serialize>(doc: &T) -> String {
-    serde_json::to_string(doc).unwrap_or_default()
-}
+/// How long a driver may take to describe a configuration (an OCF agent's meta-data).
+const INFO_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,8 @@
 
 pub mod callbacks;
 pub mod digest;
+pub mod handle;
+pub mod in_flight;
 pub mod info;
 pub mod loader;
 pub mod package;
@@ -426,8 +428,9 @@ impl Registry {
         }
     }
 
-    /// Instantiate a resource through its library (loaded now if it was not yet).
-    pub fn new_resource(
+    /// Instantiate a resource through its library (loaded now if it was not yet). Only
+    /// [`handle::Handle::create`] calls it, with the call marked in flight.
+    fn new_resource(
         &self,
         entry: &DriverEntry,
         rid: &str,

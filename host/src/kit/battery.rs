@@ -8,6 +8,7 @@ use super::probe::{secs, Answer, Probe, Reply, Verb};
 use super::report::{emit, fail, ok, skip, CheckResult, Outcome, Record, Verdict};
 use super::setup;
 use crate::config::ServiceConfig;
+use crate::drivers::handle::Handle;
 use crate::drivers::{DriverEntry, Registry};
 use crate::exec;
 use crate::paths::Paths;
@@ -19,7 +20,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use svcmgr_plugin_api::abi::ResourceBox;
 use svcmgr_plugin_api::types::{CallArgs, KwType, Status};
 
 /// Every check, in the order they run.
@@ -202,7 +202,7 @@ impl Bench<'_> {
         self.under_test(Which::Normal)
     }
 
-    fn handle(&self) -> Arc<ResourceBox> {
+    fn handle(&self) -> Arc<Handle> {
         self.resource()
             .driver
             .clone()
@@ -311,6 +311,7 @@ impl Bench<'_> {
                     action: verb.as_str().to_string(),
                     force: false,
                     hooks: true,
+                    interruptible: false,
                 },
             ),
             Err(_) => exec::Outcome {
@@ -329,7 +330,7 @@ impl Bench<'_> {
     /// Call a verb as the host would: with the resource's own timeout for it, if any.
     fn call(&self, which: Which, verb: Verb) -> Answer {
         let res = self.under_test(which);
-        let timeout = res.def.props.timeouts.for_verb(verb.name());
+        let timeout = res.def.props.timeouts.configured(verb.name());
         self.invoke(res, verb, timeout)
     }
 
@@ -674,7 +675,7 @@ impl Bench<'_> {
                 "{key}={value}: accepted when read (start not tried: {why})"
             ));
         }
-        let started = self.invoke(res, Verb::Start, res.def.props.timeouts.for_verb("start"));
+        let started = self.invoke(res, Verb::Start, res.def.props.timeouts.configured("start"));
         let judged = checks::bad_value(key, value, Reception::AtStart(&started));
         if matches!(started.reply, Reply::Done(Ok(_))) {
             let _ = self.bring_down();

@@ -537,7 +537,7 @@ mod tests {
     fn late(ms: u64) -> Answer {
         let (_tx, rx) = std::sync::mpsc::channel();
         Answer {
-            reply: Reply::Late(super::super::probe::Straggler(rx)),
+            reply: Reply::Late(crate::drivers::handle::Late(rx)),
             elapsed: Duration::from_millis(ms),
             logs: Vec::new(),
         }

@@ -110,7 +110,7 @@ pub fn run(paths: &Paths, reg: &Registry, opts: Options) -> Result<i32> {
         service: service.clone(),
     };
     if !opts.json {
-        println!("{}", report::heading(&subject));
+        crate::outln!("{}", report::heading(&subject))?;
     }
     let job = battery::Job {
         root: root.path().to_path_buf(),
@@ -120,16 +120,19 @@ pub fn run(paths: &Paths, reg: &Registry, opts: Options) -> Result<i32> {
         recover: false,
     };
     let results = supervise::run(job, &mut |r| match r {
-        Record::Check(c) if !opts.json => println!("{}", report::line(c)),
+        // A closed stdout shows at the closing line, which returns the error.
+        Record::Check(c) if !opts.json => {
+            let _ = crate::outln!("{}", report::line(c));
+        }
         Record::Warning { message } => eprintln!("warning: {message}"),
         _ => {}
     })?;
     let counts = report::counts(&results);
     if opts.json {
         let doc = report::document(&subject, &results);
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
-        println!("{}", report::closing_line(counts));
+        crate::outln!("{}", report::closing_line(counts))?;
     }
     if let Some(mount) = mount_below(root.path()) {
         let kept = root.keep();

@@ -5,11 +5,11 @@
 
 use super::report::{emit, Record};
 use crate::drivers::callbacks;
-use abi_stable::std_types::{RResult, RStr};
-use std::sync::mpsc;
+use crate::drivers::handle::{Handle, Late, Raw, Request};
+use crate::plan::Verb as PlanVerb;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use svcmgr_plugin_api::abi::{error_kind, DriverError, ResourceBox};
+use svcmgr_plugin_api::abi::DriverError;
 use svcmgr_plugin_api::types::Level;
 
 /// A line a driver logged.
@@ -29,15 +29,7 @@ pub enum Reply {
 }
 
 /// A call the kit stopped waiting for.
-#[derive(Debug)]
-pub struct Straggler(pub(super) mpsc::Receiver<Result<String, DriverError>>);
-
-impl Straggler {
-    /// Wait up to `bound` more for the call to end; its answer if it did.
-    pub fn wait(self, bound: Duration) -> Option<Result<String, DriverError>> {
-        self.0.recv_timeout(bound).ok()
-    }
-}
+pub type Straggler = Late;
 
 /// One call: what came back, how long it took, what the resource logged meanwhile.
 #[derive(Debug)]
@@ -85,18 +77,14 @@ impl Verb {
         }
     }
 
-    fn invoke(
-        &self,
-        h: &ResourceBox,
-        args: RStr<'_>,
-    ) -> RResult<abi_stable::std_types::RString, DriverError> {
+    fn request(&self) -> Request {
         match self {
-            Verb::Status => h.status(args),
-            Verb::Start => h.start(args),
-            Verb::Stop => h.stop(args),
-            Verb::Provision => h.provision(args),
-            Verb::Unprovision => h.unprovision(args),
-            Verb::Call(v) => h.call(RStr::from(v.as_str()), args),
+            Verb::Status => Request::Status,
+            Verb::Start => Request::Act(PlanVerb::Start),
+            Verb::Stop => Request::Act(PlanVerb::Stop),
+            Verb::Provision => Request::Act(PlanVerb::Provision),
+            Verb::Unprovision => Request::Act(PlanVerb::Unprovision),
+            Verb::Call(v) => Request::Call(v.clone()),
         }
     }
 }
@@ -132,7 +120,7 @@ impl Probe {
     /// `patience` for the answer.
     pub fn call(
         &self,
-        handle: &Arc<ResourceBox>,
+        handle: &Arc<Handle>,
         rid: &str,
         verb: Verb,
         args: String,
@@ -142,24 +130,10 @@ impl Probe {
             verb: verb.name().to_string(),
         });
         let first_line = self.log_count();
-        let (tx, rx) = mpsc::channel();
-        let h = handle.clone();
         let began = Instant::now();
-        std::thread::spawn(move || {
-            let answer = match verb.invoke(&h, RStr::from(args.as_str())) {
-                RResult::ROk(doc) => Ok(doc.into_string()),
-                RResult::RErr(e) => Err(e),
-            };
-            let _ = tx.send(answer);
-        });
-        let reply = match rx.recv_timeout(patience) {
-            Ok(answer) => Reply::Done(answer),
-            Err(mpsc::RecvTimeoutError::Timeout) => Reply::Late(Straggler(rx)),
-            // The thread ended without sending: something unwound past the call.
-            Err(mpsc::RecvTimeoutError::Disconnected) => Reply::Done(Err(DriverError::new(
-                error_kind::PANIC,
-                "the call ended without an answer",
-            ))),
+        let reply = match handle.raw(verb.request(), args, patience) {
+            Raw::Done(answer) => Reply::Done(answer),
+            Raw::Late(late) => Reply::Late(late),
         };
         let elapsed = began.elapsed();
         let logs = self.logs.lock().unwrap_or_else(|e| e.into_inner())[first_line..]

@@ -3,17 +3,17 @@
 use super::monitor::{frozen_since, Monitor};
 use super::state::State;
 use super::{InstanceView, ResourceStatus};
+use crate::drivers::handle::{self, CallError, Deadline, Handle, StatusCall};
 use crate::service::{Resource, Service};
-use abi_stable::std_types::{RResult, RStr};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::Arc;
 use svcmgr_plugin_api::types::{CallArgs, Level, LogEntry, StatusReport};
 
 /// At most this many status calls at once (each may run a command).
 const WORKERS: usize = 16;
 
-/// Ask one resource's driver for its status.
-pub fn resource_status(res: &Resource) -> ResourceStatus {
+/// A resource's status before its driver is asked, and the driver to ask (None: nothing to
+/// ask: disabled, tagged `nostatus`, or no driver object).
+fn prepare(res: &Resource) -> (ResourceStatus, Option<Arc<Handle>>) {
     let p = &res.def.props;
     let mut st = ResourceStatus {
         rid: res.def.rid.clone(),
@@ -28,65 +28,83 @@ pub fn resource_status(res: &Resource) -> ResourceStatus {
     };
     if p.disable {
         st.status = State::NA;
-        return st;
+        return (st, None);
     }
     if p.has_tag("nostatus") {
         st.status = State::NA;
         st.log.push(LogEntry::new(Level::Info, "nostatus tag"));
-        return st;
+        return (st, None);
     }
-    let error = |msg: String| LogEntry::new(Level::Error, msg);
     match &res.driver {
-        Err(problem) => st.log.push(error(problem.clone())),
-        Ok(h) => {
-            let args = serde_json::to_string(&CallArgs::new("status")).unwrap_or_default();
-            match h.status(RStr::from(args.as_str())) {
-                RResult::ROk(doc) => match serde_json::from_str::<StatusReport>(doc.as_str()) {
-                    Ok(report) => {
-                        st.status = State::parse(report.status.as_str()).unwrap_or(State::Undef);
-                        if let Some(label) = report.label.clone() {
-                            st.label = label;
-                        }
-                        if let Some(word) = report.unknown_status() {
-                            // An older or foreign driver: say what it sent.
-                            st.log.push(error(format!(
-                                "the driver reported status '{word}', which is not a status"
-                            )));
-                        }
-                        st.log.extend(report.log);
-                        st.info = report.info;
-                    }
-                    Err(e) => st.log.push(error(format!("invalid status document: {e}"))),
-                },
-                RResult::RErr(e) => st.log.push(error(format!("status failed: {e}"))),
-            }
-            if p.standby {
-                st.status = st.status.as_standby();
-            }
+        Err(problem) => {
+            st.log.push(error(problem.clone()));
+            (st, None)
         }
+        Ok(h) => (st, Some(Arc::clone(h))),
+    }
+}
+
+fn error(msg: String) -> LogEntry {
+    LogEntry::new(Level::Error, msg)
+}
+
+/// Fill in the driver's answer.
+fn apply(st: &mut ResourceStatus, answer: Result<StatusReport, CallError>) {
+    match answer {
+        Ok(report) => {
+            st.status = State::parse(report.status.as_str()).unwrap_or(State::Undef);
+            if let Some(label) = report.label.clone() {
+                st.label = label;
+            }
+            if let Some(word) = report.unknown_status() {
+                // An older or foreign driver: say what it sent.
+                st.log.push(error(format!(
+                    "the driver reported status '{word}', which is not a status"
+                )));
+            }
+            st.log.extend(report.log);
+            st.info = report.info;
+        }
+        Err(e @ CallError::TimedOut { .. }) => st.log.push(error(e.to_string())),
+        Err(CallError::Invalid { why, .. }) => st
+            .log
+            .push(error(format!("invalid status document: {why}"))),
+        Err(CallError::Driver(e)) => st.log.push(error(format!("status failed: {e}"))),
+    }
+    if st.props.standby {
+        st.status = st.status.as_standby();
+    }
+}
+
+/// Ask one resource's driver for its status, before its status timeout (`status_timeout`,
+/// then `timeout`, then 1 min) or `bound` (a requirement check's own deadline), whichever
+/// comes first.
+pub fn resource_status(res: &Resource, bound: Option<Deadline>) -> ResourceStatus {
+    let (mut st, handle) = prepare(res);
+    if let Some(h) = handle {
+        let own = Deadline::for_verb(&res.def.props.timeouts, "status");
+        let deadline = bound.map_or(own, |b| own.min(b));
+        apply(&mut st, h.status(CallArgs::new("status"), deadline));
     }
     st
 }
 
 /// Evaluate the statuses of `resources` concurrently, keeping their order.
 pub fn statuses<'a>(resources: impl IntoIterator<Item = &'a Resource>) -> Vec<ResourceStatus> {
-    let list: Vec<&Resource> = resources.into_iter().collect();
-    let results: Vec<Mutex<Option<ResourceStatus>>> =
-        list.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..WORKERS.min(list.len()) {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(res) = list.get(i) else { break };
-                *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(resource_status(res));
-            });
+    let (mut out, mut asked, mut calls) = (Vec::new(), Vec::new(), Vec::new());
+    for res in resources {
+        let (st, handle) = prepare(res);
+        if let Some(handle) = handle {
+            asked.push(out.len());
+            let deadline = Deadline::for_verb(&res.def.props.timeouts, "status");
+            calls.push(StatusCall { handle, deadline });
         }
-    });
-    results
-        .into_iter()
-        .filter_map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .collect()
+        out.push(st);
+    }
+    for (i, answer) in asked.into_iter().zip(handle::statuses(calls, WORKERS)) {
+        apply(&mut out[i], answer);
+    }
+    out
 }
 
 /// The whole instance, live.

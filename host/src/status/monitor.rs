@@ -46,6 +46,13 @@ impl Monitor {
             }
         }
     }
+
+    /// Record an action that SIGINT or SIGTERM interrupted (what it changed was rolled
+    /// back): `<action> interrupted`.
+    pub fn record_interrupted(&mut self, action: &str) {
+        self.last_action = action.to_string();
+        self.status = format!("{action} interrupted");
+    }
 }
 
 /// The frozen flag file of a service.

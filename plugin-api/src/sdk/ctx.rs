@@ -82,6 +82,17 @@ impl Ctx {
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
+    /// When the call should end by a bound of the driver's own: the deadline a timeout
+    /// keyword set; when none is set, `own` from now (a container's stop grace, an agent's
+    /// advised timeout), never past the host's default deadline.
+    pub fn deadline_or(&self, own: Duration) -> Instant {
+        let own = Instant::now() + own;
+        match (self.deadline, self.args.default_deadline) {
+            (Some(d), false) => d,
+            (Some(d), true) => d.min(own),
+            (None, _) => own,
+        }
+    }
     /// The timeout the deadline came from, for messages.
     pub fn timeout(&self) -> Option<Duration> {
         self.args.timeout_ms.map(Duration::from_millis)
@@ -149,6 +160,34 @@ impl Ctx {
         let path = path.as_ref();
         std::fs::write(path, contents).with_context(|| format!("write {}", path.display()))
     }
+    /// Replace a file atomically: readers (and a process killed mid-write) see the old
+    /// content or the new one, never a part. The content goes to a temporary file in the
+    /// same folder, is synced, then renamed over `path`; the error names `path`.
+    pub fn write_file_atomic(
+        &self,
+        path: impl AsRef<Path>,
+        contents: impl AsRef<[u8]>,
+    ) -> Result<()> {
+        use std::io::Write;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = path.as_ref();
+        let name = path
+            .file_name()
+            .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tmp = path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()));
+        let written = std::fs::File::create(&tmp)
+            .and_then(|mut f| {
+                f.write_all(contents.as_ref())?;
+                f.sync_all()
+            })
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.with_context(|| format!("write {}", path.display()))
+    }
     /// Create a folder and its parents; the error names it (`create <path>: …`).
     pub fn create_dir_all(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
@@ -162,5 +201,55 @@ impl Ctx {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e).with_context(|| format!("remove {}", path.display())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Nowhere;
+
+    impl HostSide for Nowhere {
+        fn log(&self, _: u64, _: &str, _: Level, _: &str) {}
+        fn query(&self, _: u64, _: &str, _: &str, _: &str) -> Result<String> {
+            Err(Error::unsupported("no host"))
+        }
+    }
+
+    fn ctx(timeout: Option<Duration>, by_default: bool) -> Ctx {
+        let mut args = CallArgs::new("start");
+        if let Some(t) = timeout {
+            args = args.with_timeout(t);
+        }
+        args.default_deadline = by_default;
+        let env = CommandEnv {
+            shared: Arc::from(Vec::new()),
+            own: Vec::new(),
+        };
+        Ctx::new("app#1", 0, args, env, Arc::new(Nowhere))
+    }
+
+    #[test]
+    fn a_driver_bound_applies_unless_a_timeout_was_configured() {
+        let (own, hour) = (Duration::from_secs(10), Duration::from_secs(3600));
+        let left = |c: &Ctx| c.deadline_or(own).saturating_duration_since(Instant::now());
+        assert!(
+            left(&ctx(Some(hour), true)) <= own,
+            "the host's default: own bound"
+        );
+        assert!(
+            left(&ctx(Some(hour), false)) > own,
+            "configured: the deadline"
+        );
+        let short = ctx(Some(Duration::from_secs(2)), true);
+        assert!(
+            left(&short) <= Duration::from_secs(2),
+            "never past the deadline"
+        );
+        assert!(
+            left(&ctx(None, false)) <= own,
+            "no deadline at all: own bound"
+        );
     }
 }

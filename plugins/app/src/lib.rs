@@ -6,6 +6,9 @@
 //! sequence number does too and orders the apps of a set on start, `false`/`no`/`0` or
 //! nothing runs nothing.
 
+mod pidfile;
+
+use pidfile::PidFile;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use svcmgr_plugin_api::{
@@ -183,38 +186,69 @@ impl App {
         self.state_dir.join("pid")
     }
 
-    /// The pid of a running simple app, if its pid file names a live process.
-    fn running_pid(&self) -> Option<i32> {
-        let pid: i32 = std::fs::read_to_string(self.pid_file())
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
-        (pid > 0 && alive(pid)).then_some(pid)
+    /// The simple app's process, if its pid file names one that runs and is the one started;
+    /// `Err` with the stale record otherwise (None: no record at all).
+    fn tracked(&self) -> std::result::Result<PidFile, Option<PidFile>> {
+        match PidFile::read(&self.pid_file()) {
+            Some(p) if p.is_running() => Ok(p),
+            stale => Err(stale),
+        }
     }
 
     fn is_up(&self, ctx: &Ctx) -> Result<Option<bool>> {
         match (self.check_up(ctx)?, self.kind) {
             (Some(up), _) => Ok(Some(up)),
-            (None, Kind::Simple) => Ok(Some(self.running_pid().is_some())),
+            (None, Kind::Simple) => Ok(Some(self.tracked().is_ok())),
             (None, Kind::Forking) => Ok(None),
         }
     }
 
+    /// Start the simple app's process. Its pid file is written (atomically) before the
+    /// program runs, so no app runs untracked whenever svcmgr dies; one that exits at once
+    /// failed to start.
+    fn start_simple(&self, ctx: &Ctx) -> Result<()> {
+        ctx.create_dir_all(&self.state_dir)?;
+        let log = self.state_dir.join("output.log");
+        let started = self
+            .cmd(ctx, &self.start)
+            .spawn_recorded(Some(&log), |pid| {
+                let id = PidFile::of(pid as i32, &self.start).ok_or_else(|| {
+                    Error::other(format!("process {pid} ended before it ran the app"))
+                })?;
+                ctx.write_file_atomic(self.pid_file(), id.to_json())
+            })
+            .inspect_err(|_| {
+                // A record written for a program that could not run names nothing.
+                let _ = ctx.remove_file(self.pid_file());
+            })?;
+        if let Some(code) = started.exit_within(SETTLE) {
+            ctx.remove_file(self.pid_file())?;
+            return Err(Error::other(format!(
+                "{} exited at once with code {code}",
+                self.start.join(" ")
+            )));
+        }
+        Ok(())
+    }
+
     fn stop_simple(&self, ctx: &Ctx) -> Result<()> {
-        let Some(pid) = self.running_pid() else {
-            return Ok(());
+        let p = match self.tracked() {
+            Ok(p) => p,
+            Err(stale) => {
+                self.forget(ctx, stale)?;
+                return Ok(());
+            }
         };
+        let pid = p.pid;
         ctx.info(&format!("kill -TERM {pid}"));
         // The app runs in its own session: signal its whole process group.
-        // SAFETY: kill(2) has no memory effects; -pid names the group spawn_detached made.
+        // SAFETY: kill(2) has no memory effects; -pid names the group of the process whose
+        // identity was just checked.
         unsafe { libc_kill(-pid, 15) };
-        let deadline = ctx
-            .deadline()
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(10));
+        let deadline = ctx.deadline_or(STOP_GRACE);
         while Instant::now() < deadline {
-            if !alive(pid) {
-                let _ = std::fs::remove_file(self.pid_file());
+            if !p.is_running() {
+                ctx.remove_file(self.pid_file())?;
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -222,10 +256,31 @@ impl App {
         ctx.warn(&format!("kill -KILL {pid}"));
         // SAFETY: as above, kill(2) on the app's own process group.
         unsafe { libc_kill(-pid, 9) };
-        let _ = std::fs::remove_file(self.pid_file());
+        ctx.remove_file(self.pid_file())?;
+        Ok(())
+    }
+
+    /// Remove a pid file naming no process of the app (its process ended, or its pid now
+    /// belongs to another process, which is left alone).
+    fn forget(&self, ctx: &Ctx, stale: Option<PidFile>) -> Result<()> {
+        if let Some(p) = stale {
+            ctx.info(&format!(
+                "forget the stale pid file: {} is gone",
+                p.describe()
+            ));
+            ctx.remove_file(self.pid_file())?;
+        }
         Ok(())
     }
 }
+
+/// How long a simple app must live after its start to count as started: one that exits
+/// sooner (a bad option, a missing file) failed.
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// How long a simple app has to end on TERM before it gets KILL, unless `stop_timeout` (or
+/// `timeout`) says otherwise.
+const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// What an action keyword's value asks for.
 #[derive(Debug, PartialEq)]
@@ -298,15 +353,6 @@ fn command_of(
     }
 }
 
-/// Whether process `pid` runs. One this very process started (before a rollback, or in the
-/// conformance kit) is a zombie once ended, until reaped: reap it first, or it looks alive.
-fn alive(pid: i32) -> bool {
-    use nix::sys::wait::{waitpid, WaitPidFlag};
-    let _ = waitpid(nix::unistd::Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
-    // SAFETY: kill with signal 0 only probes for existence.
-    unsafe { libc_kill(pid, 0) == 0 }
-}
-
 /// Signals through nix would need its `signal` feature's enum; plain kill(2) is enough here.
 ///
 /// # Safety
@@ -333,10 +379,16 @@ impl ResourceImpl for App {
     }
 
     fn status(&self, ctx: &Ctx) -> Result<StatusReport> {
-        Ok(match self.is_up(ctx)? {
+        let report = match self.is_up(ctx)? {
             Some(true) => StatusReport::up(),
             Some(false) => StatusReport::new(Status::Down),
             None => StatusReport::na(),
+        };
+        Ok(match (self.kind, self.tracked()) {
+            (Kind::Simple, Err(Some(stale))) => {
+                report.with_info(format!("stale pid file: {} is gone", stale.describe()))
+            }
+            _ => report,
         })
     }
 
@@ -352,13 +404,7 @@ impl ResourceImpl for App {
             Kind::Forking => {
                 self.cmd(ctx, &self.start).check()?;
             }
-            Kind::Simple => {
-                ctx.create_dir_all(&self.state_dir)?;
-                let pid = self
-                    .cmd(ctx, &self.start)
-                    .spawn_detached(Some(&self.state_dir.join("output.log")))?;
-                ctx.write_file(self.pid_file(), format!("{pid}\n"))?;
-            }
+            Kind::Simple => self.start_simple(ctx)?,
         }
         Ok(ActionReport::changed())
     }
@@ -366,6 +412,9 @@ impl ResourceImpl for App {
     fn stop(&self, ctx: &Ctx) -> Result<ActionReport> {
         if self.is_up(ctx)? == Some(false) {
             ctx.info(&format!("{} is already down", self.label()));
+            if let (Kind::Simple, Err(stale)) = (self.kind, self.tracked()) {
+                self.forget(ctx, stale)?;
+            }
             return Ok(ActionReport::unchanged());
         }
         if !self.stop.is_empty() {
@@ -403,6 +452,7 @@ impl ResourceImpl for App {
 #[cfg(test)]
 mod tests {
     //! Through the SDK's `testing` harness: real commands, no host.
+    use super::pidfile::PidFile;
     use super::plugin;
     use std::time::Duration;
     use svcmgr_plugin_api::testing::{self, Builder};
@@ -456,14 +506,61 @@ mod tests {
             .unwrap();
         assert_eq!(res.status().unwrap().status, Status::Down);
         assert!(res.start().unwrap().changed);
+        let pid_file = res.var_dir().join("app#2/pid");
+        let recorded = PidFile::read(&pid_file).expect("a pid file with the identity");
+        assert_eq!(recorded.command, ["sleep", "30"]);
+        assert!(recorded.is_running());
         // This test process is the app's parent, as a host that starts and stops it in one
-        // run is: the stop must see it end (reap it), not wait for its deadline and KILL.
+        // run is: the stop must see it end, not wait for its deadline and KILL.
         assert_eq!(res.status().unwrap().status, Status::Up);
         res.take_logs();
         assert!(res.stop().unwrap().changed);
         let logs: Vec<String> = res.take_logs().into_iter().map(|l| l.message).collect();
         assert!(logs.iter().all(|l| !l.contains("KILL")), "{logs:?}");
         assert_eq!(res.status().unwrap().status, Status::Down);
+        assert!(!pid_file.exists());
+    }
+
+    #[test]
+    fn a_simple_app_that_exits_at_once_failed_to_start() {
+        let res = testing::resource(plugin, "app.simple", "app#3")
+            .keyword("start", "sh -c 'exit 4'")
+            .build()
+            .unwrap();
+        let e = res.start().unwrap_err();
+        assert_eq!(e.message(), "sh -c exit 4 exited at once with code 4");
+        assert!(!e.is_changed());
+        assert!(!res.var_dir().join("app#3/pid").exists());
+        let missing = testing::resource(plugin, "app.simple", "app#4")
+            .keyword("start", "/nonexistent/program")
+            .build()
+            .unwrap();
+        assert!(missing.start().is_err());
+        assert!(!missing.var_dir().join("app#4/pid").exists());
+    }
+
+    #[test]
+    fn a_pid_file_naming_another_process_is_down_and_that_process_left_alone() {
+        let res = testing::resource(plugin, "app.simple", "app#5")
+            .keyword("start", "sleep 30")
+            .build()
+            .unwrap();
+        // A live process (this test) under the pid, but not the one started.
+        let me = std::process::id() as i32;
+        let mut stale = PidFile::of(me, &["sleep".into(), "30".into()]).unwrap();
+        stale.start_time += 1;
+        let pid_file = res.var_dir().join("app#5/pid");
+        std::fs::create_dir_all(pid_file.parent().unwrap()).unwrap();
+        std::fs::write(&pid_file, stale.to_json()).unwrap();
+        let report = res.status().unwrap();
+        assert_eq!(report.status, Status::Down);
+        assert!(
+            report.log[0].message.contains("stale pid file"),
+            "{report:?}"
+        );
+        // The stop signals nobody (this test would die of it) and forgets the file.
+        assert!(!res.stop().unwrap().changed);
+        assert!(!pid_file.exists());
     }
 
     #[test]

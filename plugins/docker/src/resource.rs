@@ -13,7 +13,7 @@ use svcmgr_plugin_api::{
     ActionReport, Ctx, Error, ResourceImpl, ResourceSpec, Result, Status, StatusReport,
 };
 
-/// Bounds used when the host gives no deadline.
+/// The container's own bounds, used when no timeout keyword sets the call's deadline.
 const DEFAULT_START_WAIT: Duration = Duration::from_secs(5);
 const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
 const DEFAULT_DAEMON_WAIT: Duration = Duration::from_secs(30);
@@ -29,9 +29,9 @@ pub struct Container {
     daemon: Option<PrivateDaemon>,
 }
 
-/// The call's deadline, or `default` from now.
+/// The call's configured deadline, or `default` from now.
 fn bound(ctx: &Ctx, default: Duration) -> Instant {
-    ctx.deadline().unwrap_or_else(|| Instant::now() + default)
+    ctx.deadline_or(default)
 }
 
 fn engine_error(what: &str, e: EngineError) -> Error {
@@ -263,11 +263,10 @@ impl Container {
         if engine::is_running(&found) {
             let line = self.cli(&["stop", &id]);
             ctx.info(&line);
-            let grace = ctx
-                .remaining()
-                .map(|r| r.saturating_sub(STOP_MARGIN))
-                .unwrap_or(DEFAULT_STOP_GRACE);
             let deadline = bound(ctx, DEFAULT_STOP_GRACE + STOP_MARGIN);
+            let grace = deadline
+                .saturating_duration_since(Instant::now())
+                .saturating_sub(STOP_MARGIN);
             block_on(engine::until(deadline, &line, engine.stop(&id, grace)))
                 .map_err(|e| engine_error(&line, e))?;
             Self::log_output(ctx, &id);

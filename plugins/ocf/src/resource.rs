@@ -59,11 +59,12 @@ impl Ocf {
         })
     }
 
-    /// The limit of one action: the call's deadline, else the agent's advice, else 20s.
+    /// The limit of one action: the call's configured deadline, else the agent's advice,
+    /// else 20s.
     fn limit(&self, ctx: &Ctx, action: &str) -> Duration {
-        ctx.remaining()
-            .or_else(|| self.meta.timeout(action))
-            .unwrap_or(FALLBACK_TIMEOUT)
+        let advice = self.meta.timeout(action).unwrap_or(FALLBACK_TIMEOUT);
+        ctx.deadline_or(advice)
+            .saturating_duration_since(std::time::Instant::now())
     }
 
     /// Run one action of the agent; its output is logged unless `quiet` (status probes).

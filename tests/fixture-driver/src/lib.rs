@@ -1,8 +1,9 @@
 //! A test-only driver (not installed, not a product driver): resources that may declare a
 //! link to another rid, record every call with timestamps, sleep, fail, panic or abort on
-//! demand, and misbehave in the ways the conformance kit must catch (`misbehave`). It serves
-//! one id per sequencer group so tests can build services of any shape, and `app.nohelp`,
-//! whose manifest has a keyword without help text.
+//! demand, misbehave in the ways the conformance kit must catch (`misbehave`), hang or kill
+//! the process in any verb, creation included (`hang`, `crash`), and show the deadline each
+//! call gets (`show_deadline`). It serves one id per sequencer group so tests can build
+//! services of any shape, and `app.nohelp`, whose manifest has a keyword without help text.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -62,6 +63,18 @@ fn declaration(id: &str) -> DriverDecl {
             Kw::list("misbehave")
                 .help("Promises to break, for the conformance kit's tests (see MISBEHAVIOURS)."),
         )
+        .keyword(Kw::list("hang").help(
+            "Verbs that never return, whatever their deadline (create, status, start, stop, \
+             call).",
+        ))
+        .keyword(Kw::list("crash").help(
+            "<verb>:<how> pairs: the verb (create, status, start, stop, call) kills the process, \
+             by abort, segv (an invalid write) or exit.",
+        ))
+        .keyword(
+            Kw::bool("show_deadline")
+                .help("Say the timeout each call gets (a log line, a status line)."),
+        )
 }
 
 struct Fixture {
@@ -79,9 +92,14 @@ struct Fixture {
     devs: Devs,
     var_dir: PathBuf,
     state: PathBuf,
+    hang: Vec<String>,
+    crash: Vec<String>,
+    show_deadline: bool,
 }
 
 fn new(spec: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> {
+    let (hang, crash) = (spec.words("hang"), spec.words("crash"));
+    hang_or_crash(&hang, &crash, "create");
     let misbehave = spec.words("misbehave");
     if let Some(m) = misbehave
         .iter()
@@ -116,7 +134,36 @@ fn new(spec: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> {
             .with_sub(spec.words("sub_devs")),
         state: var_dir.join(format!("{}.up", spec.rid)),
         var_dir,
+        hang,
+        crash,
+        show_deadline: spec.bool("show_deadline"),
     }))
+}
+
+/// Hang or kill the process when told to on `verb`.
+fn hang_or_crash(hang: &[String], crash: &[String], verb: &str) {
+    if hang.iter().any(|v| v == verb) {
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    let how = crash
+        .iter()
+        .find_map(|c| c.strip_prefix(verb)?.strip_prefix(':'));
+    match how {
+        Some("abort") => std::process::abort(),
+        // SAFETY: none: the point is to fault, as a buggy driver would.
+        Some("segv") => unsafe { std::ptr::write_volatile(8 as *mut u8, 0) },
+        Some(_) => std::process::exit(3),
+        None => {}
+    }
+}
+
+/// `timeout <d>`, or `no timeout`.
+fn deadline_of(ctx: &Ctx) -> String {
+    ctx.timeout().map_or("no timeout".into(), |t| {
+        format!("timeout {}", svcmgr_plugin_api::types::format_duration(t))
+    })
 }
 
 fn now_ms() -> u128 {
@@ -135,8 +182,9 @@ impl Fixture {
         self.misbehave.iter().any(|m| m == how)
     }
 
-    /// Panic or abort, when told to on `verb`.
+    /// Hang, crash, panic or abort, when told to on `verb`.
     fn blow_up(&self, verb: &str) {
+        hang_or_crash(&self.hang, &self.crash, verb);
         if self.abort.iter().any(|v| v == verb) {
             std::process::abort();
         }
@@ -147,6 +195,9 @@ impl Fixture {
 
     /// Run a state change, recording `<rid> <verb> <start ms> <end ms> <ok|fail>`.
     fn act(&self, ctx: &Ctx, verb: &str, want_up: bool) -> Result<ActionReport> {
+        if self.show_deadline {
+            ctx.info(&deadline_of(ctx));
+        }
         if self.up() == want_up {
             ctx.info(&format!(
                 "{} already {}",
@@ -246,11 +297,11 @@ impl ResourceImpl for Fixture {
                 .and_then(|mut f| f.write_all(b"status\n"))
                 .with_context(|| format!("append to {}", count.display()))?;
         }
-        Ok(StatusReport::new(if self.up() {
-            Status::Up
-        } else {
-            Status::Down
-        }))
+        let report = StatusReport::new(if self.up() { Status::Up } else { Status::Down });
+        Ok(match self.show_deadline {
+            true => report.with_info(deadline_of(ctx)),
+            false => report,
+        })
     }
     fn start(&self, ctx: &Ctx) -> Result<ActionReport> {
         self.act(ctx, "start", true)

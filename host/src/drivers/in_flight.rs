@@ -1,0 +1,175 @@
+//! Which driver calls are in flight, readable from a signal handler.
+//!
+//! Every ABI call the host makes (see `handle`) holds a [`Mark`] while it runs: the phrase
+//! naming it (`the 'start' call of driver app.simple on app#1`) is copied into a slot of a
+//! fixed table of atomic bytes, and the slot's index is the calling thread's current call.
+//! The fatal-signal handler (`crate::signals`) reads them without allocating or locking.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
+/// Calls named at once; beyond that, a call runs unnamed (only the crash message loses it).
+const SLOTS: usize = 512;
+/// Longest phrase kept; a longer one is cut.
+const TEXT: usize = 160;
+const NONE: usize = usize::MAX;
+
+const FREE: u8 = 0;
+const WRITING: u8 = 1;
+const ACTIVE: u8 = 2;
+
+struct Slot {
+    state: AtomicU8,
+    len: AtomicUsize,
+    text: [AtomicU8; TEXT],
+}
+
+impl Slot {
+    const fn new() -> Slot {
+        Slot {
+            state: AtomicU8::new(FREE),
+            len: AtomicUsize::new(0),
+            text: [const { AtomicU8::new(0) }; TEXT],
+        }
+    }
+
+    /// Copy the phrase out into `buf` (a signal handler's stack buffer); its length.
+    fn read(&self, buf: &mut [u8; TEXT]) -> usize {
+        let len = self.len.load(Ordering::Acquire).min(TEXT);
+        for (b, t) in buf.iter_mut().zip(&self.text).take(len) {
+            *b = t.load(Ordering::Relaxed);
+        }
+        len
+    }
+}
+
+static TABLE: [Slot; SLOTS] = [const { Slot::new() }; SLOTS];
+/// Where the next slot search starts, so that searches spread over the table.
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// The slot of this thread's innermost call in flight (`NONE`: none). A const-initialised
+    /// `Cell` of a plain integer: reading it is a plain TLS load, fine in a signal handler.
+    static CURRENT: Cell<usize> = const { Cell::new(NONE) };
+}
+
+/// A call in flight on this thread, until dropped.
+pub struct Mark {
+    slot: usize,
+    previous: usize,
+}
+
+impl Mark {
+    /// Mark `verb` of driver `driver` on resource `rid` as in flight on this thread.
+    pub fn new(driver: &str, rid: &str, verb: &str) -> Mark {
+        let phrase = format!("the '{verb}' call of driver {driver} on {rid}");
+        let slot = claim(phrase.as_bytes());
+        let previous = CURRENT.with(|c| match slot {
+            NONE => c.get(),
+            s => c.replace(s),
+        });
+        Mark { slot, previous }
+    }
+}
+
+impl Drop for Mark {
+    fn drop(&mut self) {
+        if self.slot != NONE {
+            CURRENT.with(|c| c.set(self.previous));
+            TABLE[self.slot].state.store(FREE, Ordering::Release);
+        }
+    }
+}
+
+/// Claim a free slot and write `phrase` into it; `NONE` when the table is full.
+fn claim(phrase: &[u8]) -> usize {
+    let start = NEXT.fetch_add(1, Ordering::Relaxed);
+    for i in 0..SLOTS {
+        let index = (start + i) % SLOTS;
+        let slot = &TABLE[index];
+        if slot
+            .state
+            .compare_exchange(FREE, WRITING, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            continue;
+        }
+        let len = phrase.len().min(TEXT);
+        for (t, b) in slot.text.iter().zip(&phrase[..len]) {
+            t.store(*b, Ordering::Relaxed);
+        }
+        slot.len.store(len, Ordering::Release);
+        slot.state.store(ACTIVE, Ordering::Release);
+        return index;
+    }
+    NONE
+}
+
+/// The phrase of this thread's current call, copied into `buf`: its length (0: none).
+/// Async-signal-safe.
+pub fn current(buf: &mut [u8; TEXT]) -> usize {
+    // `try_with`: during thread teardown the slot may be gone; then there is no call.
+    match CURRENT.try_with(Cell::get) {
+        Ok(NONE) | Err(_) => 0,
+        Ok(index) => TABLE[index].read(buf),
+    }
+}
+
+/// Call `each` with the phrase of every call in flight on any thread. Async-signal-safe
+/// when `each` is.
+pub fn each_active(mut each: impl FnMut(&[u8])) {
+    let mut buf = [0u8; TEXT];
+    for slot in &TABLE {
+        if slot.state.load(Ordering::Acquire) == ACTIVE {
+            let len = slot.read(&mut buf);
+            each(&buf[..len]);
+        }
+    }
+}
+
+/// The phrases of the calls in flight, for ordinary messages (a second interrupt).
+pub fn active() -> Vec<String> {
+    let mut out = Vec::new();
+    each_active(|p| out.push(String::from_utf8_lossy(p).into_owned()));
+    out
+}
+
+/// A buffer for [`current`].
+pub fn buffer() -> [u8; TEXT] {
+    [0; TEXT]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_nest_and_release_their_slots() {
+        let mut buf = buffer();
+        assert_eq!(current(&mut buf), 0);
+        {
+            let _outer = Mark::new("app.simple", "app#1", "start");
+            let n = current(&mut buf);
+            assert_eq!(&buf[..n], b"the 'start' call of driver app.simple on app#1");
+            {
+                let _inner = Mark::new("container.docker", "container#1", "netns");
+                let n = current(&mut buf);
+                assert!(buf[..n].ends_with(b"container.docker on container#1"));
+                assert!(active().iter().any(|p| p.contains("'start'")));
+            }
+            let n = current(&mut buf);
+            assert!(buf[..n].ends_with(b"app#1"), "the outer call again");
+        }
+        assert_eq!(current(&mut buf), 0);
+        assert!(!active().iter().any(|p| p.contains("app.simple on app#1")));
+        // Another thread's call is in flight, but not this thread's.
+        let long = "x".repeat(500);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let _m = Mark::new(&long, "r", "v");
+                let n = current(&mut buffer());
+                assert_eq!(n, TEXT, "cut to the slot's size");
+            });
+        });
+    }
+}
