@@ -24,11 +24,14 @@ command -v jq >/dev/null || apt-get install -y -qq jq >&2
 cargo build --release --workspace >&2
 
 root=$(mktemp -d /tmp/svcmgr-bench-ocf-XXXXXX)
-mkdir -p "$root/etc/opensvc" "$root/usr/lib/svcmgr/drivers" "$root/state"
-# Installed drivers, as the OCF agent (run without our environment) finds them.
-ln -s "$rel"/libsvcmgr_driver_{app,ocf}.so "$root/usr/lib/svcmgr/drivers/"
-export SVCMGR_ROOT=$root SVCMGR_NODENAME=bench
+mkdir -p "$root/etc/opensvc" "$root/state"
 svcmgr=$rel/svcmgr
+# Installed drivers, as the OCF agent (run without our environment) finds them.
+for lib in app ocf; do
+  "$svcmgr" driver package "$rel/libsvcmgr_driver_$lib.so" --output "$root/packages" >/dev/null
+done
+SVCMGR_ROOT=$root "$svcmgr" driver install "$root"/packages/*.tar.gz >/dev/null 2>&1
+export SVCMGR_ROOT=$root SVCMGR_NODENAME=bench
 trap '"$svcmgr" -s dummies stop >/dev/null 2>&1; "$svcmgr" -s apps stop >/dev/null 2>&1; rm -rf "$root"' EXIT
 
 # Median wall time in ms of a command (hyperfine, no intermediate shell).

@@ -127,6 +127,40 @@ impl Paths {
     pub fn installed_drivers(&self) -> PathBuf {
         self.root.join("usr/lib/svcmgr/drivers")
     }
+
+    /// The public keys driver packages may be signed with.
+    pub fn trusted_keys(&self) -> PathBuf {
+        self.root.join("etc/svcmgr/trusted-keys")
+    }
+
+    /// The remembered digests of installed libraries (see `drivers::digest`).
+    pub fn digest_cache(&self) -> PathBuf {
+        self.root.join("var/cache/svcmgr/digests.json")
+    }
+
+    /// The services of this node: `<name>.conf` (or legacy `.env`) in the config folder.
+    pub fn service_names(&self) -> std::collections::BTreeSet<String> {
+        std::fs::read_dir(self.etc())
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "conf" || x == "env"))
+                    .filter_map(|p| {
+                        let name = p.file_stem()?.to_string_lossy().into_owned();
+                        // A file no service name leads to is never acted on.
+                        match check_service_name(&name) {
+                            Ok(()) => Some(name),
+                            Err(e) => {
+                                crate::log::warn("", &format!("{}: ignored: {e}", p.display()));
+                                None
+                            }
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

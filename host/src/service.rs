@@ -333,7 +333,7 @@ fn link_cycles(graph: &[(&str, &[String])]) -> Vec<Vec<String>> {
 }
 
 fn config_links(reg: &Registry, rdef: &ResourceDef) -> Vec<ConfigLink> {
-    let Some(entry) = rdef.driver.as_ref().and_then(|d| reg.drivers.get(d)) else {
+    let Some(entry) = reg.entry_for(rdef.driver.as_deref(), rdef.driver_version.as_deref()) else {
         return Vec::new();
     };
     entry
@@ -383,10 +383,8 @@ fn instantiate(
     context: &ResourceContext,
 ) -> Result<ResourceBox, String> {
     // Resolution gives every definition without a problem its driver.
-    let entry = rdef
-        .driver
-        .as_ref()
-        .and_then(|d| reg.drivers.get(d))
+    let entry = reg
+        .entry_for(rdef.driver.as_deref(), rdef.driver_version.as_deref())
         .ok_or_else(|| format!("no driver serves {}", rdef.rid))?;
     let kw = serde_json::to_string(&rdef.keywords).unwrap_or_default();
     let ctx = serde_json::to_string(context).unwrap_or_default();
@@ -437,7 +435,7 @@ fn service_env(name: &str, id: &str, scripts_dir: &Path) -> BTreeMap<String, Str
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drivers::DriverEntry;
+    use svcmgr_plugin_api::types::{DriverManifest, KeywordSpec, KwType};
 
     #[test]
     fn link_cycles_are_found_once() {
@@ -451,7 +449,6 @@ mod tests {
         let (e, f) = (l(&["f"]), l(&[]));
         assert!(link_cycles(&[("e", &e[..]), ("f", &f[..])]).is_empty());
     }
-    use svcmgr_plugin_api::types::{DriverManifest, KeywordSpec, KwType};
 
     fn registry() -> Registry {
         let kw = |name: &str, link: Option<&str>| {
@@ -461,19 +458,7 @@ mod tests {
         };
         let mut netns = DriverManifest::new("ip.netns", "1.0.0");
         netns.keywords = vec![kw("ipdev", None), kw("netns", Some("container"))];
-        Registry {
-            libs: Vec::new(),
-            drivers: [(
-                netns.id.clone(),
-                DriverEntry {
-                    manifest: netns,
-                    lib: 0,
-                },
-            )]
-            .into(),
-            warnings: Vec::new(),
-            debug: Vec::new(),
-        }
+        Registry::of_manifests(vec![netns])
     }
 
     fn def(rid: &str, group: &str, driver: &str, kw: serde_json::Value) -> ResourceDef {
@@ -486,6 +471,7 @@ mod tests {
             service_keywords: Default::default(),
             generic_keywords: Default::default(),
             props: Default::default(),
+            driver_version: None,
         }
     }
 

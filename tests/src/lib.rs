@@ -81,7 +81,16 @@ impl Env {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let mut cmd = Command::new(target_dir().join("svcmgr"));
+        self.cmd_as(&target_dir().join("svcmgr"), args)
+    }
+
+    /// `program` (svcmgr under another name: a link) with this root's environment.
+    pub fn cmd_as<I, S>(&self, program: &Path, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = Command::new(program);
         cmd.args(args)
             .env("SVCMGR_ROOT", self.root.path())
             .env("SVCMGR_DRIVER_PATH", &self.drivers)
@@ -299,5 +308,76 @@ pub fn copy_tree(from: &Path, to: &Path) {
         } else if kind.is_file() {
             std::fs::copy(&src, &dst).unwrap();
         }
+    }
+}
+
+/// A folder for what a test process keeps until it ends (built libraries, packages, keys):
+/// `target/test-scratch/<test binary>-<name>`, emptied on first use in each process. Under
+/// `target/` rather than in a temp dir, since nothing would remove it at exit.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static MADE: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let exe = std::env::current_exe().expect("test executable path");
+    let stem = exe.file_stem().unwrap_or_default().to_string_lossy();
+    let binary = stem.split('-').next().unwrap_or_default();
+    let dir = workspace_root()
+        .join("target/test-scratch")
+        .join(format!("{binary}-{name}"));
+    let mut made = MADE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if made.insert(name.to_string()) {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+    }
+    dir
+}
+
+/// The package of a first-party library of the target dir (`"app"` → the package of
+/// `libsvcmgr_driver_app.so`), made once per test process with `svcmgr driver package`.
+pub fn first_party_package(lib: &str) -> PathBuf {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static MADE: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let mut made = MADE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = made.get(lib) {
+        return p.clone();
+    }
+    let so = match lib {
+        "fixture" => target_dir().join("libsvcmgr_test_fixture.so"),
+        name => target_dir().join(format!("libsvcmgr_driver_{name}.so")),
+    };
+    let out = scratch_dir("packages").join(lib);
+    let run = Run::from(
+        Command::new(target_dir().join("svcmgr"))
+            .args(["driver", "package"])
+            .arg(&so)
+            .arg("--output")
+            .arg(&out)
+            .output()
+            .expect("run svcmgr driver package"),
+    )
+    .ok();
+    let package = PathBuf::from(run.stdout.trim());
+    made.insert(lib.to_string(), package.clone());
+    package
+}
+
+impl Env {
+    /// Install the packages of these first-party libraries under this root's
+    /// `usr/lib/svcmgr/drivers` with `svcmgr driver install`, as an operator would.
+    pub fn install_first_party(&self, libs: &[&str]) {
+        let mut args = vec!["driver".to_string(), "install".to_string()];
+        args.extend(
+            libs.iter()
+                .map(|l| first_party_package(l).display().to_string()),
+        );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run_args(&args).ok();
     }
 }

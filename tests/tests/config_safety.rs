@@ -530,7 +530,11 @@ fn a_reference_is_expanded_inside_its_word_never_split_again() {
         "[DEFAULT]\nid = 1\n\n[app#1]\nstart = /usr/bin/env PORT={env.port} true\ncheck = /bin/false\n",
     );
     let r = env.run("-s demo start --rid app#1").ok();
-    assert!(r.stderr.contains("/usr/bin/env PORT=1 sh -c"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/usr/bin/env PORT=1 sh -c"),
+        "{}",
+        r.stderr
+    );
     assert!(!marker.exists(), "the value of PORT ran as a command");
 }
 

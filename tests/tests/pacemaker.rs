@@ -36,10 +36,7 @@ fn agent_copy() -> (tempfile::TempDir, PathBuf) {
 fn agent_env() -> Env {
     require_packages();
     let env = Env::new(&[]);
-    let drivers = env.path("usr/lib/svcmgr/drivers");
-    std::fs::create_dir_all(&drivers).unwrap();
-    let lib = "libsvcmgr_driver_app.so";
-    std::os::unix::fs::symlink(target_dir().join(lib), drivers.join(lib)).unwrap();
+    env.install_first_party(&["app"]);
     env
 }
 

@@ -473,17 +473,16 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
 pub fn passthrough(ctx: &Ctx, word: &str, rest: &[String]) -> Result<i32> {
     let name = ctx.service_name()?;
     let svc = Service::build(&ctx.paths, name, ctx.registry())?;
-    let declares_word = |driver: &Option<String>| {
-        driver
-            .as_ref()
-            .and_then(|d| ctx.registry().drivers.get(d))
+    let declares_word = |def: &crate::config::resolve::ResourceDef| {
+        ctx.registry()
+            .entry_for(def.driver.as_deref(), def.driver_version.as_deref())
             .and_then(|d| d.manifest.passthrough.as_deref())
             == Some(word)
     };
     let mut candidates: Vec<_> = svc
         .resources
         .iter()
-        .filter(|r| !r.def.props.disable && declares_word(&r.def.driver))
+        .filter(|r| !r.def.props.disable && declares_word(&r.def))
         .filter_map(|r| r.driver.as_ref().ok().map(|h| (r.rid(), h)))
         .collect();
     candidates.sort_by(|a, b| natural_cmp(a.0, b.0));

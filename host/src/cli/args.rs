@@ -38,6 +38,10 @@ pub struct Args {
     pub slow_kw: Vec<String>,
     /// `driver test`: `keyword=value` the driver must refuse.
     pub bad_kw: Vec<String>,
+    /// `driver package`: sign the package with this ed25519 key (PKCS#8 PEM).
+    pub sign: Option<String>,
+    /// `driver package`: the folder to write the package to (default: the current one).
+    pub output: Option<String>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +70,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// An action by its words (`print status`), and its positional arguments (`driver info
-    /// <id>`).
+    /// <id>`, `driver install <pkg>…`).
     Named(String, Vec<String>),
     /// `start<group>` / `stop<group>`: the action and the groups it is restricted to.
     Legacy(&'static str, &'static [&'static str]),
@@ -275,10 +279,14 @@ fn actions() -> Vec<Command> {
         .args(select())
         .arg(waitlock()),
         action("ls", "List the services of this node").arg(format()),
-        group("driver", "The driver libraries loaded").subcommands([
-            action("list", "Loaded drivers: id, version, api, source, path").arg(format()),
-            action("info", "A driver's keywords")
-                .arg(Arg::new("id").value_name("DRIVER").required(true))
+        group("driver", "The driver libraries and packages").subcommands([
+            action(
+                "list",
+                "Every version of every driver: api, source, signer, default, services",
+            )
+            .arg(format()),
+            action("info", "A driver's keywords (at a version: ID@VERSION)")
+                .arg(operand("DRIVER").required(true))
                 .args([
                     format(),
                     kw("key=value: the driver's answer for that configuration; repeatable"),
@@ -287,7 +295,7 @@ fn actions() -> Vec<Command> {
                 "test",
                 "The conformance kit: a driver's resources through every verb",
             )
-            .arg(Arg::new("id").value_name("DRIVER").required(true))
+            .arg(operand("DRIVER").required(true))
             .args([
                 kw("key=value of the resource under test; repeatable"),
                 value(
@@ -310,8 +318,50 @@ fn actions() -> Vec<Command> {
                 .action(ArgAction::Append),
                 format(),
             ]),
+            action(
+                "install",
+                "Install driver packages, each checked, atomically",
+            )
+            .args([
+                operand("PKG").required(true).num_args(1..),
+                flag(
+                    "force",
+                    "Replace an installed version whose content differs",
+                ),
+            ]),
+            action(
+                "verify",
+                "Re-check the installed packages' digests, signatures and modes",
+            )
+            .arg(operand("DRIVER[@VERSION]")),
+            action(
+                "remove",
+                "Remove an installed version no service pins or needs",
+            )
+            .args([
+                operand("DRIVER@VERSION").required(true),
+                flag("force", "Remove it even if services pin or need it"),
+            ]),
+            action("package", "Make a driver package of a library").args([
+                operand("LIBRARY").required(true),
+                value(
+                    "sign",
+                    "KEYFILE",
+                    "Sign the package with this ed25519 key (PKCS#8 PEM)",
+                ),
+                value(
+                    "output",
+                    "DIR",
+                    "The folder to write the package to (default: the current one)",
+                ),
+            ]),
         ]),
     ]
+}
+
+/// The positional arguments of an action (`driver info <DRIVER>`, `driver install <PKG>…`).
+fn operand(value_name: &'static str) -> Arg {
+    Arg::new("operand").value_name(value_name)
 }
 
 /// The hidden `start<group>`/`stop<group>` verbs.
@@ -466,6 +516,8 @@ fn read_args(m: &ArgMatches) -> Args {
         refresh: on("refresh"),
         slow_kw: many("slow-kw"),
         bad_kw: many("bad-kw"),
+        sign: text("sign"),
+        output: text("output"),
     }
 }
 
@@ -504,14 +556,13 @@ pub fn parse(argv: &[String]) -> Result<Parsed, i32> {
     let action = if let Some((verb, groups)) = legacy(&first) {
         Action::Legacy(verb, groups)
     } else {
-        let positional = m
-            .try_get_one::<String>("id")
+        let operands = m
+            .try_get_many::<String>("operand")
             .ok()
             .flatten()
-            .cloned()
-            .into_iter()
-            .collect();
-        Action::Named(words.join(" "), positional)
+            .map(|v| v.cloned().collect())
+            .unwrap_or_default();
+        Action::Named(words.join(" "), operands)
     };
     Ok(Parsed { args, action })
 }
@@ -535,14 +586,19 @@ pub fn actions_starting_with(word: &str) -> Vec<String> {
         .collect()
 }
 
-/// argv[0] dispatch: a program name other than `svcmgr` is the service name.
-pub fn dispatch_argv0(mut argv: Vec<String>) -> Vec<String> {
+/// argv[0] dispatch: a program name that is a link in the config folder `etc` (made by
+/// `create`) is the service name; any other name (a renamed binary) is svcmgr itself.
+pub fn dispatch_argv0(mut argv: Vec<String>, etc: &std::path::Path) -> Vec<String> {
     let prog = argv
         .first()
         .and_then(|p| std::path::Path::new(p).file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if !prog.is_empty() && prog != "svcmgr" {
+    let is_link = |name: &str| {
+        !name.starts_with('.')
+            && std::fs::symlink_metadata(etc.join(name)).is_ok_and(|m| m.file_type().is_symlink())
+    };
+    if !prog.is_empty() && prog != "svcmgr" && is_link(&prog) {
         argv.splice(1..1, ["-s".to_string(), prog]);
     }
     argv
@@ -651,12 +707,43 @@ mod tests {
     }
 
     #[test]
-    fn argv0() {
+    fn driver_packages() {
         assert_eq!(
-            dispatch_argv0(w("/etc/opensvc/svc2 print status")),
+            action("svcmgr driver install a.tar.gz b.tar.gz"),
+            Action::Named("driver install".into(), w("a.tar.gz b.tar.gz"))
+        );
+        let p = parse(&w("svcmgr driver remove x@1.0.0 --force")).unwrap();
+        assert_eq!(
+            p.action,
+            Action::Named("driver remove".into(), w("x@1.0.0"))
+        );
+        assert!(p.args.force);
+        assert_eq!(action("svcmgr driver verify"), named("driver verify"));
+        let p = parse(&w("svcmgr driver package lib.so --sign k.pem --output out")).unwrap();
+        assert_eq!(p.args.sign.as_deref(), Some("k.pem"));
+        assert_eq!(p.args.output.as_deref(), Some("out"));
+        assert_eq!(parse(&w("svcmgr driver install")).unwrap_err(), 1);
+        assert_eq!(parse(&w("svcmgr driver verify a b")).unwrap_err(), 1);
+        assert_eq!(
+            parse(&w("svcmgr driver list --sign k.pem")).unwrap_err(),
+            1,
+            "--sign belongs to driver package"
+        );
+    }
+
+    #[test]
+    fn argv0() {
+        let etc = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/usr/bin/svcmgr", etc.path().join("svc2")).unwrap();
+        std::fs::write(etc.path().join("svc3"), "").unwrap();
+        assert_eq!(
+            dispatch_argv0(w("/etc/opensvc/svc2 print status"), etc.path()),
             w("/etc/opensvc/svc2 -s svc2 print status")
         );
-        assert_eq!(dispatch_argv0(w("svcmgr ls")), w("svcmgr ls"));
+        assert_eq!(dispatch_argv0(w("svcmgr ls"), etc.path()), w("svcmgr ls"));
+        // A renamed binary, or a name that is no link there, is svcmgr.
+        assert_eq!(dispatch_argv0(w("svcmgr2 ls"), etc.path()), w("svcmgr2 ls"));
+        assert_eq!(dispatch_argv0(w("svc3 ls"), etc.path()), w("svc3 ls"));
     }
 
     #[test]
@@ -669,6 +756,8 @@ mod tests {
             "  print devs ",
             "  validate config ",
             "  driver info ",
+            "  driver install ",
+            "  driver package ",
             "  start<group>, stop<group> ",
         ] {
             assert!(help.contains(line), "{line:?} missing from\n{help}");

@@ -114,8 +114,7 @@ fn spellings(ctx: &Ctx, doc: &Document, section: &str, keyword: &str) -> Vec<Str
     let reg = ctx.registry();
     let specs: Vec<&KeywordSpec> = match section {
         "DEFAULT" => reg
-            .drivers
-            .values()
+            .entries()
             .flat_map(|d| &d.manifest.service_keywords)
             .collect(),
         "env" => Vec::new(),
@@ -559,29 +558,8 @@ fn enable(ctx: &Ctx, name: &str, on: bool) -> Result<i32> {
     Ok(0)
 }
 
-/// The services of this node: the names of the `.conf` (or legacy `.env`) files.
-pub fn service_names(paths: &crate::paths::Paths) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    if let Ok(entries) = std::fs::read_dir(paths.etc()) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.extension().is_some_and(|x| x == "conf" || x == "env") {
-                let Some(stem) = p.file_stem() else { continue };
-                let stem = stem.to_string_lossy();
-                match crate::paths::check_service_name(&stem) {
-                    Ok(()) => {
-                        names.insert(stem.into_owned());
-                    }
-                    Err(e) => crate::log::warn("", &format!("{}: ignored: {e}", p.display())),
-                }
-            }
-        }
-    }
-    names
-}
-
 fn ls(ctx: &Ctx) -> Result<i32> {
-    let names = service_names(&ctx.paths);
+    let names = ctx.paths.service_names();
     if ctx.args.format == Some(OutputFormat::Json) {
         println!("{}", serde_json::to_string(&names)?);
     } else {

@@ -17,25 +17,16 @@ use std::sync::OnceLock;
 pub struct Ctx {
     pub paths: Paths,
     pub args: Args,
-    /// Loaded on first use: parsing, help and usage errors need no driver.
+    /// Known on first use: parsing, help and usage errors need no driver.
     registry: OnceLock<Registry>,
 }
 
 impl Ctx {
-    /// The driver libraries (loaded, and their refusals warned about, on first use).
+    /// The driver libraries, known on first use (installed ones from their `driver.json`,
+    /// loaded only when a resource needs them; refusals are warned about as they happen).
     pub fn registry(&self) -> &Registry {
-        self.registry.get_or_init(|| {
-            let reg = Registry::load(&self.paths);
-            for w in &reg.warnings {
-                crate::log::warn("", w);
-            }
-            if self.args.debug {
-                for d in &reg.debug {
-                    eprintln!("debug: {d}");
-                }
-            }
-            reg
-        })
+        self.registry
+            .get_or_init(|| Registry::load(&self.paths, self.args.debug))
     }
 
     /// The service named by `-s`.
@@ -102,13 +93,14 @@ impl Ctx {
 
 /// Run the command line; the exit code.
 pub fn run(argv: Vec<String>) -> Result<i32> {
-    let argv = args::dispatch_argv0(argv);
+    let paths = Paths::from_env();
+    let argv = args::dispatch_argv0(argv, &paths.etc());
     let parsed = match args::parse(&argv) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
     let ctx = Ctx {
-        paths: Paths::from_env(),
+        paths,
         args: parsed.args,
         registry: OnceLock::new(),
     };
@@ -116,8 +108,7 @@ pub fn run(argv: Vec<String>) -> Result<i32> {
         Action::External(word, rest) => {
             let declared = ctx
                 .registry()
-                .drivers
-                .values()
+                .entries()
                 .any(|d| d.manifest.passthrough.as_deref() == Some(word.as_str()));
             if !declared {
                 return Err(unknown_action(&word));
@@ -135,6 +126,10 @@ pub fn run(argv: Vec<String>) -> Result<i32> {
             "driver list" => driver_cmds::list(&ctx),
             "driver info" => driver_cmds::info(&ctx, &rest),
             "driver test" => driver_cmds::test(&ctx, &rest),
+            "driver install" => driver_cmds::install(&ctx, &rest),
+            "driver verify" => driver_cmds::verify(&ctx, &rest),
+            "driver remove" => driver_cmds::remove(&ctx, &rest),
+            "driver package" => driver_cmds::package(&ctx, &rest),
             other => config_cmds::run(&ctx, other),
         },
     }

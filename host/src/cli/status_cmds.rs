@@ -64,7 +64,7 @@ pub fn print(ctx: &Ctx) -> Result<i32> {
     // service's log file.
     let mut code = 0;
     let mut docs = Map::new();
-    for name in super::config_cmds::service_names(&ctx.paths) {
+    for name in ctx.paths.service_names() {
         let view = Service::build(&ctx.paths, &name, ctx.registry())
             .map_err(anyhow::Error::from)
             .and_then(|svc| {

@@ -128,6 +128,8 @@ pub struct ResourceDef {
     pub props: Props,
     /// The generic keywords explicitly set in the section, converted (passed to the driver).
     pub generic_keywords: Map<String, Value>,
+    /// The driver's version chosen for this resource (pinned, or the newest installed).
+    pub driver_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -473,8 +475,7 @@ impl<'a> Reader<'a> {
 
     fn service(&mut self, reg: &Registry, def: &mut ServiceDef) -> Timeouts {
         let driver_kws: Vec<KeywordSpec> = reg
-            .drivers
-            .values()
+            .entries()
             .flat_map(|d| d.manifest.service_keywords.clone())
             .collect();
         self.check_keys(
@@ -499,6 +500,9 @@ impl<'a> Reader<'a> {
                 Some("id"),
                 "empty (unset it: 'create' makes one; a service id is a UUID)".into(),
             );
+        }
+        if let Err(e) = self.pins() {
+            self.diag(Severity::Error, "DEFAULT", Some("drivers"), e);
         }
         def.rollback = self.host_bool("DEFAULT", keywords::SERVICE, "rollback", true);
         def.disable = self.host_bool("DEFAULT", keywords::SERVICE, "disable", false);
@@ -581,6 +585,12 @@ impl<'a> Reader<'a> {
                 None
             }
         };
+        // The version: pinned by the section or `[DEFAULT] drivers`, else the newest.
+        let (entry, pin_problem) = match entry.map(|e| self.pinned_version(reg, rid, e)) {
+            Some(Err(why)) => (entry, why),
+            Some(Ok(pinned)) => (Some(pinned), None),
+            None => (None, None),
+        };
         if let Some(e) = entry.filter(|e| e.manifest.group() != prefix) {
             self.diag(
                 Severity::Warning,
@@ -624,7 +634,8 @@ impl<'a> Reader<'a> {
             Some(e) => self.service_keywords(e),
             None => (Map::new(), false),
         };
-        // Why the resource cannot act: its own errors (shown by `print status`).
+        // Why the resource cannot act: its own errors (shown by `print status`), and a
+        // `[DEFAULT] drivers` pin of its driver that nothing satisfies.
         let reasons: Vec<String> = self.diags[first_diag..]
             .iter()
             .filter(|d| d.severity == Severity::Error && d.section == rid)
@@ -632,6 +643,7 @@ impl<'a> Reader<'a> {
                 Some(k) => format!("{k}: {}", d.message),
                 None => d.message.clone(),
             })
+            .chain(pin_problem)
             .collect();
         let problem = if !reasons.is_empty() {
             Some(reasons.join("; "))
@@ -646,12 +658,62 @@ impl<'a> Reader<'a> {
                 .map(|e| e.manifest.group().to_string())
                 .unwrap_or_else(|| prefix.to_string()),
             driver: entry.map(|e| e.manifest.id.clone()),
+            driver_version: entry.map(|e| e.manifest.version.clone()),
             problem,
             keywords,
             service_keywords,
             props,
             generic_keywords,
         }
+    }
+
+    /// `[DEFAULT] drivers`: driver id → version requirement.
+    fn pins(&self) -> Result<BTreeMap<String, semver::VersionReq>, String> {
+        let words: Vec<String> = self
+            .cfg
+            .raw_scoped("DEFAULT", "drivers", self.refs.b.nodename)
+            .map(|t| t.split_whitespace().map(String::from).collect())
+            .unwrap_or_default();
+        crate::drivers::parse_pins(&words)
+    }
+
+    /// The version of `entry`'s driver a resource uses: its `driver_version`, else the one
+    /// `[DEFAULT] drivers` names, else the newest. An unsatisfied pin is reported, in the
+    /// section that pins; the error carries the reason when that section is `[DEFAULT]` (the
+    /// resource's own diagnostics do not hold it).
+    fn pinned_version<'r>(
+        &mut self,
+        reg: &'r Registry,
+        rid: &str,
+        entry: &'r DriverEntry,
+    ) -> Result<&'r DriverEntry, Option<String>> {
+        let id = &entry.manifest.id;
+        let (section, keyword, req) = match self.raw(rid, ["driver_version"]) {
+            Ok(Some((_, text))) => match crate::drivers::parse_req(&text) {
+                Ok(req) => (rid.to_string(), "driver_version", req),
+                Err(e) => {
+                    self.diag(Severity::Error, rid, Some("driver_version"), e);
+                    return Err(None);
+                }
+            },
+            Err(Reported) => return Err(None),
+            Ok(None) => match self.pins().ok().and_then(|mut p| p.remove(id)) {
+                Some(req) => ("DEFAULT".to_string(), "drivers", req),
+                None => return Ok(entry),
+            },
+        };
+        reg.choose(id, &req).map_err(|e| {
+            let diag = Diag {
+                severity: Severity::Error,
+                section: section.clone(),
+                keyword: Some(keyword.into()),
+                message: e.clone(),
+            };
+            if !self.diags.contains(&diag) {
+                self.diags.push(diag);
+            }
+            (section != rid).then(|| format!("{keyword}: {e}"))
+        })
     }
 
     /// The generic keywords explicitly set in a section, converted. Invalid values are left
@@ -853,5 +915,65 @@ impl fmt::Display for Severity {
             Severity::Warning => "warning",
             Severity::Error => "error",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use svcmgr_plugin_api::types::DriverManifest;
+
+    fn resolve_text(text: &str) -> (ServiceDef, Vec<Diag>) {
+        let mut simple = DriverManifest::new("app.simple", "1.0.0");
+        simple.default_for_group = true;
+        let mut newer = simple.clone();
+        newer.version = "2.0.0".into();
+        let reg = Registry::of_manifests(vec![simple, newer]);
+        let cfg = ServiceConfig {
+            name: "s".into(),
+            path: "s.conf".into(),
+            doc: super::super::ini::Document::parse(text).unwrap(),
+        };
+        resolve(&cfg, &reg, "node1", "/var")
+    }
+
+    #[test]
+    fn pins_choose_the_version_and_an_unmet_one_is_the_resources_problem() {
+        let (def, diags) = resolve_text(
+            "[DEFAULT]\ndrivers = app.simple@^1\n\n[app#1]\n\n[app#2]\ndriver_version = 2\n",
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        let versions: Vec<_> = def
+            .resources
+            .iter()
+            .map(|r| r.driver_version.as_deref())
+            .collect();
+        assert_eq!(versions, [Some("1.0.0"), Some("2.0.0")]);
+
+        // Unmet in [DEFAULT]: reported there once, and each resource of the driver says why.
+        let (def, diags) =
+            resolve_text("[DEFAULT]\ndrivers = app.simple@^3\n\n[app#1]\n\n[app#2]\n");
+        let unmet = "no installed version of app.simple satisfies ^3 (installed: 2.0.0, 1.0.0)";
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(
+            (diags[0].section.as_str(), diags[0].message.as_str()),
+            ("DEFAULT", unmet)
+        );
+        for r in &def.resources {
+            assert_eq!(
+                r.problem.as_deref(),
+                Some(format!("drivers: {unmet}").as_str())
+            );
+        }
+
+        // Unmet in the section: its own error, said once.
+        let (def, diags) = resolve_text("[app#1]\ndriver_version = ^3\n\n[app#2]\n");
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].section, "app#1");
+        assert_eq!(
+            def.resources[0].problem.as_deref(),
+            Some(format!("driver_version: {unmet}").as_str())
+        );
+        assert_eq!(def.resources[1].problem, None);
     }
 }

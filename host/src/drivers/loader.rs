@@ -4,8 +4,10 @@
 //! and never unloaded.
 
 use super::callbacks;
+use super::digest::DigestCache;
+use super::package::PackageManifest;
+use super::preflight;
 use abi_stable::library::LibraryError;
-use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use svcmgr_plugin_api::abi::{ApiRange, DriverModRef, ABI_VERSION, API_VERSION};
@@ -33,6 +35,13 @@ pub enum LoadError {
         what: String,
         uid: u32,
     },
+    #[error("{path}: refused: {reason}")]
+    Preflight { path: PathBuf, reason: String },
+    #[error(
+        "{path}: refused: its sha256 is not the one its package recorded (modified after \
+         install; see 'svcmgr driver verify')"
+    )]
+    Digest { path: PathBuf },
     #[error("{path}: not a svcmgr driver library: {reason}")]
     NotADriver { path: PathBuf, reason: String },
     #[error(
@@ -70,29 +79,29 @@ pub enum LoadError {
     Manifest { path: PathBuf, reason: String },
 }
 
-/// The `.so` files under `installed` (recursively: `<id>/<version>/*.so`) and directly in each
-/// of `extra`, in a stable order.
-pub fn discover(installed: &Path, extra: &[PathBuf]) -> Vec<PathBuf> {
-    fn walk(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) {
+/// The `.so` files directly in each of the `SVCMGR_DRIVER_PATH` folders (links to files
+/// included: the folder is the developer's), in a stable order.
+pub fn discover(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for dir in dirs {
         let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
+            continue;
         };
         let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
         paths.sort();
-        for p in paths {
-            if p.is_dir() && recursive {
-                walk(&p, true, out);
-            } else if p.extension().is_some_and(|e| e == "so") && p.is_file() {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(installed, true, &mut out);
-    for dir in extra {
-        walk(dir, false, &mut out);
+        out.extend(
+            paths
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "so") && p.is_file()),
+        );
     }
     out
+}
+
+/// Owned by root or the invoking user, and not writable by group or others.
+pub fn trusted_owner_and_mode(meta: &std::fs::Metadata) -> bool {
+    let euid = nix::unistd::geteuid().as_raw();
+    meta.mode() & 0o022 == 0 && (meta.uid() == 0 || meta.uid() == euid)
 }
 
 /// Refuse files or folders others could have written (loading runs their code as root).
@@ -122,17 +131,47 @@ fn check_permissions(path: &Path, canonical: &Path) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// Load one file. `seen` holds canonical paths already loaded (a second link to the same
-/// library is skipped silently: it is the same library).
-pub fn load(path: &Path, seen: &mut HashSet<PathBuf>) -> Result<Option<Library>, LoadError> {
-    let canonical = std::fs::canonicalize(path).map_err(|e| LoadError::NotADriver {
+/// What an installed library must match: its package's record, checked before `dlopen`
+/// (the digest, through the cache) and after (what the library says it provides).
+pub struct Expected<'a> {
+    pub package: &'a PackageManifest,
+    pub digests: &'a std::sync::Mutex<DigestCache>,
+}
+
+/// The canonical path of a library file (one load per canonical path).
+pub fn canonical(path: &Path) -> Result<PathBuf, LoadError> {
+    std::fs::canonicalize(path).map_err(|e| LoadError::NotADriver {
         path: path.to_path_buf(),
         reason: e.to_string(),
-    })?;
-    if !seen.insert(canonical.clone()) {
-        return Ok(None);
-    }
+    })
+}
+
+/// Check and load one file: permissions, what can be checked before `dlopen` (ELF tables
+/// within the file, nobody writing it, an installed library's digest), then the ABI, the api
+/// and the manifest.
+pub fn load(path: &Path, expected: Option<Expected<'_>>) -> Result<Library, LoadError> {
+    let canonical = canonical(path)?;
     check_permissions(path, &canonical)?;
+    preflight::check(&canonical).map_err(|reason| LoadError::Preflight {
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    if let Some(exp) = &expected {
+        let sha = exp
+            .digests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .digest(&canonical)
+            .map_err(|e| LoadError::NotADriver {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        if sha != exp.package.sha256 {
+            return Err(LoadError::Digest {
+                path: path.to_path_buf(),
+            });
+        }
+    }
     let header = abi_stable::library::lib_header_from_path(&canonical).map_err(|e| {
         LoadError::NotADriver {
             path: path.to_path_buf(),
@@ -177,13 +216,28 @@ pub fn load(path: &Path, seen: &mut HashSet<PathBuf>) -> Result<Option<Library>,
             });
         }
     }
-    Ok(Some(Library {
+    if let Some(exp) = &expected {
+        let ids = |ds: &[svcmgr_plugin_api::types::DriverManifest]| {
+            ds.iter()
+                .map(|d| format!("{} {}", d.id, d.version))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (said, recorded) = (ids(&manifest.drivers), ids(&exp.package.drivers));
+        if said != recorded {
+            return Err(LoadError::Manifest {
+                path: path.to_path_buf(),
+                reason: format!("it provides {said}, its package recorded {recorded}"),
+            });
+        }
+    }
+    Ok(Library {
         path: path.to_path_buf(),
         module,
         api,
         plugin_api: built.to_string(),
         manifest,
-    }))
+    })
 }
 
 impl LoadError {

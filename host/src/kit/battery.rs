@@ -161,7 +161,7 @@ impl Bench<'_> {
         let m = &entry.manifest;
         match id {
             "manifest.id" => {
-                let all: Vec<_> = self.reg.drivers.values().map(|d| &d.manifest).collect();
+                let all: Vec<_> = self.reg.entries().map(|d| &d.manifest).collect();
                 checks::manifest_id(m, &all)
             }
             "manifest.help" => checks::manifest_help(m),

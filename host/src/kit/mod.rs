@@ -44,12 +44,9 @@ pub struct Options {
 
 /// Run the kit; the exit code (0 when no check failed).
 pub fn run(paths: &Paths, reg: &Registry, opts: Options) -> Result<i32> {
-    let entry = reg.drivers.get(&opts.driver).ok_or_else(|| {
-        anyhow!(
-            "unknown driver {} ('driver list' shows the loaded ones)",
-            opts.driver
-        )
-    })?;
+    let entry = reg
+        .lookup(&opts.driver)
+        .map_err(|e| anyhow!("{e} ('driver list' shows the installed ones)"))?;
     let m = &entry.manifest;
     let option = |name: &str, exprs: &[String]| -> Result<Vec<(String, String)>> {
         let pairs = setup::pairs(name, exprs).map_err(|e| anyhow!(e))?;
@@ -99,12 +96,16 @@ pub fn run(paths: &Paths, reg: &Registry, opts: Options) -> Result<i32> {
             rid
         }
     };
+    if opts.driver.contains('@') {
+        // `driver test ID@VERSION`: the resource is served by that version, not the newest.
+        cfg.doc.set(&rid, "driver_version", &m.version)?;
+    }
     cfg.save()?;
 
     let subject = Subject {
         driver: m.id.clone(),
         version: m.version.clone(),
-        library: reg.path_of(entry).display().to_string(),
+        library: reg.lib_of(entry).path.display().to_string(),
         rid: rid.clone(),
         service: service.clone(),
     };

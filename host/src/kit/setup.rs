@@ -134,6 +134,7 @@ mod tests {
             rid: rid.into(),
             group: crate::rid::prefix(rid).into(),
             driver: Some(driver.into()),
+            driver_version: None,
             problem: None,
             keywords: Default::default(),
             service_keywords: Default::default(),

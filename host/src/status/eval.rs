@@ -24,6 +24,7 @@ pub fn resource_status(res: &Resource) -> ResourceStatus {
         log: Vec::new(),
         info: Default::default(),
         props: p.clone(),
+        driver_version: res.def.driver_version.clone().unwrap_or_default(),
     };
     if p.disable {
         st.status = State::NA;

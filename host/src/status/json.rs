@@ -16,6 +16,7 @@ pub fn document(view: &InstanceView) -> Value {
             let doc = json!({
                 "status": r.status.as_str(),
                 "type": r.driver,
+                "driver_version": r.driver_version,
                 "group": r.group,
                 "label": r.label,
                 "flags": r.flags(),

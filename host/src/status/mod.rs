@@ -27,6 +27,8 @@ pub struct ResourceStatus {
     pub info: Map<String, Value>,
     /// The generic keywords, as configured.
     pub props: Props,
+    /// The version of the driver that served the resource (empty: no driver).
+    pub driver_version: String,
 }
 
 impl ResourceStatus {

@@ -201,6 +201,7 @@ mod tests {
                 subset: subset.map(String::from),
                 ..Default::default()
             },
+            driver_version: String::new(),
         }
     }
 
