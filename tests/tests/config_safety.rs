@@ -20,25 +20,6 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
 }
 
-/// Run with explicit arguments and `input` on stdin.
-fn run_stdin_args(env: &Env, args: &[&str], input: &str) -> Run {
-    use std::io::Write;
-    let mut child = env
-        .cmd(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    Run::from(child.wait_with_output().unwrap())
-}
-
 // ---- point 1: names are checked against the grammar; what is written reads back ----
 
 #[test]
@@ -52,7 +33,7 @@ fn names_that_would_inject_lines_are_refused_and_nothing_is_written() {
         r#"{"app#1": {"type": "fixture", "tags@n1\u001b": "a"}}"#,
         r##"{"app#1": {"type": "fixture", "#c": "a"}}"##,
     ] {
-        let r = run_stdin_args(&env, &["-s", SVC, "create", "--config", "-"], json);
+        let r = env.run_args_stdin(&["-s", SVC, "create", "--config", "-"], json);
         assert_eq!(r.code, 1, "{json}: {}", r.stderr);
         assert!(r.stderr.contains("invalid"), "{json}: {}", r.stderr);
         assert!(!env.path("etc/opensvc/demo.conf").exists(), "{json}");
@@ -481,41 +462,29 @@ fn validation_finds_what_it_missed() {
     assert_eq!(v.code, 1, "{}", v.stdout);
     assert!(v.stdout.contains("[DEFAULT] id:"), "{}", v.stdout);
 
-    // A FIFO as config: refused at once, never waited on.
+    // A FIFO or a device as config: refused at once, never waited on; larger than the cap:
+    // refused without reading it all.
     let conf = env.path("etc/opensvc/demo.conf");
+    let refused = |why: &str| {
+        let r = run_bounded(
+            &env,
+            "-s demo print status",
+            std::time::Duration::from_secs(30),
+        );
+        assert!(r.code == 1 && r.stderr.contains(why), "{why}: {}", r.stderr);
+        std::fs::remove_file(&conf).unwrap();
+    };
     std::fs::remove_file(&conf).unwrap();
-    let made = std::process::Command::new("mkfifo")
-        .arg(&conf)
-        .status()
-        .unwrap();
-    assert!(made.success());
-    let r = run_bounded(
-        &env,
-        "-s demo print status",
-        std::time::Duration::from_secs(30),
-    )
-    .code(1);
-    assert!(r.stderr.contains("not a regular file"), "{}", r.stderr);
-    std::fs::remove_file(&conf).unwrap();
+    let made = std::process::Command::new("mkfifo").arg(&conf).status();
+    assert!(made.unwrap().success());
+    refused("not a regular file");
     std::os::unix::fs::symlink("/dev/zero", &conf).unwrap();
-    let r = run_bounded(
-        &env,
-        "-s demo print status",
-        std::time::Duration::from_secs(30),
-    )
-    .code(1);
-    assert!(r.stderr.contains("not a regular file"), "{}", r.stderr);
-    std::fs::remove_file(&conf).unwrap();
-    // Larger than the cap: refused without reading it all.
-    let f = std::fs::File::create(&conf).unwrap();
-    f.set_len(1 << 30).unwrap();
-    let r = run_bounded(
-        &env,
-        "-s demo print status",
-        std::time::Duration::from_secs(30),
-    )
-    .code(1);
-    assert!(r.stderr.contains("larger than"), "{}", r.stderr);
+    refused("not a regular file");
+    std::fs::File::create(&conf)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    refused("larger than");
 }
 
 // ---- point 17: references inside shell words ----
@@ -634,4 +603,25 @@ fn print_status_reports_sections_it_cannot_show() {
     assert!(r.stdout.contains("app#1"), "{}", r.stdout);
     assert!(r.stderr.contains("[foo]"), "{}", r.stderr);
     assert!(r.stderr.contains("[DEFAULT] bogus"), "{}", r.stderr);
+}
+
+#[test]
+fn a_library_that_does_not_load_says_why_on_one_line() {
+    let env = Env::new(&["app"]);
+    let lib = env.drivers.join("libnotalib.so");
+    std::fs::copy("/bin/true", &lib).unwrap();
+    std::fs::set_permissions(&lib, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = env.run("driver list").ok();
+    let warning = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("libnotalib.so"))
+        .unwrap_or_else(|| panic!("no warning: {}", r.stderr));
+    assert!(
+        warning.contains("not a svcmgr driver library: ")
+            && !warning.contains("Could not open library at")
+            && !warning.ends_with(':')
+            && warning.len() < 500,
+        "{warning}"
+    );
 }

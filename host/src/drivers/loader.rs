@@ -175,7 +175,7 @@ pub fn load(path: &Path, expected: Option<Expected<'_>>) -> Result<Library, Load
     let header = abi_stable::library::lib_header_from_path(&canonical).map_err(|e| {
         LoadError::NotADriver {
             path: path.to_path_buf(),
-            reason: first_line(&e.to_string()),
+            reason: load_failure(&e),
         }
     })?;
     let built = header.version_strings();
@@ -281,12 +281,26 @@ fn abi_refusal(path: &Path, built: &str, e: LibraryError) -> LoadError {
     }
 }
 
-fn first_line(s: &str) -> String {
-    s.lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or(s)
-        .trim()
-        .to_string()
+/// The longest reason a refusal gives on its one line (a linker message can be long).
+const MAX_REASON: usize = 300;
+
+/// Why the library could not be opened as a svcmgr library, on one line of bounded length:
+/// the system's reason (`dlerror`), not abi_stable's framing of it (whose first line, `Could
+/// not open library at:`, says nothing).
+fn load_failure(e: &LibraryError) -> String {
+    let reason = match e {
+        LibraryError::OpenError { err, .. } => squash(&err.to_string()),
+        LibraryError::GetSymbolError { symbol, err, .. } => format!(
+            "no symbol {}: {}",
+            String::from_utf8_lossy(symbol).trim_end_matches('\0'),
+            squash(&err.to_string())
+        ),
+        other => squash(&other.to_string()),
+    };
+    match reason.char_indices().nth(MAX_REASON) {
+        Some((cut, _)) => format!("{}…", &reason[..cut]),
+        None => reason,
+    }
 }
 
 /// abi_stable's layout errors span many lines; keep them on one.
