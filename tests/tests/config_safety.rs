@@ -37,6 +37,10 @@ fn names_that_would_inject_lines_are_refused_and_nothing_is_written() {
         assert_eq!(r.code, 1, "{json}: {}", r.stderr);
         assert!(r.stderr.contains("invalid"), "{json}: {}", r.stderr);
         assert!(!env.path("etc/opensvc/demo.conf").exists(), "{json}");
+        assert!(
+            !env.path("var/lib/opensvc/demo").exists(),
+            "{json}: a lock folder left"
+        );
     }
     env.run_args(&["-s", SVC, "create", "--kw", "app#1.type=fixture"])
         .ok();
@@ -143,6 +147,36 @@ impl Drop for KillMarked {
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
+}
+
+#[test]
+fn edit_config_installs_nothing_over_a_change_made_meanwhile() {
+    let mut env = fixture_env("[DEFAULT]\nid = 1\n");
+    let svcmgr = svcmgr_tests::target_dir().join("svcmgr");
+    // The "editor" edits its file, while another command sets a keyword.
+    env.set_env(
+        "EDITOR",
+        &format!(
+            "sh -c '{} -s demo set --kw comment=meanwhile && echo nodes = n1 >> \"$0\"'",
+            svcmgr.display()
+        ),
+    );
+    let r = env.run("-s demo edit config").code(1);
+    assert!(
+        r.stderr.contains("changed while you edited it"),
+        "{}",
+        r.stderr
+    );
+    let conf = env.read_conf(SVC);
+    assert!(
+        conf.contains("comment = meanwhile") && !conf.contains("nodes"),
+        "{conf}"
+    );
+    // Without a concurrent change, the edit is installed, 0600.
+    env.set_env("EDITOR", "sh -c 'echo \"nodes = n1 node1\" >> \"$0\"'");
+    env.run("-s demo edit config").ok();
+    assert!(env.read_conf(SVC).contains("nodes = n1 node1"));
+    assert_eq!(mode(&env.path("etc/opensvc/demo.conf")), 0o600);
 }
 
 #[test]
