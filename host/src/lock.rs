@@ -38,9 +38,6 @@ pub struct Lock {
     path: PathBuf,
 }
 
-/// The action lock (the name the action code knows it by).
-pub type ActionLock = Lock;
-
 #[derive(serde::Serialize, serde::Deserialize, Default)]
 struct Holder {
     pid: u32,

@@ -46,6 +46,27 @@ pub fn check_service_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Why a file or folder must not be trusted with what svcmgr runs as root (a driver library,
+/// a config's commands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distrust {
+    /// Writable by group or others: its mode.
+    Writable(u32),
+    /// Owned by someone other than root or the invoking user: that uid.
+    Owner(u32),
+}
+
+/// Whether the file or folder of `meta` is writable by group or others, or owned by someone
+/// other than root or the invoking user.
+pub fn distrust(meta: &std::fs::Metadata) -> Option<Distrust> {
+    use std::os::unix::fs::MetadataExt;
+    if meta.mode() & 0o022 != 0 {
+        return Some(Distrust::Writable(meta.mode() & 0o7777));
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    (meta.uid() != 0 && meta.uid() != euid).then_some(Distrust::Owner(meta.uid()))
+}
+
 #[derive(Debug, Clone)]
 pub struct Paths {
     pub root: PathBuf,

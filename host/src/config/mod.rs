@@ -12,7 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use svcmgr_plugin_api::sdk::files;
 
-/// The largest config file read (a service of 10,000 resources takes about 0.5 MiB): a
+/// The largest config file read (a service of 10,000 resources takes about 0.3 MiB): a
 /// larger one is refused before it is read.
 pub const MAX_CONFIG_BYTES: u64 = 16 << 20;
 
@@ -60,27 +60,18 @@ pub fn stamp(path: &Path) -> Option<Stamp> {
     })
 }
 
-/// Why the file or folder of `meta` must not be trusted with commands run as root: writable
-/// by group or others, or owned by someone other than root or the invoking user (the rule
-/// driver libraries follow).
-pub fn untrusted(meta: &std::fs::Metadata) -> Option<String> {
-    let euid = nix::unistd::geteuid().as_raw();
-    if meta.uid() != 0 && meta.uid() != euid {
-        return Some(format!(
-            "owned by uid {}, neither root nor the invoking user",
-            meta.uid()
-        ));
+/// Why a config file (`is_dir` false) or its folder must not be trusted: its commands run
+/// as root. The rule driver libraries follow ([`crate::paths::distrust`]), except that a
+/// sticky folder (where nobody replaces another's file) may be writable by others.
+fn untrusted(meta: &std::fs::Metadata) -> Option<String> {
+    use crate::paths::Distrust;
+    match crate::paths::distrust(meta)? {
+        Distrust::Writable(mode) if meta.is_dir() && mode & 0o1000 != 0 => None,
+        Distrust::Writable(mode) => Some(format!("writable by group or others (mode {mode:o})")),
+        Distrust::Owner(uid) => Some(format!(
+            "owned by uid {uid}, neither root nor the invoking user"
+        )),
     }
-    let mode = meta.mode();
-    // A sticky folder (/tmp) lets nobody replace another's file.
-    let sticky_dir = meta.is_dir() && mode & 0o1000 != 0;
-    if mode & 0o022 != 0 && !sticky_dir {
-        return Some(format!(
-            "writable by group or others (mode {:o})",
-            mode & 0o7777
-        ));
-    }
-    None
 }
 
 /// Read a config file's bytes, refusing what svcmgr must not act on: a file that is not
@@ -113,11 +104,9 @@ fn read_config_file(name: &str, path: &Path) -> Result<Vec<u8>, ConfigError> {
     if !meta.is_file() {
         return Err(refused("not a regular file".into()));
     }
+    let too_large = || refused(format!("larger than {} MiB", MAX_CONFIG_BYTES >> 20));
     if meta.len() > MAX_CONFIG_BYTES {
-        return Err(refused(format!(
-            "larger than {} MiB",
-            MAX_CONFIG_BYTES >> 20
-        )));
+        return Err(too_large());
     }
     if let Some(why) = untrusted(&meta) {
         return Err(refused(why));
@@ -132,10 +121,7 @@ fn read_config_file(name: &str, path: &Path) -> Result<Vec<u8>, ConfigError> {
         .read_to_end(&mut bytes)
         .map_err(io)?;
     if bytes.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(refused(format!(
-            "larger than {} MiB",
-            MAX_CONFIG_BYTES >> 20
-        )));
+        return Err(too_large());
     }
     Ok(bytes)
 }

@@ -100,13 +100,12 @@ pub fn discover(dirs: &[PathBuf]) -> Vec<PathBuf> {
 
 /// Owned by root or the invoking user, and not writable by group or others.
 pub fn trusted_owner_and_mode(meta: &std::fs::Metadata) -> bool {
-    let euid = nix::unistd::geteuid().as_raw();
-    meta.mode() & 0o022 == 0 && (meta.uid() == 0 || meta.uid() == euid)
+    crate::paths::distrust(meta).is_none()
 }
 
 /// Refuse files or folders others could have written (loading runs their code as root).
 fn check_permissions(path: &Path, canonical: &Path) -> Result<(), LoadError> {
-    let euid = nix::unistd::geteuid().as_raw();
+    use crate::paths::Distrust;
     let dir = canonical.parent().unwrap_or(Path::new("/"));
     for (what, p) in [("the file", canonical), ("its folder", dir)] {
         let meta = std::fs::metadata(p).map_err(|e| LoadError::NotADriver {
@@ -114,18 +113,21 @@ fn check_permissions(path: &Path, canonical: &Path) -> Result<(), LoadError> {
             reason: e.to_string(),
         })?;
         let what = format!("{what} {}", p.display());
-        if meta.mode() & 0o022 != 0 {
-            return Err(LoadError::Writable {
-                path: path.to_path_buf(),
-                what,
-            });
-        }
-        if meta.uid() != 0 && meta.uid() != euid {
-            return Err(LoadError::Owner {
-                path: path.to_path_buf(),
-                what,
-                uid: meta.uid(),
-            });
+        match crate::paths::distrust(&meta) {
+            Some(Distrust::Writable(_)) => {
+                return Err(LoadError::Writable {
+                    path: path.to_path_buf(),
+                    what,
+                })
+            }
+            Some(Distrust::Owner(uid)) => {
+                return Err(LoadError::Owner {
+                    path: path.to_path_buf(),
+                    what,
+                    uid,
+                })
+            }
+            None => {}
         }
     }
     Ok(())
