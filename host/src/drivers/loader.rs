@@ -8,7 +8,6 @@ use super::digest::DigestCache;
 use super::package::PackageManifest;
 use super::preflight;
 use abi_stable::library::LibraryError;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use svcmgr_plugin_api::abi::{ApiRange, DriverModRef, ABI_VERSION, API_VERSION};
 use svcmgr_plugin_api::types::Manifest;
