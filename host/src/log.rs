@@ -23,7 +23,9 @@ struct Logger {
     format: Format,
     debug: bool,
     color: bool,
-    file: Option<Mutex<File>>,
+    /// The action log, once [`open_file`] opened it: an action that is refused before it
+    /// takes its lock writes nothing on disk.
+    file: OnceLock<Mutex<File>>,
 }
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
@@ -37,7 +39,6 @@ pub struct Setup<'a> {
     pub format: Format,
     pub debug: bool,
     pub color: bool,
-    pub file: Option<&'a Path>,
 }
 
 /// Install the logger for the service this process acts on (first call wins).
@@ -51,15 +52,6 @@ pub fn init(s: Setup<'_>) {
         Format::Default => s.node.len() + 1 + s.svc.len() + longest_rid,
         Format::Classic => s.svc.len() + 8,
     };
-    let file = s.file.and_then(|p| {
-        let _ = std::fs::create_dir_all(p.parent()?);
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .ok()
-            .map(Mutex::new)
-    });
     let _ = LOGGER.set(Logger {
         node: s.node.to_string(),
         svc: s.svc.to_string(),
@@ -67,12 +59,29 @@ pub fn init(s: Setup<'_>) {
         format: s.format,
         debug: s.debug,
         color: s.color,
-        file,
+        file: OnceLock::new(),
     });
-    // The fatal-signal handler writes to the same file (the logger set first wins).
-    if let Some(l) = LOGGER.get() {
-        let path = l.file.as_ref().and(s.file);
-        crate::signals::set_log_target(path, &l.name(""), utc_offset());
+}
+
+/// Append the lines logged from now on to the action log `path` too (made 0600, in a folder
+/// made 0750 when missing). Without [`init`] first, or once a file is open, nothing changes.
+pub fn open_file(path: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let Some(l) = LOGGER.get() else {
+        return;
+    };
+    if let Some(dir) = path.parent() {
+        let _ = svcmgr_plugin_api::sdk::files::create_dir_mode(dir, crate::paths::SHARED_DIR_MODE);
+    }
+    if let Ok(f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(crate::paths::PRIVATE_FILE_MODE)
+        .open(path)
+    {
+        let _ = l.file.set(Mutex::new(f));
+        // The fatal-signal handler writes to the same file, with the same name column.
+        crate::signals::set_log_target(Some(path), &l.name(""), utc_offset());
     }
 }
 
@@ -148,7 +157,7 @@ impl Logger {
         let w = self.width;
         let (date, time, ms) = now_local();
         let plain = format!("{name:<w$} {} {msg}", level_char(lvl));
-        if let Some(f) = &self.file {
+        if let Some(f) = self.file.get() {
             let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
             let _ = writeln!(f, "{date} {time}.{ms:03} {plain}");
         }
@@ -174,17 +183,45 @@ impl Logger {
     }
 }
 
-/// Log a line under `rid` (empty: the service itself).
+/// `text` with its control characters escaped (`\r`, `\x1b`, `\u{9b}`; a tab stays): what
+/// drivers and commands print reaches the terminal and the log file as text, never as
+/// terminal commands or a rewritten line.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\t' => out.push(c),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x80 && c.is_control() => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
+/// Log a line under `rid` (empty: the service itself); control characters are escaped.
 pub fn log(rid: &str, lvl: u8, msg: &str) {
     match LOGGER.get() {
         Some(l) => {
             for part in msg.lines() {
-                l.write(rid, lvl, part);
+                l.write(rid, lvl, &escape_controls(part));
             }
         }
         // Before a service is chosen (driver management, early errors): plain stderr.
         None if lvl != level::DEBUG => {
-            eprintln!("{}{msg}", if lvl == level::WARN { "warning: " } else { "" })
+            for part in msg.lines() {
+                eprintln!(
+                    "{}{}",
+                    if lvl == level::WARN { "warning: " } else { "" },
+                    escape_controls(part)
+                )
+            }
         }
         None => {}
     }
@@ -198,4 +235,18 @@ pub fn warn(rid: &str, msg: &str) {
 }
 pub fn error(rid: &str, msg: &str) {
     log(rid, level::ERROR, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls("plain\ttext"), "plain\ttext");
+        assert_eq!(
+            escape_controls("a\u{1b}[2Jb\rc\u{7f}\u{9b}\0"),
+            "a\\x1b[2Jb\\rc\\x7f\\u{9b}\\x00"
+        );
+    }
 }

@@ -2,6 +2,71 @@
 
 use std::path::PathBuf;
 
+/// Config, pid, lock and state files: read and written by their owner only, whatever the umask.
+pub const PRIVATE_FILE_MODE: u32 = 0o600;
+/// A service's var dir.
+pub const PRIVATE_DIR_MODE: u32 = 0o700;
+/// `etc/opensvc` and the log folder: their owner's group may look in.
+pub const SHARED_DIR_MODE: u32 = 0o750;
+
+/// The longest service name: `<name>.conf` and `<name>.log` stay far below a file name's
+/// 255 bytes.
+const MAX_NAME: usize = 200;
+
+/// Why `name` cannot be a service name. A name becomes file names, log prefixes and the
+/// `<name>` link run from a shell's `PATH`: ASCII letters, digits, `_`, `-` and `.`, starting
+/// with a letter, a digit or `_` (no option-like `-x`, no hidden `.x`, no path, no blank,
+/// control character or shell syntax).
+pub fn check_service_name(name: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "invalid service name '{}': {why}",
+            name.escape_debug()
+        ))
+    };
+    match name.chars().next() {
+        None => return bad("empty"),
+        Some(c) if !(c.is_ascii_alphanumeric() || c == '_') => {
+            return bad("it starts with a letter, a digit or '_'")
+        }
+        _ => {}
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        return bad(&format!(
+            "'{}' is not allowed (letters, digits, '_', '-' and '.')",
+            c.escape_debug()
+        ));
+    }
+    if name.len() > MAX_NAME {
+        return bad(&format!("longer than {MAX_NAME} characters"));
+    }
+    Ok(())
+}
+
+/// Why a file or folder must not be trusted with what svcmgr runs as root (a driver library,
+/// a config's commands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distrust {
+    /// Writable by group or others: its mode.
+    Writable(u32),
+    /// Owned by someone other than root or the invoking user: that uid.
+    Owner(u32),
+}
+
+/// Whether the file or folder of `meta` is writable by group or others, or owned by someone
+/// other than root or the invoking user.
+pub fn distrust(meta: &std::fs::Metadata) -> Option<Distrust> {
+    use std::os::unix::fs::MetadataExt;
+    if meta.mode() & 0o022 != 0 {
+        return Some(Distrust::Writable(meta.mode() & 0o7777));
+    }
+    let euid = nix::unistd::geteuid().as_raw();
+    (meta.uid() != 0 && meta.uid() != euid).then_some(Distrust::Owner(meta.uid()))
+}
+
 #[derive(Debug, Clone)]
 pub struct Paths {
     pub root: PathBuf,
@@ -66,11 +131,14 @@ impl Paths {
         self.etc().join(name)
     }
 
-    /// The service var dir: lock, status.json, frozen flag, per-resource state.
+    /// The service var dir: lock, status.json, frozen flag, per-resource state. `name` is a
+    /// checked service name ([`check_service_name`]): it is one path component.
     pub fn var(&self, name: &str) -> PathBuf {
+        debug_assert!(check_service_name(name).is_ok(), "unchecked name {name:?}");
         self.root.join("var/lib/opensvc").join(name)
     }
 
+    /// The action log (`<root>/var/log/opensvc/<name>.log`).
     pub fn log_file(&self, name: &str) -> PathBuf {
         self.root
             .join("var/log/opensvc")
@@ -99,9 +167,37 @@ impl Paths {
                     .flatten()
                     .map(|e| e.path())
                     .filter(|p| p.extension().is_some_and(|x| x == "conf" || x == "env"))
-                    .filter_map(|p| Some(p.file_stem()?.to_string_lossy().into_owned()))
+                    .filter_map(|p| {
+                        let name = p.file_stem()?.to_string_lossy().into_owned();
+                        // A file no service name leads to is never acted on.
+                        match check_service_name(&name) {
+                            Ok(()) => Some(name),
+                            Err(e) => {
+                                crate::log::warn("", &format!("{}: ignored: {e}", p.display()));
+                                None
+                            }
+                        }
+                    })
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_names() {
+        for ok in ["demo", "web-1.prod_x", "_x", "A1"] {
+            assert!(check_service_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "-x", ".x", "a/b", "a b", "a\nb", "a\tb", "a\u{1b}b", "$(x)", "a;b",
+        ] {
+            assert!(check_service_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_service_name(&"a".repeat(201)).is_err());
     }
 }

@@ -12,6 +12,36 @@ pub fn index(rid: &str) -> &str {
     rid.split_once('#').map(|(_, i)| i).unwrap_or("")
 }
 
+/// Why `rid` cannot be a resource id. A rid is `<group>#<name>`: the group of ASCII letters,
+/// digits and `_`; the name of ASCII letters, digits, `_`, `-` and `.`, starting with a
+/// letter, a digit or `_`. Drivers join it to paths (`<var>/<rid>/`): it is always one plain
+/// path component, never `..`, a hidden name or an option-like word.
+pub fn check(rid: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "invalid resource id '{}': {why}",
+            rid.escape_debug()
+        ))
+    };
+    let Some((group, name)) = rid.split_once('#') else {
+        return bad("not <group>#<name>");
+    };
+    if group.is_empty() || !group.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return bad("the group is made of letters, digits and '_'");
+    }
+    match name.chars().next() {
+        Some(c) if c.is_ascii_alphanumeric() || c == '_' => {}
+        _ => return bad("the name starts with a letter, a digit or '_'"),
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return bad("the name is made of letters, digits, '_', '-' and '.'");
+    }
+    Ok(())
+}
+
 /// Natural order: digit runs compare by value, so `container#2` < `container#10`; of two
 /// runs of one value, the one with fewer leading zeros comes first.
 pub fn natural_cmp(a: &str, b: &str) -> Ordering {
@@ -108,6 +138,27 @@ mod tests {
         assert_eq!(natural_cmp("a10b", "a9c"), Ordering::Greater);
         assert_eq!(natural_cmp("x#1!", "x#1"), Ordering::Greater);
         assert_eq!(natural_cmp("ip#1a", "ip#1b"), Ordering::Less);
+    }
+
+    #[test]
+    fn rid_grammar() {
+        for ok in ["app#1", "container#web-1.a", "vg#_x", "fs#01"] {
+            assert!(check(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "app#../../x",
+            "app#",
+            "#1",
+            "app#-x",
+            "app#.x",
+            "app#a/b",
+            "a b#1",
+            "app#x\u{1b}",
+            "app",
+            "app#1#2",
+        ] {
+            assert!(check(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -169,6 +169,21 @@ impl Service {
                 }
             }
         }
+        let graph: Vec<(&str, &[String])> = resources
+            .iter()
+            .map(|r| (r.rid(), r.links.as_slice()))
+            .collect();
+        for cycle in link_cycles(&graph) {
+            diags.push(Diag {
+                severity: Severity::Error,
+                section: cycle[0].clone(),
+                keyword: None,
+                message: format!(
+                    "link cycle: {} (a resource cannot run both before and after another)",
+                    cycle.join(" -> ")
+                ),
+            });
+        }
         let table: ResourceTable = resources
             .iter()
             .filter_map(|r| {
@@ -280,6 +295,60 @@ impl ConfigLink {
     }
 }
 
+/// The cycles among links (`(rid, the rids it is linked to)`, in config order): `a -> b ->
+/// a`, or `a -> a`, each once, starting from its first resource. Iterative: a chain of 10,000
+/// links is no deeper on the stack than one.
+fn link_cycles(graph: &[(&str, &[String])]) -> Vec<Vec<String>> {
+    let index: HashMap<&str, usize> = graph
+        .iter()
+        .enumerate()
+        .map(|(i, (rid, _))| (*rid, i))
+        .collect();
+    let targets = |i: usize| {
+        graph[i]
+            .1
+            .iter()
+            .filter_map(|l| index.get(l.as_str()).copied())
+            .collect::<Vec<_>>()
+    };
+    // 0: not seen, 1: on the current path, 2: done.
+    let mut state = vec![0u8; graph.len()];
+    let mut cycles = Vec::new();
+    for start in 0..graph.len() {
+        if state[start] != 0 {
+            continue;
+        }
+        // (node, its targets, next target to visit)
+        let mut path: Vec<(usize, Vec<usize>, usize)> = vec![(start, targets(start), 0)];
+        state[start] = 1;
+        while let Some((node, next, at)) = path.last_mut() {
+            let Some(&t) = next.get(*at) else {
+                state[*node] = 2;
+                path.pop();
+                continue;
+            };
+            *at += 1;
+            match state[t] {
+                0 => {
+                    state[t] = 1;
+                    path.push((t, targets(t), 0));
+                }
+                1 => {
+                    let from = path.iter().position(|(n, _, _)| *n == t).unwrap_or(0);
+                    let mut cycle: Vec<String> = path[from..]
+                        .iter()
+                        .map(|(n, _, _)| graph[*n].0.to_string())
+                        .collect();
+                    cycle.push(graph[t].0.to_string());
+                    cycles.push(cycle);
+                }
+                _ => {}
+            }
+        }
+    }
+    cycles
+}
+
 fn config_links(reg: &Registry, rdef: &ResourceDef) -> Vec<ConfigLink> {
     let Some(entry) = reg.entry_for(rdef.driver.as_deref(), rdef.driver_version.as_deref()) else {
         return Vec::new();
@@ -361,6 +430,19 @@ fn instantiate(reg: &Registry, rdef: &ResourceDef, context: &str) -> Result<Hand
 mod tests {
     use super::*;
     use svcmgr_plugin_api::types::{DriverManifest, KeywordSpec, KwType};
+
+    #[test]
+    fn link_cycles_are_found_once() {
+        let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (a, b, c, d) = (l(&["b"]), l(&["c"]), l(&["a", "x"]), l(&["d"]));
+        let graph = [("a", &a[..]), ("b", &b[..]), ("c", &c[..]), ("d", &d[..])];
+        assert_eq!(
+            link_cycles(&graph),
+            [l(&["a", "b", "c", "a"]), l(&["d", "d"])]
+        );
+        let (e, f) = (l(&["f"]), l(&[]));
+        assert!(link_cycles(&[("e", &e[..]), ("f", &f[..])]).is_empty());
+    }
 
     fn registry() -> Registry {
         let kw = |name: &str, link: Option<&str>| {

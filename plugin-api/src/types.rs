@@ -129,7 +129,8 @@ pub enum KwType {
     Bool,
     /// Passed as a JSON integer.
     Int,
-    /// `5`, `500ms`, `30s`, `2m`, `1h`, `1d`; passed as integer milliseconds.
+    /// `5`, `500ms`, `30s`, `2m`, `1h`, `1d` (at most [`MAX_DURATION`]); passed as integer
+    /// milliseconds.
     Duration,
     /// Whitespace-separated words, passed as a JSON array of strings.
     List,
@@ -190,50 +191,54 @@ impl KeywordSpec {
     }
 }
 
-/// Parse a duration: a bare number is seconds; suffixes `ms`, `s`, `m`, `h`, `d`, `w`, `y`
-/// (a week is 7 days, a year 365 days, as in OpenSVC).
-/// Compound forms like `1m30s` are accepted too.
+/// The longest duration [`parse_duration`] accepts: ten years (of 365.25 days). A timeout,
+/// a wait or a delay beyond it is a configuration error rather than an overflow: every
+/// deadline computed from a parsed duration fits in an `Instant`, and its milliseconds in a
+/// `u64`.
+pub const MAX_DURATION: Duration = Duration::from_secs(315_576_000);
+
+/// Parse a duration: a bare number is seconds (`5`, `2.5`); otherwise numbers with units,
+/// compound forms included (`500ms`, `30s`, `2m`, `1h`, `1d`, `1w`, `1y`, `1m30s`, `1h 30m`),
+/// as the `humantime` crate reads them (a year is 365.25 days, a month 30.44 days). Checked:
+/// a value past [`MAX_DURATION`], or too large to compute, is an error, never a wrap.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let s = text.trim();
     if s.is_empty() {
         return Err("empty duration".into());
     }
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs >= 0.0 && secs.is_finite() {
-            return Ok(Duration::from_secs_f64(secs));
-        }
+    let out_of_range = || format!("duration '{s}' is out of range (at most 10y)");
+    let d = match bare_seconds(s) {
+        Some(d) => d.ok_or_else(out_of_range)?,
+        None => humantime::parse_duration(s).map_err(|e| match e {
+            humantime::DurationError::NumberOverflow => out_of_range(),
+            e => format!("invalid duration '{s}': {e}"),
+        })?,
+    };
+    if d > MAX_DURATION {
+        return Err(out_of_range());
     }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let unit_len = rest[num_len..]
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len() - num_len);
-        let (num, unit) = (&rest[..num_len], &rest[num_len..num_len + unit_len]);
-        let n: f64 = num
-            .parse()
-            .map_err(|_| format!("invalid duration '{text}'"))?;
-        let unit_secs = match unit {
-            "ms" => 0.001,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            "d" => 86400.0,
-            "w" => 7.0 * 86400.0,
-            "y" => 365.0 * 86400.0,
-            _ => {
-                return Err(format!(
-                    "invalid duration '{text}' (units: ms, s, m, h, d, w, y)"
-                ))
-            }
-        };
-        total += Duration::from_secs_f64(n * unit_secs);
-        rest = &rest[num_len + unit_len..];
+    Ok(d)
+}
+
+/// `5`, `2.5`, `.5`: seconds, in checked integer arithmetic (None inside: too large). The
+/// outer None: not a bare number.
+fn bare_seconds(s: &str) -> Option<Option<Duration>> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
+    if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) {
+        return None;
     }
-    Ok(total)
+    let secs = match int {
+        "" => Some(0),
+        int => int.parse::<u64>().ok(),
+    };
+    // Nanoseconds: the first nine digits of the fraction (the rest is below a nanosecond).
+    let nanos = frac
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(9)
+        .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
+    Some(secs.map(|secs| Duration::new(secs, nanos)))
 }
 
 /// Human form of a duration as used in messages (`5s`, `500ms`, `2m`).
@@ -857,7 +862,7 @@ mod tests {
         );
         assert_eq!(
             parse_duration("1y").unwrap(),
-            Duration::from_secs(365 * 86400)
+            Duration::from_secs(365 * 86400 + 6 * 3600)
         );
         assert_eq!(
             parse_duration("1w1d").unwrap(),
@@ -865,6 +870,29 @@ mod tests {
         );
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("").is_err());
+        assert_eq!(parse_duration("2.5").unwrap(), Duration::from_millis(2500));
+        assert_eq!(parse_duration(".5").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("10y").unwrap(), MAX_DURATION);
+        // Out of range or unreadable: an error, never a panic nor a wrap.
+        for text in [
+            "1e300",
+            "18446744073709551615ms",
+            "18446744073709551616",
+            "99999999999999999999999y",
+            "11y",
+            "315576001",
+            "-1",
+            "NaN",
+            "inf",
+            ".",
+            "1.5.5",
+        ] {
+            assert!(parse_duration(text).is_err(), "{text}");
+        }
+        assert!(parse_duration("18446744073709551615ms")
+            .unwrap_err()
+            .contains("out of range"));
         assert_eq!(format_duration(Duration::from_secs(5)), "5s");
         assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
         assert_eq!(format_duration(Duration::from_secs(120)), "2m");

@@ -120,9 +120,14 @@ impl Env {
 
     /// Run with `input` on stdin.
     pub fn run_stdin(&self, args: &str, input: &str) -> Run {
+        self.run_args_stdin(&args.split_whitespace().collect::<Vec<_>>(), input)
+    }
+
+    /// Run with explicit arguments and `input` on stdin.
+    pub fn run_args_stdin(&self, args: &[&str], input: &str) -> Run {
         use std::io::Write;
         let mut child = self
-            .cmd(args.split_whitespace())
+            .cmd(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -477,8 +477,14 @@ fn each_config_problem_is_reported_once() {
         v.stdout
     );
     assert_eq!(v.code, 2);
-    // Yet every resource of that driver is marked invalid.
-    let s = env.run("-s demo print status").ok();
+    // Yet every resource of that driver is marked invalid; the [DEFAULT] error, which no row
+    // shows, is said on stderr (exit 1).
+    let s = env.run("-s demo print status").code(1);
+    assert!(
+        s.stderr.contains("[DEFAULT] docker_daemon_args"),
+        "{}",
+        s.stderr
+    );
     for rid in ["container#1", "container#2"] {
         let row = s.stdout.lines().find(|l| l.contains(rid)).expect("row");
         assert!(row.contains("undef"), "{}", s.stdout);

@@ -316,26 +316,25 @@ fn waitlock(ctx: &Ctx, svc: &Service) -> Result<Duration> {
     }
 }
 
-/// Run a state-changing action; the exit code.
-pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
-    let name = ctx.service_name()?;
-    let svc = load_for_action(ctx, name)?;
-    ctx.init_log(&svc);
-    if let Some(why) = svc.foreign_node() {
-        if !ctx.args.force {
-            log::error(
-                "",
-                &format!("action '{action}' refused: {why} (--force to override)"),
-            );
-            return Ok(1);
-        }
-        log::warn("", &format!("{why}: acting anyway, as --force says"));
-    }
-    let mut selected = match selection(&svc, ctx, groups) {
+/// What an action will do: its selection (None: every resource) and its phases' plans.
+struct Prepared {
+    selected: Option<BTreeSet<String>>,
+    plans: Vec<Plan>,
+}
+
+/// Select and plan an action, and judge it, before anything runs or is written: Err is the
+/// exit code of an action refused (said on the console only).
+fn prepare(
+    ctx: &Ctx,
+    svc: &Service,
+    action: &str,
+    groups: Option<&[&str]>,
+) -> Result<std::result::Result<Prepared, i32>> {
+    let mut selected = match selection(svc, ctx, groups) {
         Ok(s) => s,
         Err(e) => {
             log::error("", &e.to_string());
-            return Ok(1);
+            return Ok(Err(1));
         }
     };
     if action == "startstandby" {
@@ -349,34 +348,11 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
             .collect::<BTreeSet<_>>();
         if standby.is_empty() {
             log::info("", "no standby resource to start");
-            return Ok(0);
+            return Ok(Err(0));
         }
         selected = Some(standby);
     }
-    let _lock = if ctx.args.dry_run {
-        None
-    } else {
-        match lock::acquire(&svc.var_dir(), action, waitlock(ctx, &svc)?) {
-            Ok(l) => Some(l),
-            Err(e) => {
-                log::error("", &e.to_string());
-                return Ok(1);
-            }
-        }
-    };
-    // Holding the lock, an interruption ends the action in order rather than killing it.
-    if !ctx.args.dry_run {
-        signals::catch_interrupts();
-    }
-    let r = Run {
-        ctx,
-        svc: &svc,
-        all: plan_resources(&svc),
-        action,
-        force: ctx.args.force || action == "shutdown",
-        expand: action != "startstandby",
-    };
-    let sel = selected.as_ref();
+    let r = run_of(ctx, svc, action);
     let verbs: &[Verb] = match action {
         "start" | "startstandby" => &[Verb::Start],
         "provision" => &[Verb::Provision],
@@ -388,12 +364,89 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
     // Every phase is planned and judged before any runs: a refused restart stops nothing.
     let plans = verbs
         .iter()
-        .map(|v| r.phase_plan(*v, sel))
-        .collect::<Result<Vec<Plan>>>()?;
-    if let Some(why) = plans.iter().find_map(|p| exec::refusal(&svc, p, action)) {
+        .map(|v| r.phase_plan(*v, selected.as_ref()))
+        .collect::<Result<Vec<Plan>>>();
+    let plans = match plans {
+        Ok(p) => p,
+        Err(e) => {
+            log::error("", &format!("{e:#}"));
+            return Ok(Err(1));
+        }
+    };
+    if let Some(why) = plans.iter().find_map(|p| exec::refusal(svc, p, action)) {
         log::error("", &why);
-        return Ok(1);
+        return Ok(Err(1));
     }
+    Ok(Ok(Prepared { selected, plans }))
+}
+
+fn run_of<'a>(ctx: &'a Ctx, svc: &'a Service, action: &'a str) -> Run<'a> {
+    Run {
+        ctx,
+        svc,
+        all: plan_resources(svc),
+        action,
+        force: ctx.args.force || action == "shutdown",
+        expand: action != "startstandby",
+    }
+}
+
+/// Run a state-changing action; the exit code. What is refused before the lock is taken
+/// (bad selection or barrier, configuration errors) changes nothing on disk; the action log
+/// records from the lock on.
+pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
+    let name = ctx.service_name()?;
+    let conf = ctx.paths.conf(name);
+    let stamp = crate::config::stamp(&conf);
+    let mut svc = load_for_action(ctx, name)?;
+    ctx.init_log(&svc);
+    if let Some(why) = svc.foreign_node() {
+        if !ctx.args.force {
+            log::error(
+                "",
+                &format!("action '{action}' refused: {why} (--force to override)"),
+            );
+            return Ok(1);
+        }
+        log::warn("", &format!("{why}: acting anyway, as --force says"));
+    }
+    let mut prepared = match prepare(ctx, &svc, action, groups)? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let _lock = if ctx.args.dry_run {
+        None
+    } else {
+        let lock = match lock::acquire(&svc.var_dir(), action, waitlock(ctx, &svc)?) {
+            Ok(l) => l,
+            Err(e) => {
+                log::error("", &e.to_string());
+                return Ok(1);
+            }
+        };
+        // The config may have changed, or gone, while this action waited for the lock.
+        match crate::config::stamp(&conf) {
+            None => {
+                lock.remove();
+                log::error("", &format!("service {name} was deleted: nothing was done"));
+                return Ok(1);
+            }
+            Some(now) if Some(now) != stamp => {
+                svc = load_for_action(ctx, name)?;
+                prepared = match prepare(ctx, &svc, action, groups)? {
+                    Ok(p) => p,
+                    Err(code) => return Ok(code),
+                };
+            }
+            Some(_) => {}
+        }
+        ctx.log_to_file(&svc);
+        // Holding the lock, an interruption ends the action in order rather than killing it.
+        signals::catch_interrupts();
+        Some(lock)
+    };
+    let Prepared { selected, plans } = prepared;
+    let r = run_of(ctx, &svc, action);
     let ended = match plans.as_slice() {
         [stop, start] => match r.phase(stop)? {
             Ended::Done => {

@@ -223,20 +223,24 @@ fn actions() -> Vec<Command> {
             "config",
             "Report every problem; the exit code is the number of errors",
         )),
-        group("edit", "Edit the configuration").subcommand(action(
-            "config",
-            "Edit the configuration with $EDITOR; install it only if it is valid",
-        )),
-        action("set", "Set keywords (one validated write)").arg(
+        group("edit", "Edit the configuration").subcommand(
+            action(
+                "config",
+                "Edit the configuration with $EDITOR; install it only if it is valid",
+            )
+            .arg(waitlock()),
+        ),
+        action("set", "Set keywords (one validated write)").args([
             kw("section.keyword=value, or +=, -=, |=, [index]= on lists; repeatable")
                 .required(true),
-        ),
+            waitlock(),
+        ]),
         action("get", "Print keywords' values (their default when unset)").args([
             kw("section.keyword; repeatable").required(true),
             flag("eval", "Print the value with references expanded"),
         ]),
         action("unset", "Remove keywords (one validated write)")
-            .arg(kw("section.keyword; repeatable").required(true)),
+            .args([kw("section.keyword; repeatable").required(true), waitlock()]),
         action("create", "Create the service's configuration (frozen)").args([
             value(
                 "config",
@@ -252,23 +256,28 @@ fn actions() -> Vec<Command> {
             "delete",
             "Delete the service, or only the sections of --rid",
         )
-        .arg(value(
-            "rid",
-            "RIDS",
-            "The sections to delete, comma-separated",
-        )),
+        .args([
+            value("rid", "RIDS", "The sections to delete, comma-separated"),
+            flag(
+                "force",
+                "Delete even what is up (its resources keep running)",
+            ),
+            waitlock(),
+        ]),
         action("freeze", "Set the frozen flag"),
         action("thaw", "Clear the frozen flag"),
         action(
             "enable",
             "Clear disable on the selected sections (DEFAULT without one)",
         )
-        .args(select()),
+        .args(select())
+        .arg(waitlock()),
         action(
             "disable",
             "Set disable on the selected sections (DEFAULT without one)",
         )
-        .args(select()),
+        .args(select())
+        .arg(waitlock()),
         action("ls", "List the services of this node").arg(format()),
         group("driver", "The driver libraries and packages").subcommands([
             action(

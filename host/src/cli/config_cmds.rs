@@ -1,6 +1,7 @@
 //! Commands on the configuration and the service's files: create, delete, print config,
 //! set/get/unset, validate config, edit config, freeze/thaw, enable/disable, ls.
-//! Every rewrite is validated first; a change that brings new errors writes nothing.
+//! Every rewrite is validated first; a change that brings new errors writes nothing. Every
+//! read-modify-write of the config holds the config lock (`crate::lock::config`).
 
 use super::args::OutputFormat;
 use super::Ctx;
@@ -9,12 +10,28 @@ use crate::config::keywords;
 use crate::config::kwexpr::KwExpr;
 use crate::config::resolve::Diag;
 use crate::config::{refs, ServiceConfig};
+use crate::lock::{self, Lock};
 use crate::service::Service;
 use crate::status::monitor::frozen_flag;
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
-use svcmgr_plugin_api::types::KeywordSpec;
+use std::time::Duration;
+use svcmgr_plugin_api::sdk::files;
+use svcmgr_plugin_api::types::{parse_duration, KeywordSpec};
+
+/// How long a command waits for a lock: `--waitlock`, else 60 s.
+pub(crate) fn lock_wait(ctx: &Ctx) -> Result<Duration> {
+    match &ctx.args.waitlock {
+        Some(text) => parse_duration(text).map_err(|e| anyhow!("--waitlock: {e}")),
+        None => Ok(Duration::from_secs(60)),
+    }
+}
+
+/// Take the config lock of service `name` for `action`.
+fn config_lock(ctx: &Ctx, name: &str, action: &str) -> Result<Lock> {
+    Ok(lock::config(&ctx.paths.var(name), action, lock_wait(ctx)?)?)
+}
 
 pub fn run(ctx: &Ctx, action: &str) -> Result<i32> {
     if action == "ls" {
@@ -141,7 +158,8 @@ fn set_keyword(ctx: &Ctx, cfg: &mut ServiceConfig, expr: &KwExpr) -> Result<bool
         let value = expr.apply(current.as_deref())?;
         changed |= cfg
             .doc
-            .set_spelled(&target, &keys, &expr.key(&expr.keyword), &value);
+            .set_spelled(&target, &keys, &expr.key(&expr.keyword), &value)
+            .map_err(|e| anyhow!("--kw '{}': {e}", expr.text))?;
     }
     Ok(changed)
 }
@@ -153,6 +171,7 @@ fn edit_keywords(ctx: &Ctx, name: &str, set: bool) -> Result<i32> {
             if set { "set" } else { "unset" }
         );
     }
+    let _lock = config_lock(ctx, name, if set { "set" } else { "unset" })?;
     let old = ServiceConfig::load(name, &ctx.paths.conf(name))?;
     let mut new = old.clone();
     let mut changed = false;
@@ -239,7 +258,8 @@ fn default_of(ctx: &Ctx, cfg: &ServiceConfig, section: &str, key: &str) -> Optio
 fn print_config(ctx: &Ctx, name: &str) -> Result<i32> {
     let cfg = ServiceConfig::load(name, &ctx.paths.conf(name))?;
     if ctx.args.format != Some(OutputFormat::Json) {
-        crate::out!("{}", std::fs::read_to_string(&cfg.path)?)?;
+        // The text read and checked (an untouched document renders byte for byte).
+        crate::out!("{}", cfg.doc.render())?;
         return Ok(0);
     }
     let mut doc = Map::new();
@@ -316,7 +336,8 @@ fn parse_feed(text: &str, origin: &str) -> Result<Document> {
                     bail!("{origin}: [{section}] {key}: a value cannot be an object")
                 }
             };
-            doc.set(section, key, &text);
+            doc.set(section, key, &text)
+                .map_err(|e| anyhow!("{origin}: [{}] {e}", section.escape_debug()))?;
         }
     }
     Ok(doc)
@@ -330,6 +351,22 @@ pub(crate) fn new_uuid() -> Result<String> {
 }
 
 fn create(ctx: &Ctx, name: &str) -> Result<i32> {
+    let lock = config_lock(ctx, name, "create")?;
+    let created = create_locked(ctx, name);
+    // A refused create leaves nothing, not even the lock's folder.
+    if !ctx.paths.conf(name).exists() {
+        lock.remove();
+    } else {
+        drop(lock);
+    }
+    match created? {
+        true => super::actions::run(ctx, "provision", None),
+        false => Ok(0),
+    }
+}
+
+/// Write the new config, var dir, frozen flag and link; whether to provision now.
+fn create_locked(ctx: &Ctx, name: &str) -> Result<bool> {
     let path = ctx.paths.conf(name);
     if path.exists() {
         bail!("service {name} already exists ({})", path.display());
@@ -347,7 +384,7 @@ fn create(ctx: &Ctx, name: &str) -> Result<i32> {
         set_keyword(ctx, &mut cfg, &KwExpr::parse(text, true)?)?;
     }
     if cfg.doc.get("DEFAULT", "id").is_none() {
-        cfg.doc.set("DEFAULT", "id", &new_uuid()?);
+        cfg.doc.set("DEFAULT", "id", &new_uuid()?)?;
     }
     let svc = Service::from_config(&ctx.paths, cfg.clone(), ctx.registry());
     let errors: Vec<&Diag> = svc.errors().collect();
@@ -359,47 +396,104 @@ fn create(ctx: &Ctx, name: &str) -> Result<i32> {
     }
     cfg.save()?;
     let var = ctx.paths.var(name);
-    std::fs::create_dir_all(&var).with_context(|| var.display().to_string())?;
     // New services start frozen: the flag only shows in status; actions still run.
-    std::fs::write(frozen_flag(&var), "").with_context(|| var.display().to_string())?;
+    write_flag(&var)?;
     let link = ctx.paths.link(name);
     let exe = std::env::current_exe().context("locating the svcmgr binary")?;
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(&exe, &link).with_context(|| link.display().to_string())?;
-    if ctx.args.provision {
-        return super::actions::run(ctx, "provision", None);
-    }
-    Ok(0)
+    Ok(ctx.args.provision)
 }
 
+/// Write the frozen flag (an empty file, 0600; its time is when the service was frozen).
+fn write_flag(var: &std::path::Path) -> Result<()> {
+    let flag = frozen_flag(var);
+    let name = flag.file_name().unwrap_or_default().to_string_lossy();
+    crate::status::monitor::write_state(var, &name, "").with_context(|| var.display().to_string())
+}
+
+/// The resources of `svc` (those of `rids` when given) that are up, or partly up.
+fn resources_up(svc: &Service, rids: Option<&BTreeSet<String>>) -> Vec<String> {
+    use crate::status::state::State;
+    let chosen = svc
+        .resources
+        .iter()
+        .filter(|r| rids.is_none_or(|set| set.contains(r.rid())));
+    crate::status::eval::statuses(chosen)
+        .into_iter()
+        .filter(|s| {
+            matches!(
+                s.status,
+                State::Up | State::Warn | State::StdbyUp | State::StdbyUpWithUp
+            )
+        })
+        .map(|s| s.rid)
+        .collect()
+}
+
+/// `delete`: the whole service, or the sections of `--rid`. It holds the action lock (no
+/// action runs on a config being deleted) and the config lock, and refuses while what it
+/// deletes is up (`--force` deletes anyway): a resource never stays up without its config.
 fn delete(ctx: &Ctx, name: &str) -> Result<i32> {
     let path = ctx.paths.conf(name);
-    let mut cfg = ServiceConfig::load(name, &path)?;
-    if let Some(rids) = &ctx.args.rid {
-        let mut removed = false;
-        for rid in rids.split(',') {
-            removed |= cfg.doc.remove_section(rid.trim());
+    // Fail early, before any lock's folder is made, when there is nothing to delete.
+    ServiceConfig::load(name, &path)?;
+    let var = ctx.paths.var(name);
+    let wait = lock_wait(ctx)?;
+    let action_lock = lock::acquire(&var, "delete", wait)?;
+    let config_lock = lock::config(&var, "delete", wait)?;
+    let svc = Service::build(&ctx.paths, name, ctx.registry())?;
+    let rids: Option<BTreeSet<String>> = ctx
+        .args
+        .rid
+        .as_ref()
+        .map(|r| r.split(',').map(|s| s.trim().to_string()).collect());
+    if let Some(rids) = &rids {
+        if let Some(absent) = rids.iter().find(|r| svc.cfg.doc.section(r).is_none()) {
+            bail!("--rid {absent}: no such section in {}", path.display());
         }
-        if !removed {
-            bail!("--rid {rids}: no such section in {}", path.display());
+    }
+    let up = resources_up(&svc, rids.as_ref());
+    if !up.is_empty() {
+        let what = up.join(", ");
+        if !ctx.args.force {
+            bail!("{what} up: stop it first (or delete --force, which leaves it running)");
+        }
+        crate::log::warn("", &format!("{what} up: deleted anyway, as --force says"));
+    }
+    let mut cfg = svc.cfg.clone();
+    if let Some(rids) = &rids {
+        for rid in rids {
+            cfg.doc.remove_section(rid);
         }
         cfg.save()?;
         return Ok(0);
     }
     std::fs::remove_file(&path).with_context(|| path.display().to_string())?;
     let _ = std::fs::remove_file(ctx.paths.link(name));
-    let var = ctx.paths.var(name);
-    if var.exists() {
-        std::fs::remove_dir_all(&var).with_context(|| var.display().to_string())?;
+    let log = ctx.paths.log_file(name);
+    if let Err(e) = std::fs::remove_file(&log) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            return Err(anyhow!("{}: {e}", log.display()));
+        }
     }
+    std::fs::remove_dir_all(&var).with_context(|| var.display().to_string())?;
+    // Waiters on either lock find their file removed, then the service gone.
+    drop((config_lock, action_lock));
     Ok(0)
 }
 
 fn edit(ctx: &Ctx, name: &str) -> Result<i32> {
     let old = ServiceConfig::load(name, &ctx.paths.conf(name))?;
-    let tmp = ctx.paths.var(name).join(format!("{name}.conf.tmp"));
-    std::fs::create_dir_all(tmp.parent().expect("var dir"))?;
-    std::fs::copy(&old.path, &tmp)?;
+    let var = ctx.paths.var(name);
+    let tmp = var.join(format!("{name}.conf.edit"));
+    let kept = |e: anyhow::Error| anyhow!("{e:#}; your changes are kept in {}", tmp.display());
+    files::create_dir_mode(&var, crate::paths::PRIVATE_DIR_MODE)?;
+    files::write_atomic(
+        &tmp,
+        old.doc.render().as_bytes(),
+        crate::paths::PRIVATE_FILE_MODE,
+    )?;
     let editor = std::env::var("EDITOR").unwrap_or_else(|_| "vi".into());
     let mut argv = shell_words::split(&editor).map_err(|e| anyhow!("$EDITOR: {e}"))?;
     argv.push(tmp.to_string_lossy().into_owned());
@@ -413,12 +507,21 @@ fn edit(ctx: &Ctx, name: &str) -> Result<i32> {
             tmp.display()
         );
     }
-    let text = std::fs::read_to_string(&tmp)?;
-    let mut new = ServiceConfig::from_text(name, &old.path, &text)
-        .map_err(|e| anyhow!("{e}\nyour changes are kept in {}", tmp.display()))?;
+    let text = std::fs::read(&tmp)?;
+    let text =
+        crate::config::ini::decode(&text).map_err(|e| kept(anyhow!("{}: {e}", tmp.display())))?;
+    let mut new = ServiceConfig::from_text(name, &old.path, text).map_err(|e| kept(e.into()))?;
     new.path = old.path.clone();
-    save_checked(ctx, &old, new)
-        .map_err(|e| anyhow!("{e}; your changes are kept in {}", tmp.display()))?;
+    // The editor ran unlocked: another writer may have changed the config meanwhile.
+    let _lock = config_lock(ctx, name, "edit config").map_err(kept)?;
+    let now = ServiceConfig::load(name, &old.path).map_err(|e| kept(e.into()))?;
+    if now.doc.render() != old.doc.render() {
+        return Err(kept(anyhow!(
+            "{} changed while you edited it: nothing written",
+            old.path.display()
+        )));
+    }
+    save_checked(ctx, &old, new).map_err(kept)?;
     std::fs::remove_file(&tmp)?;
     Ok(0)
 }
@@ -428,8 +531,7 @@ fn freeze(ctx: &Ctx, name: &str, on: bool) -> Result<i32> {
     let var = ctx.paths.var(name);
     let flag = frozen_flag(&var);
     if on {
-        std::fs::create_dir_all(&var)?;
-        std::fs::write(&flag, "")?;
+        write_flag(&var)?;
     } else if flag.exists() {
         std::fs::remove_file(&flag)?;
     }
@@ -437,6 +539,7 @@ fn freeze(ctx: &Ctx, name: &str, on: bool) -> Result<i32> {
 }
 
 fn enable(ctx: &Ctx, name: &str, on: bool) -> Result<i32> {
+    let _lock = config_lock(ctx, name, if on { "enable" } else { "disable" })?;
     let old = ServiceConfig::load(name, &ctx.paths.conf(name))?;
     let svc = Service::from_config(&ctx.paths, old.clone(), ctx.registry());
     let sections: Vec<String> = match super::actions::selection(&svc, ctx, None)? {
@@ -448,7 +551,7 @@ fn enable(ctx: &Ctx, name: &str, on: bool) -> Result<i32> {
         if on {
             new.doc.unset(s, "disable");
         } else {
-            new.doc.set(s, "disable", "true");
+            new.doc.set(s, "disable", "true")?;
         }
     }
     save_checked(ctx, &old, new)?;

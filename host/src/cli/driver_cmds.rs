@@ -170,7 +170,7 @@ pub fn test(ctx: &Ctx, rest: &[String]) -> Result<i32> {
             None => Document::new(),
         };
         if doc.get("DEFAULT", "id").is_none() {
-            doc.set("DEFAULT", "id", &super::config_cmds::new_uuid()?);
+            doc.set("DEFAULT", "id", &super::config_cmds::new_uuid()?)?;
         }
         Ok(doc)
     };

@@ -37,9 +37,7 @@ impl Ctx {
             .service
             .as_deref()
             .ok_or_else(|| anyhow!("no service given: use -s NAME"))?;
-        if name.is_empty() || name.contains(['/', ',', '*']) || name.starts_with('.') {
-            return Err(anyhow!("invalid service name '{name}'"));
-        }
+        crate::paths::check_service_name(name).map_err(|e| anyhow!(e))?;
         Ok(name)
     }
 
@@ -68,7 +66,7 @@ impl Ctx {
         }
     }
 
-    /// Start logging for a service action.
+    /// Start logging for a service action (to the console: see [`Ctx::log_to_file`]).
     pub fn init_log(&self, svc: &crate::service::Service) {
         crate::log::init(crate::log::Setup {
             node: &self.paths.nodename,
@@ -82,11 +80,15 @@ impl Ctx {
             format: self.log_format(),
             debug: self.args.debug,
             color: self.color(std::io::stderr().is_terminal()),
-            // A dry run changes nothing on disk, the action log included.
-            file: (!self.args.dry_run)
-                .then(|| self.paths.log_file(&svc.name))
-                .as_deref(),
         });
+    }
+
+    /// Append the log lines to the service's action log from now on (not in a dry run, which
+    /// changes nothing on disk).
+    pub fn log_to_file(&self, svc: &crate::service::Service) {
+        if !self.args.dry_run {
+            crate::log::open_file(&self.paths.log_file(&svc.name));
+        }
     }
 }
 

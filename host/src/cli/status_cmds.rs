@@ -17,6 +17,7 @@ use svcmgr_plugin_api::types::{CallArgs, Devs};
 fn service(ctx: &Ctx) -> Result<Service> {
     let svc = Service::build(&ctx.paths, ctx.service_name()?, ctx.registry())?;
     ctx.init_log(&svc);
+    ctx.log_to_file(&svc);
     Ok(svc)
 }
 
@@ -52,12 +53,13 @@ fn print_json(v: &Value) -> Result<()> {
 pub fn print(ctx: &Ctx) -> Result<i32> {
     let json = ctx.args.format == Some(OutputFormat::Json);
     if ctx.args.service.is_some() {
-        let (view, _) = evaluate(ctx, &service(ctx)?)?;
+        let svc = service(ctx)?;
+        let (view, _) = evaluate(ctx, &svc)?;
         match json {
             true => print_json(&json::document(&view))?,
             false => crate::out!("{}", render::render(&view, ctx.stdout_color()))?,
         }
-        return Ok(0);
+        return Ok(unshown_errors(&svc));
     }
     // Several services share this process: log lines go to stderr only, not to one
     // service's log file.
@@ -66,7 +68,10 @@ pub fn print(ctx: &Ctx) -> Result<i32> {
     for name in ctx.paths.service_names() {
         let view = Service::build(&ctx.paths, &name, ctx.registry())
             .map_err(anyhow::Error::from)
-            .and_then(|svc| evaluate(ctx, &svc).map(|(view, _)| view));
+            .and_then(|svc| {
+                code = code.max(unshown_errors(&svc));
+                evaluate(ctx, &svc).map(|(view, _)| view)
+            });
         match (view, json) {
             (Ok(view), true) => {
                 docs.insert(name, json::document(&view));
@@ -82,6 +87,18 @@ pub fn print(ctx: &Ctx) -> Result<i32> {
         print_json(&Value::Object(docs))?;
     }
     Ok(code)
+}
+
+/// Say on stderr the configuration errors the tree cannot show (outside resource sections:
+/// `[DEFAULT]`, `[env]`, a section of no known kind); 1 when there is one. A broken resource
+/// shows in the tree, `undef` with its reason.
+fn unshown_errors(svc: &Service) -> i32 {
+    let mut code = 0;
+    for d in svc.global_errors() {
+        eprintln!("{}", d.render(&svc.cfg.path));
+        code = 1;
+    }
+    code
 }
 
 /// `print resource status`: one `<rid> <status>` row per (selected) resource.

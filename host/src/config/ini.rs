@@ -25,11 +25,13 @@ pub struct Section {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Line {
-    /// `key = value`; `raw` is the original text while the entry is untouched.
+    /// `key = value`; `raw` is the original text while the entry is untouched, `line` its
+    /// 1-based line in the file read (0 for an entry a rewrite made).
     Entry {
         key: String,
         value: String,
         raw: Option<String>,
+        line: usize,
     },
     /// A comment or blank line, verbatim.
     Other(String),
@@ -43,9 +45,91 @@ pub struct ParseError {
     pub message: String,
 }
 
+/// A name or value that cannot be written: it would not read back as itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unwritable(pub String);
+
 fn is_comment_or_blank(line: &str) -> bool {
     let t = line.trim_start();
     t.is_empty() || t.starts_with('#') || t.starts_with(';')
+}
+
+/// Why `name` cannot be a section or keyword name (`what` says which, for the message): the
+/// grammar has no newline, control character, `[`, `]` or `=` in a name, and no blank around
+/// it; a keyword does not start with a comment character either. Checked when a file is read
+/// and before anything is written, so that no name can inject a line.
+fn check_name(what: &str, name: &str) -> Result<(), Unwritable> {
+    let bad = |why: &str| {
+        Err(Unwritable(format!(
+            "invalid {what} name '{}': {why}",
+            name.escape_debug()
+        )))
+    };
+    if name.trim().is_empty() {
+        return bad("empty");
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return bad(&format!("control character U+{:04X}", c as u32));
+    }
+    if let Some(c) = name.chars().find(|c| matches!(c, '[' | ']' | '=')) {
+        return bad(&format!("'{c}' is not allowed"));
+    }
+    if name.trim() != name {
+        return bad("blank at either end");
+    }
+    Ok(())
+}
+
+pub fn check_section_name(name: &str) -> Result<(), Unwritable> {
+    check_name("section", name)
+}
+
+pub fn check_key(key: &str) -> Result<(), Unwritable> {
+    check_name("keyword", key)?;
+    if key.starts_with(['#', ';']) {
+        return Err(Unwritable(format!(
+            "invalid keyword name '{}': a line starting with '{}' is a comment",
+            key.escape_debug(),
+            &key[..1]
+        )));
+    }
+    Ok(())
+}
+
+/// The value as the file will hold it: the text a read gives back. Blanks around the value
+/// and around each of its lines go (a read trims them), so do empty lines (a read cannot
+/// tell them from the end of the value); a NUL byte, or a line INI reads as a comment, is
+/// refused.
+pub fn storable_value(value: &str) -> Result<String, Unwritable> {
+    if value.contains('\0') {
+        return Err(Unwritable("the value holds a NUL byte".into()));
+    }
+    let lines: Vec<&str> = value
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if let Some(l) = lines.iter().skip(1).find(|l| l.starts_with(['#', ';'])) {
+        return Err(Unwritable(format!(
+            "a line of the value starts with '{}', which INI reads as a comment: '{}'",
+            &l[..1],
+            l.escape_debug()
+        )));
+    }
+    Ok(lines.join("\n"))
+}
+
+/// Decode a config file's bytes; an error names the first line that is not UTF-8.
+pub fn decode(bytes: &[u8]) -> Result<&str, ParseError> {
+    std::str::from_utf8(bytes).map_err(|e| ParseError {
+        line: bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1,
+        message: "not valid UTF-8".into(),
+    })
 }
 
 impl Document {
@@ -88,6 +172,9 @@ impl Document {
                 message,
             };
             let trimmed = line.trim();
+            if line.contains('\0') {
+                return Err(err("NUL byte".into()));
+            }
             // A continuation line (leading whitespace) extends the previous value.
             if line.starts_with([' ', '\t']) && !trimmed.is_empty() && !is_comment_or_blank(line) {
                 match doc.sections.last_mut().and_then(|s| s.lines.last_mut()) {
@@ -115,9 +202,7 @@ impl Document {
                         err(format!("section header '{trimmed}' lacks its closing ']'"))
                     })?
                     .trim();
-                if name.is_empty() {
-                    return Err(err("empty section name".into()));
-                }
+                check_section_name(name).map_err(|e| err(e.0))?;
                 if doc.section(name).is_some() {
                     return Err(err(format!("section [{name}] appears twice")));
                 }
@@ -127,6 +212,7 @@ impl Document {
                 if key.is_empty() {
                     return Err(err(format!("'{trimmed}' has no keyword before '='")));
                 }
+                check_key(key).map_err(|e| err(e.0))?;
                 let section = doc
                     .sections
                     .last_mut()
@@ -135,6 +221,7 @@ impl Document {
                     key: key.to_string(),
                     value: v.trim().to_string(),
                     raw: Some(line.to_string()),
+                    line: n + 1,
                 });
             } else {
                 return Err(err(format!(
@@ -171,21 +258,26 @@ impl Document {
         self.section(section)?.get(key)
     }
 
-    /// Set a value; returns whether anything changed.
-    pub fn set(&mut self, section: &str, key: &str, value: &str) -> bool {
+    /// Set a value; returns whether anything changed. A name outside the grammar, or a value
+    /// that would not read back, is refused before anything changes.
+    pub fn set(&mut self, section: &str, key: &str, value: &str) -> Result<bool, Unwritable> {
         self.set_spelled(section, &[], key, value)
     }
 
     /// Set `key`, a keyword that other `spellings` also name (legacy ones): the first line
     /// holding any of them is rewritten in place as `key = value` and the others go, so that a
-    /// section never holds two contradictory spellings. Returns whether anything changed.
+    /// section never holds two contradictory spellings. Returns whether anything changed; the
+    /// value is stored as [`storable_value`] gives it.
     pub fn set_spelled(
         &mut self,
         section: &str,
         spellings: &[&str],
         key: &str,
         value: &str,
-    ) -> bool {
+    ) -> Result<bool, Unwritable> {
+        check_section_name(section)?;
+        check_key(key)?;
+        let value = &storable_value(value)?;
         let s = self.section_mut_or_new(section);
         let names = |k: &str| k == key || spellings.contains(&k);
         let Some(first) = s
@@ -205,15 +297,17 @@ impl Document {
                     key: key.to_string(),
                     value: value.to_string(),
                     raw: None,
+                    line: 0,
                 },
             );
-            return true;
+            return Ok(true);
         };
         let mut changed = false;
         if let Line::Entry {
             key: k,
             value: v,
             raw,
+            ..
         } = &mut s.lines[first]
         {
             if k != key || v != value {
@@ -227,7 +321,7 @@ impl Document {
             i += 1;
             i - 1 == first || !matches!(l, Line::Entry { key: k, .. } if names(k))
         });
-        changed || before != s.lines.len()
+        Ok(changed || before != s.lines.len())
     }
 
     /// Remove a keyword; returns whether it was there.
@@ -277,6 +371,7 @@ impl Document {
                         key,
                         value,
                         raw: None,
+                        ..
                     } => {
                         let _ = writeln!(out, "{key} = {}", value.replace('\n', "\n\t"));
                     }
@@ -284,6 +379,33 @@ impl Document {
             }
         }
         out
+    }
+}
+
+impl Document {
+    /// Whether `other` holds the same sections, keys and values in the same order (comments
+    /// and layout aside); the first difference otherwise.
+    pub fn same_content(&self, other: &Document) -> Result<(), String> {
+        let names = |d: &Document| {
+            d.sections
+                .iter()
+                .map(|s| s.name.clone())
+                .collect::<Vec<_>>()
+        };
+        if names(self) != names(other) {
+            return Err(format!(
+                "sections {:?} read back as {:?}",
+                names(self),
+                names(other)
+            ));
+        }
+        for (a, b) in self.sections.iter().zip(&other.sections) {
+            let (ea, eb): (Vec<_>, Vec<_>) = (a.entries().collect(), b.entries().collect());
+            if ea != eb {
+                return Err(format!("[{}] {ea:?} reads back as {eb:?}", a.name));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -296,6 +418,14 @@ impl Default for Document {
 impl Section {
     pub fn get(&self, key: &str) -> Option<&str> {
         self.entries().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// The `(key, line)` pairs in file order (line 0: written by a rewrite).
+    pub fn entry_lines(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.lines.iter().filter_map(|l| match l {
+            Line::Entry { key, line, .. } => Some((key.as_str(), *line)),
+            Line::Other(_) => None,
+        })
     }
 
     /// The `(key, value)` pairs in file order.
@@ -323,10 +453,10 @@ mod tests {
     #[test]
     fn set_and_unset_keep_comments_and_order() {
         let mut doc = Document::parse(TEXT).unwrap();
-        assert!(doc.set("app#1", "stop", "false"));
-        assert!(doc.set("app#1", "start", "true"));
-        assert!(!doc.set("app#1", "start", "true"));
-        assert!(doc.set("DEFAULT", "comment", "x"));
+        assert!(doc.set("app#1", "stop", "false").unwrap());
+        assert!(doc.set("app#1", "start", "true").unwrap());
+        assert!(!doc.set("app#1", "start", "true").unwrap());
+        assert!(doc.set("DEFAULT", "comment", "x").unwrap());
         let text = doc.render();
         assert!(
             text.contains(
@@ -344,11 +474,17 @@ mod tests {
     fn a_spelling_replaces_the_others_in_place() {
         let text = "[container#1]\nrun_image = a\n# why\nrm = true\nimage = b\n";
         let mut doc = Document::parse(text).unwrap();
-        assert!(doc.set_spelled("container#1", &["run_image", "image"], "image", "c"));
+        assert!(doc
+            .set_spelled("container#1", &["run_image", "image"], "image", "c")
+            .unwrap());
         assert_eq!(doc.render(), "[container#1]\nimage = c\n# why\nrm = true\n");
         let family = ["image", "run_image"];
-        assert!(!doc.set_spelled("container#1", &family, "image", "c"));
-        assert!(doc.set_spelled("container#1", &family, "run_image", "c"));
+        assert!(!doc
+            .set_spelled("container#1", &family, "image", "c")
+            .unwrap());
+        assert!(doc
+            .set_spelled("container#1", &family, "run_image", "c")
+            .unwrap());
         assert_eq!(
             doc.render(),
             "[container#1]\nrun_image = c\n# why\nrm = true\n"
@@ -361,7 +497,7 @@ mod tests {
     fn a_comment_before_a_section_stays_attached() {
         let mut doc =
             Document::parse("[DEFAULT]\nid = 1\n# about app\n[app#1]\nstart = a\n").unwrap();
-        doc.set("DEFAULT", "comment", "x");
+        doc.set("DEFAULT", "comment", "x").unwrap();
         assert_eq!(
             doc.render(),
             "[DEFAULT]\nid = 1\ncomment = x\n# about app\n[app#1]\nstart = a\n"
@@ -371,9 +507,9 @@ mod tests {
     #[test]
     fn new_sections() {
         let mut doc = Document::new();
-        doc.set("app#1", "start", "a");
-        doc.set("DEFAULT", "id", "1");
-        doc.set("app#2", "start", "b");
+        doc.set("app#1", "start", "a").unwrap();
+        doc.set("DEFAULT", "id", "1").unwrap();
+        doc.set("app#2", "start", "b").unwrap();
         assert_eq!(
             doc.render(),
             "[DEFAULT]\nid = 1\n\n[app#1]\nstart = a\n\n[app#2]\nstart = b\n"

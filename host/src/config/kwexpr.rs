@@ -86,17 +86,22 @@ impl KwExpr {
             None => (lhs, None),
         };
         let (section, keyword) = path.rsplit_once('.').unwrap_or(("DEFAULT", path));
-        if section.is_empty() || section.contains(char::is_whitespace) {
-            return Err(err(format!("invalid section name '{section}'")));
+        if section.contains(char::is_whitespace) || super::ini::check_section_name(section).is_err()
+        {
+            return Err(err(format!(
+                "invalid section name '{}'",
+                section.escape_debug()
+            )));
         }
         if keyword.is_empty() || !keyword.chars().all(is_keyword_char) {
             return Err(err(format!(
-                "invalid keyword name '{keyword}' (letters, digits and '_'; operators are \
-                 +=, -=, |= and [index]=)"
+                "invalid keyword name '{}' (letters, digits and '_'; operators are \
+                 +=, -=, |= and [index]=)",
+                keyword.escape_debug()
             )));
         }
         if let Some(s) = scope.filter(|s| s.is_empty() || !s.chars().all(is_scope_char)) {
-            return Err(err(format!("invalid scope '@{s}'")));
+            return Err(err(format!("invalid scope '@{}'", s.escape_debug())));
         }
         Ok(KwExpr {
             text: expr.to_string(),

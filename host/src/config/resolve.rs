@@ -4,7 +4,7 @@
 
 use super::ini::Section;
 use super::keywords::{self, HostKw};
-use super::refs::{self, Builtins};
+use super::refs::{Builtins, Expander, RefError};
 use super::ServiceConfig;
 use crate::drivers::{DriverEntry, Registry, ResolveError};
 use crate::hooks::{self, Require, Trigger, When};
@@ -178,7 +178,7 @@ pub fn resolve(
     };
     let mut r = Reader {
         cfg,
-        b: builtins,
+        refs: Expander::new(cfg, &builtins),
         diags: Vec::new(),
         errors: 0,
         loops: HashSet::new(),
@@ -204,6 +204,11 @@ pub fn resolve(
         if let Some(spec) = name.strip_prefix("subset#") {
             r.subset(name, spec, &mut def);
         } else if name.contains('#') {
+            if let Err(why) = crate::rid::check(name) {
+                // Never a resource: its name would become paths.
+                r.diag(Severity::Error, name, None, why);
+                continue;
+            }
             let mut res = r.resource(reg, name, &default_timeouts);
             // DEFAULT.disable disables the whole service.
             res.props.disable |= def.disable;
@@ -223,7 +228,7 @@ pub fn resolve(
 
 struct Reader<'a> {
     cfg: &'a ServiceConfig,
-    b: Builtins<'a>,
+    refs: Expander<'a>,
     diags: Vec<Diag>,
     /// How many of `diags` are errors (counted, not recounted: that was quadratic).
     errors: usize,
@@ -250,37 +255,78 @@ impl<'a> Reader<'a> {
         });
     }
 
+    /// The scoped, unexpanded text of the first of `names` that is set, with the key that set
+    /// it (None: none is). `names` are a keyword's spellings, an iterator so that reading one
+    /// allocates nothing.
+    fn raw_text<N: AsRef<str>>(
+        &mut self,
+        section: &str,
+        names: impl IntoIterator<Item = N>,
+    ) -> Option<(String, &'a str)> {
+        let s = self.section(section)?;
+        let cfg: &'a ServiceConfig = self.cfg;
+        names.into_iter().find_map(|n| {
+            cfg.raw_scoped_in(s, n.as_ref(), self.refs.b.nodename)
+                .map(|v| (n.as_ref().to_string(), v))
+        })
+    }
+
     /// The expanded, scoped text of the first of `names` that is set (None: none is).
-    /// A reference loop is reported here, once, and is `Err(Reported)`.
-    /// `names` are a keyword's spellings, an iterator so that reading one allocates nothing.
+    /// An expansion error (a reference loop) is reported here, once, and is `Err(Reported)`.
     fn raw<N: AsRef<str>>(
         &mut self,
         section: &str,
         names: impl IntoIterator<Item = N>,
     ) -> Result<Option<(String, String)>, Reported> {
-        let Some(s) = self.section(section) else {
+        let Some((key, raw)) = self.raw_text(section, names) else {
             return Ok(None);
         };
-        let Some((key, raw)) = names.into_iter().find_map(|n| {
-            self.cfg
-                .raw_scoped_in(s, n.as_ref(), self.b.nodename)
-                .map(|v| (n.as_ref().to_string(), v))
-        }) else {
-            return Ok(None);
-        };
-        match refs::expand(self.cfg, &self.b, section, &key, raw) {
+        match self.refs.expand(section, &key, raw) {
             Ok(v) => Ok(Some((key, v))),
-            Err(e) => {
-                let first_report = e.cycle().is_none_or(|cycle| {
-                    self.loops
-                        .insert(cycle.into_iter().map(String::from).collect())
-                });
-                if first_report {
-                    self.diag(Severity::Error, section, Some(&key), e.to_string());
-                }
-                Err(Reported)
-            }
+            Err(e) => Err(self.report_ref(section, &key, e)),
         }
+    }
+
+    /// Report an expansion error against `section.key`; a loop met from several keywords is
+    /// reported once.
+    fn report_ref(&mut self, section: &str, key: &str, e: RefError) -> Reported {
+        let first_report = e.cycle().is_none_or(|cycle| {
+            self.loops
+                .insert(cycle.into_iter().map(String::from).collect())
+        });
+        if first_report {
+            self.diag(Severity::Error, section, Some(key), e.to_string());
+        }
+        Reported
+    }
+
+    /// `raw` of `section.key`, expanded and converted to `kind`. Shell words are split first
+    /// and their references expanded inside each word: a substituted value is never split
+    /// again (decisions §4; a caller's environment cannot add words to a command).
+    fn convert(
+        &mut self,
+        section: &str,
+        key: &str,
+        raw: &str,
+        kind: KwType,
+    ) -> Result<Value, Reported> {
+        let converted = match kind {
+            KwType::Shlex => match shell_words::split(raw) {
+                Ok(words) => match self.refs.expand_words(section, key, words) {
+                    Ok(words) => Ok(Value::from(words)),
+                    Err(e) => return Err(self.report_ref(section, key, e)),
+                },
+                Err(e) => Err(format!("'{raw}' is not valid shell words: {e}")),
+            },
+            kind => match self.refs.expand(section, key, raw) {
+                Ok(text) => kind.convert(&text),
+                Err(e) => return Err(self.report_ref(section, key, e)),
+            },
+        };
+        converted.map_err(|e| {
+            self.diag(Severity::Error, section, Some(key), e);
+            Reported
+        })
     }
 
     /// A section by name; the last one found is kept, as a resource's keywords are read in a
@@ -315,16 +361,10 @@ impl<'a> Reader<'a> {
         names: impl IntoIterator<Item = N>,
         kind: KwType,
     ) -> Result<Option<Value>, Reported> {
-        let Some((key, text)) = self.raw(section, names)? else {
+        let Some((key, raw)) = self.raw_text(section, names) else {
             return Ok(None);
         };
-        match kind.convert(&text) {
-            Ok(v) => Ok(Some(v)),
-            Err(e) => {
-                self.diag(Severity::Error, section, Some(&key), e);
-                Err(Reported)
-            }
-        }
+        self.convert(section, &key, raw, kind).map(Some)
     }
 
     fn host_value(&mut self, section: &str, table: &[HostKw], name: &str) -> Option<Value> {
@@ -356,7 +396,10 @@ impl<'a> Reader<'a> {
         t
     }
 
-    /// Check every key of a section against the keywords it may hold.
+    /// Check every key of a section against the keywords it may hold: unknown, legacy and
+    /// ignored keywords, two spellings of one keyword, a key set twice (naming both lines),
+    /// and the values that this node does not read (`key` hidden by `key@<node>`, or
+    /// `key@<other node>`), which another node would.
     /// `unknown` words the error of an unknown keyword (built only when one is met).
     fn check_keys(
         &mut self,
@@ -369,40 +412,60 @@ impl<'a> Reader<'a> {
         let Some(s) = cfg.doc.section(section) else {
             return;
         };
-        // (keyword, scope, key that set it): two spellings of one keyword contradict. A section
-        // holds a few keys: a list is cheaper than a map.
-        let mut spelled: Vec<(std::borrow::Cow<'_, str>, Option<&str>, &str)> = Vec::new();
-        for (key, _) in s.entries() {
+        // (keyword, scope, key that set it, its line): two spellings of one keyword
+        // contradict, one key twice is ambiguous. A section holds a few keys: a list is
+        // cheaper than a map.
+        let mut spelled: Vec<(std::borrow::Cow<'_, str>, Option<&str>, &str, usize)> = Vec::new();
+        // Keys whose value this node does not read, with their type: checked below.
+        let mut unread: Vec<(&str, &str, KwType)> = Vec::new();
+        let scoped = s.entries().any(|(k, _)| k.contains('@'));
+        for ((key, value), (_, line)) in s.entries().zip(s.entry_lines()) {
             let (base, scope) = match key.split_once('@') {
                 Some((b, s)) => (b, Some(s)),
                 None => (key, None),
             };
             let class = known(base);
             let keyword: std::borrow::Cow<'_, str> = match &class {
-                KeyClass::Legacy(modern) => modern.clone().into(),
+                KeyClass::Legacy(modern, _) => modern.clone().into(),
                 _ => base.into(),
             };
             let other = spelled
                 .iter()
-                .find(|(k, s, _)| *k == keyword && *s == scope)
-                .map(|(_, _, other)| *other);
-            spelled.push((keyword.clone(), scope, key));
-            if let Some(other) = other {
-                if other != key {
-                    self.diag(
-                        Severity::Warning,
-                        section,
-                        Some(key),
-                        format!(
-                            "'{other}' is set too: two spellings of '{keyword}', of which \
-                             only one is read"
-                        ),
-                    );
+                .find(|(k, s, _, _)| *k == keyword && *s == scope)
+                .map(|(_, _, other, other_line)| (*other, *other_line));
+            spelled.push((keyword.clone(), scope, key, line));
+            match other {
+                Some((other, other_line)) if other == key => self.diag(
+                    Severity::Error,
+                    section,
+                    Some(key),
+                    format!("set twice, on lines {other_line} and {line}: only the first is read"),
+                ),
+                Some((other, _)) => self.diag(
+                    Severity::Warning,
+                    section,
+                    Some(key),
+                    format!(
+                        "'{other}' is set too: two spellings of '{keyword}', of which \
+                         only one is read"
+                    ),
+                ),
+                None => {}
+            }
+            let kind = match &class {
+                KeyClass::Known(kind) => *kind,
+                KeyClass::Legacy(_, kind) => Some(*kind),
+                _ => None,
+            };
+            if let Some(kind) = kind.filter(|_| scoped) {
+                let read = cfg.scoped_in(s, base, self.refs.b.nodename).map(|(k, _)| k);
+                if read != Some(key) {
+                    unread.push((key, value, kind));
                 }
             }
             match class {
-                KeyClass::Known => {}
-                KeyClass::Legacy(modern) => self.diag(
+                KeyClass::Known(_) => {}
+                KeyClass::Legacy(modern, _) => self.diag(
                     Severity::Warning,
                     section,
                     Some(key),
@@ -417,6 +480,9 @@ impl<'a> Reader<'a> {
                 KeyClass::Unknown => self.diag(Severity::Error, section, Some(key), unknown()),
             }
         }
+        for (key, value, kind) in unread {
+            let _ = self.convert(section, key, value, kind);
+        }
     }
 
     fn service(&mut self, reg: &Registry, def: &mut ServiceDef) -> Timeouts {
@@ -428,12 +494,25 @@ impl<'a> Reader<'a> {
             "DEFAULT",
             &|key| match keywords::find(keywords::SERVICE, key) {
                 Some((k, _)) if k.ignored => KeyClass::Ignored,
-                Some((k, true)) => KeyClass::Legacy(k.name.to_string()),
-                Some((_, false)) => KeyClass::Known,
+                Some((k, true)) => KeyClass::Legacy(k.name.to_string(), k.kind),
+                Some((k, false)) => KeyClass::Known(Some(k.kind)),
                 None => classify_spec(&driver_kws, key),
             },
             &|| "unknown keyword".into(),
         );
+        if self
+            .cfg
+            .doc
+            .get("DEFAULT", "id")
+            .is_some_and(|id| id.trim().is_empty())
+        {
+            self.diag(
+                Severity::Error,
+                "DEFAULT",
+                Some("id"),
+                "empty (unset it: 'create' makes one; a service id is a UUID)".into(),
+            );
+        }
         if let Err(e) = self.pins() {
             self.diag(Severity::Error, "DEFAULT", Some("drivers"), e);
         }
@@ -490,12 +569,9 @@ impl<'a> Reader<'a> {
         };
         self.check_keys(
             section,
-            &|key| {
-                if keywords::find(keywords::SUBSET, key).is_some() {
-                    KeyClass::Known
-                } else {
-                    KeyClass::Unknown
-                }
+            &|key| match keywords::find(keywords::SUBSET, key) {
+                Some((k, _)) => KeyClass::Known(Some(k.kind)),
+                None => KeyClass::Unknown,
             },
             &|| "unknown keyword (subset sections take 'parallel')".into(),
         );
@@ -546,8 +622,8 @@ impl<'a> Reader<'a> {
         self.check_keys(
             rid,
             &|key| match keywords::find(keywords::RESOURCE, key) {
-                Some(_) => KeyClass::Known,
-                None if !has_driver => KeyClass::Known,
+                Some((k, _)) => KeyClass::Known(Some(k.kind)),
+                None if !has_driver => KeyClass::Known(None),
                 None => classify_spec(driver_kws, key),
             },
             &|| match entry {
@@ -607,7 +683,7 @@ impl<'a> Reader<'a> {
     fn pins(&self) -> Result<BTreeMap<String, semver::VersionReq>, String> {
         let words: Vec<String> = self
             .cfg
-            .raw_scoped("DEFAULT", "drivers", self.b.nodename)
+            .raw_scoped("DEFAULT", "drivers", self.refs.b.nodename)
             .map(|t| t.split_whitespace().map(String::from).collect())
             .unwrap_or_default();
         crate::drivers::parse_pins(&words)
@@ -664,11 +740,20 @@ impl<'a> Reader<'a> {
                     .any(|n| present.iter().any(|p| p == n))
             })
             .filter_map(|k| {
-                let (key, raw) = std::iter::once(&k.name)
-                    .chain(k.aliases)
-                    .find_map(|n| Some((*n, self.cfg.raw_scoped(section, n, self.b.nodename)?)))?;
-                let text = refs::expand(self.cfg, &self.b, section, key, raw).ok()?;
-                Some((k.name.to_string(), k.kind.convert(&text).ok()?))
+                let (key, raw) = std::iter::once(&k.name).chain(k.aliases).find_map(|n| {
+                    Some((*n, self.cfg.raw_scoped(section, n, self.refs.b.nodename)?))
+                })?;
+                let value = match k.kind {
+                    KwType::Shlex => Value::from(
+                        self.refs
+                            .expand_words(section, key, shell_words::split(raw).ok()?)
+                            .ok()?,
+                    ),
+                    kind => kind
+                        .convert(&self.refs.expand(section, key, raw).ok()?)
+                        .ok()?,
+                };
+                Some((k.name.to_string(), value))
             })
             .collect()
     }
@@ -816,9 +901,10 @@ fn words(v: Option<Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// What a key of a section is, with its type when known.
 enum KeyClass {
-    Known,
-    Legacy(String),
+    Known(Option<KwType>),
+    Legacy(String, KwType),
     Ignored,
     Unknown,
 }
@@ -826,10 +912,10 @@ enum KeyClass {
 fn classify_spec(specs: &[KeywordSpec], key: &str) -> KeyClass {
     for s in specs {
         if s.name == key {
-            return KeyClass::Known;
+            return KeyClass::Known(Some(s.kind));
         }
         if s.aliases.iter().any(|a| a == key) {
-            return KeyClass::Legacy(s.name.clone());
+            return KeyClass::Legacy(s.name.clone(), s.kind);
         }
     }
     KeyClass::Unknown

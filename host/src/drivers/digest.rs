@@ -137,14 +137,14 @@ impl DigestCache {
             return;
         }
         self.dirty = false;
-        let Some(dir) = self.file.parent().filter(|d| d.is_dir()) else {
+        if !self.file.parent().is_some_and(Path::is_dir) {
             return;
-        };
+        }
         let Ok(text) = serde_json::to_vec(&self.entries) else {
             return;
         };
         // A cache that cannot be written (a read-only root, another user) costs time only.
-        let _ = crate::drivers::store::write_atomic(dir, &self.file, &text, 0o600);
+        let _ = svcmgr_plugin_api::sdk::files::write_atomic(&self.file, &text, 0o600);
     }
 }
 

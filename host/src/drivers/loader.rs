@@ -8,7 +8,6 @@ use super::digest::DigestCache;
 use super::package::PackageManifest;
 use super::preflight;
 use abi_stable::library::LibraryError;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use svcmgr_plugin_api::abi::{ApiRange, DriverModRef, ABI_VERSION, API_VERSION};
 use svcmgr_plugin_api::types::Manifest;
@@ -100,13 +99,12 @@ pub fn discover(dirs: &[PathBuf]) -> Vec<PathBuf> {
 
 /// Owned by root or the invoking user, and not writable by group or others.
 pub fn trusted_owner_and_mode(meta: &std::fs::Metadata) -> bool {
-    let euid = nix::unistd::geteuid().as_raw();
-    meta.mode() & 0o022 == 0 && (meta.uid() == 0 || meta.uid() == euid)
+    crate::paths::distrust(meta).is_none()
 }
 
 /// Refuse files or folders others could have written (loading runs their code as root).
 fn check_permissions(path: &Path, canonical: &Path) -> Result<(), LoadError> {
-    let euid = nix::unistd::geteuid().as_raw();
+    use crate::paths::Distrust;
     let dir = canonical.parent().unwrap_or(Path::new("/"));
     for (what, p) in [("the file", canonical), ("its folder", dir)] {
         let meta = std::fs::metadata(p).map_err(|e| LoadError::NotADriver {
@@ -114,18 +112,21 @@ fn check_permissions(path: &Path, canonical: &Path) -> Result<(), LoadError> {
             reason: e.to_string(),
         })?;
         let what = format!("{what} {}", p.display());
-        if meta.mode() & 0o022 != 0 {
-            return Err(LoadError::Writable {
-                path: path.to_path_buf(),
-                what,
-            });
-        }
-        if meta.uid() != 0 && meta.uid() != euid {
-            return Err(LoadError::Owner {
-                path: path.to_path_buf(),
-                what,
-                uid: meta.uid(),
-            });
+        match crate::paths::distrust(&meta) {
+            Some(Distrust::Writable(_)) => {
+                return Err(LoadError::Writable {
+                    path: path.to_path_buf(),
+                    what,
+                })
+            }
+            Some(Distrust::Owner(uid)) => {
+                return Err(LoadError::Owner {
+                    path: path.to_path_buf(),
+                    what,
+                    uid,
+                })
+            }
+            None => {}
         }
     }
     Ok(())
@@ -175,7 +176,7 @@ pub fn load(path: &Path, expected: Option<Expected<'_>>) -> Result<Library, Load
     let header = abi_stable::library::lib_header_from_path(&canonical).map_err(|e| {
         LoadError::NotADriver {
             path: path.to_path_buf(),
-            reason: first_line(&e.to_string()),
+            reason: load_failure(&e),
         }
     })?;
     let built = header.version_strings();
@@ -281,12 +282,26 @@ fn abi_refusal(path: &Path, built: &str, e: LibraryError) -> LoadError {
     }
 }
 
-fn first_line(s: &str) -> String {
-    s.lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or(s)
-        .trim()
-        .to_string()
+/// The longest reason a refusal gives on its one line (a linker message can be long).
+const MAX_REASON: usize = 300;
+
+/// Why the library could not be opened as a svcmgr library, on one line of bounded length:
+/// the system's reason (`dlerror`), not abi_stable's framing of it (whose first line, `Could
+/// not open library at:`, says nothing).
+fn load_failure(e: &LibraryError) -> String {
+    let reason = match e {
+        LibraryError::OpenError { err, .. } => squash(&err.to_string()),
+        LibraryError::GetSymbolError { symbol, err, .. } => format!(
+            "no symbol {}: {}",
+            String::from_utf8_lossy(symbol).trim_end_matches('\0'),
+            squash(&err.to_string())
+        ),
+        other => squash(&other.to_string()),
+    };
+    match reason.char_indices().nth(MAX_REASON) {
+        Some((cut, _)) => format!("{}…", &reason[..cut]),
+        None => reason,
+    }
 }
 
 /// abi_stable's layout errors span many lines; keep them on one.

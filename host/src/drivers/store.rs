@@ -8,7 +8,6 @@
 use super::package::{self, PackageError, PackageManifest, TrustedKeys, MANIFEST, SIGNATURE};
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::File;
-use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -372,15 +371,4 @@ pub fn verify(pkg: &Installed, keys: &TrustedKeys) -> Vec<String> {
         }
     }
     problems
-}
-
-/// Write `file` (in `dir`) atomically: a unique temp file, fsync, rename.
-pub fn write_atomic(dir: &Path, file: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(file).map_err(|e| e.error)?;
-    Ok(())
 }

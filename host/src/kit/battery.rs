@@ -224,12 +224,16 @@ impl Bench<'_> {
             });
         }
         if !self.slow_kw.is_empty() {
-            let cfg = setup::variant(&self.cfg, &self.rid, self.slow_kw);
-            let slow = Service::from_config(&self.paths, cfg, self.reg);
-            let errors: Vec<String> = slow.errors().map(|d| d.message.clone()).collect();
-            match errors.is_empty() {
-                true => self.slow = Some(slow),
-                false => self.slow_problem = Some(errors.join("; ")),
+            match setup::variant(&self.cfg, &self.rid, self.slow_kw) {
+                Ok(cfg) => {
+                    let slow = Service::from_config(&self.paths, cfg, self.reg);
+                    let errors: Vec<String> = slow.errors().map(|d| d.message.clone()).collect();
+                    match errors.is_empty() {
+                        true => self.slow = Some(slow),
+                        false => self.slow_problem = Some(errors.join("; ")),
+                    }
+                }
+                Err(e) => self.slow_problem = Some(e.to_string()),
             }
         }
         let mut built = format!("{} built from its keywords", self.rid);
@@ -640,7 +644,13 @@ impl Bench<'_> {
         let mut refused = Vec::new();
         let mut problems = Vec::new();
         for (key, value) in values {
-            let cfg = setup::variant(&self.cfg, &self.rid, &[(key.clone(), value.clone())]);
+            let cfg = match setup::variant(&self.cfg, &self.rid, &[(key.clone(), value.clone())]) {
+                Ok(cfg) => cfg,
+                Err(e) => {
+                    problems.push(format!("{key}={value}: {e}"));
+                    continue;
+                }
+            };
             let svc = Service::from_config(&self.paths, cfg, self.reg);
             match self.receive(&svc, &key, &value) {
                 Ok(how) => refused.push((format!("{key}={value}"), how)),

@@ -84,7 +84,7 @@ pub fn run(paths: &Paths, reg: &Registry, opts: Options) -> Result<i32> {
                     m.group()
                 );
             }
-            setup::write_resource(&mut cfg.doc, &rid, m, &kw);
+            setup::write_resource(&mut cfg.doc, &rid, m, &kw)?;
             rid
         }
         Some(origin) => {
@@ -92,13 +92,13 @@ pub fn run(paths: &Paths, reg: &Registry, opts: Options) -> Result<i32> {
             let (def, _) = resolve::resolve(&cfg, reg, &tmp.nodename, &var.to_string_lossy());
             let rid = setup::pick_rid(&def.resources, m, opts.rid.as_deref(), origin)
                 .map_err(|e| anyhow!(e))?;
-            setup::set_keywords(&mut cfg.doc, &rid, &kw);
+            setup::set_keywords(&mut cfg.doc, &rid, &kw)?;
             rid
         }
     };
     if opts.driver.contains('@') {
         // `driver test ID@VERSION`: the resource is served by that version, not the newest.
-        cfg.doc.set(&rid, "driver_version", &m.version);
+        cfg.doc.set(&rid, "driver_version", &m.version)?;
     }
     cfg.save()?;
 

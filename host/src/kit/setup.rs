@@ -1,7 +1,7 @@
 //! The throwaway service's config: the resource under test (written from `--kw`, or chosen in
 //! a `--config` file) and the variants the checks build from it (slow, with a bad value).
 
-use crate::config::ini::Document;
+use crate::config::ini::{Document, Unwritable};
 use crate::config::keywords;
 use crate::config::resolve::ResourceDef;
 use crate::config::ServiceConfig;
@@ -49,15 +49,25 @@ pub fn rid_fits(rid: &str, m: &DriverManifest) -> bool {
 }
 
 /// A section of the driver's, from nothing: `type` and the given keywords.
-pub fn write_resource(doc: &mut Document, rid: &str, m: &DriverManifest, kw: &[(String, String)]) {
-    doc.set(rid, "type", m.type_name());
-    set_keywords(doc, rid, kw);
+pub fn write_resource(
+    doc: &mut Document,
+    rid: &str,
+    m: &DriverManifest,
+    kw: &[(String, String)],
+) -> Result<(), Unwritable> {
+    doc.set(rid, "type", m.type_name())?;
+    set_keywords(doc, rid, kw)
 }
 
-pub fn set_keywords(doc: &mut Document, rid: &str, kw: &[(String, String)]) {
+pub fn set_keywords(
+    doc: &mut Document,
+    rid: &str,
+    kw: &[(String, String)],
+) -> Result<(), Unwritable> {
     for (k, v) in kw {
-        doc.set(rid, k, v);
+        doc.set(rid, k, v)?;
     }
+    Ok(())
 }
 
 /// The resource under test among a config's resources: the one named, or the only one of the
@@ -95,10 +105,14 @@ pub fn pick_rid(
 }
 
 /// The same config, with these keywords set in the section of `rid`.
-pub fn variant(cfg: &ServiceConfig, rid: &str, kw: &[(String, String)]) -> ServiceConfig {
+pub fn variant(
+    cfg: &ServiceConfig,
+    rid: &str,
+    kw: &[(String, String)],
+) -> Result<ServiceConfig, Unwritable> {
     let mut v = cfg.clone();
-    set_keywords(&mut v.doc, rid, kw);
-    v
+    set_keywords(&mut v.doc, rid, kw)?;
+    Ok(v)
 }
 
 #[cfg(test)]
@@ -161,7 +175,7 @@ mod tests {
         assert!(rid_fits("disk#2", &m) && rid_fits("vg#1", &m));
         assert!(!rid_fits("fs#1", &m) && !rid_fits("disk", &m));
         let mut doc = Document::new();
-        write_resource(&mut doc, "disk#1", &m, &[("name".into(), "kitvg".into())]);
+        write_resource(&mut doc, "disk#1", &m, &[("name".into(), "kitvg".into())]).unwrap();
         assert_eq!(doc.get("disk#1", "type"), Some("vg"));
         assert_eq!(doc.get("disk#1", "name"), Some("kitvg"));
 

@@ -132,11 +132,7 @@ pub fn refresh(svc: &Service) -> InstanceView {
     let view = instance(svc);
     let var = svc.var_dir();
     let doc = super::json::document(&view);
-    if std::fs::create_dir_all(&var).is_ok() {
-        let _ = std::fs::write(
-            var.join("status.json"),
-            serde_json::to_string_pretty(&doc).unwrap_or_default(),
-        );
-    }
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    let _ = super::monitor::write_state(&var, "status.json", &text);
     view
 }

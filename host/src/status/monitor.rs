@@ -22,11 +22,12 @@ impl Monitor {
             .unwrap_or_default()
     }
 
+    /// Write atomically, 0600 (a reader never sees half a record).
     pub fn save(&self, var: &Path) -> std::io::Result<()> {
-        std::fs::create_dir_all(var)?;
-        std::fs::write(
-            var.join(FILE),
-            serde_json::to_string_pretty(self).unwrap_or_default(),
+        write_state(
+            var,
+            FILE,
+            &serde_json::to_string_pretty(self).unwrap_or_default(),
         )
     }
 
@@ -53,6 +54,14 @@ impl Monitor {
         self.last_action = action.to_string();
         self.status = format!("{action} interrupted");
     }
+}
+
+/// Write `<var>/<file>` atomically, 0600, in a var dir made 0700 when missing.
+pub fn write_state(var: &Path, file: &str, text: &str) -> std::io::Result<()> {
+    use crate::paths::{PRIVATE_DIR_MODE, PRIVATE_FILE_MODE};
+    use svcmgr_plugin_api::sdk::files;
+    files::create_dir_mode(var, PRIVATE_DIR_MODE)?;
+    files::write_atomic(&var.join(file), text.as_bytes(), PRIVATE_FILE_MODE)
 }
 
 /// The frozen flag file of a service.

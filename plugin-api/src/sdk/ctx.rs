@@ -160,33 +160,17 @@ impl Ctx {
         let path = path.as_ref();
         std::fs::write(path, contents).with_context(|| format!("write {}", path.display()))
     }
-    /// Replace a file atomically: readers (and a process killed mid-write) see the old
-    /// content or the new one, never a part. The content goes to a temporary file in the
-    /// same folder, is synced, then renamed over `path`; the error names `path`.
+    /// Replace a file atomically, private to its owner (mode 0600): readers (and a process
+    /// killed mid-write) see the old content or the new one, never a part
+    /// ([`crate::sdk::files::write_atomic`]); the error names `path`.
     pub fn write_file_atomic(
         &self,
         path: impl AsRef<Path>,
         contents: impl AsRef<[u8]>,
     ) -> Result<()> {
-        use std::io::Write;
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static NEXT: AtomicU64 = AtomicU64::new(0);
         let path = path.as_ref();
-        let name = path
-            .file_name()
-            .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let tmp = path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()));
-        let written = std::fs::File::create(&tmp)
-            .and_then(|mut f| {
-                f.write_all(contents.as_ref())?;
-                f.sync_all()
-            })
-            .and_then(|()| std::fs::rename(&tmp, path));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written.with_context(|| format!("write {}", path.display()))
+        crate::sdk::files::write_atomic(path, contents.as_ref(), 0o600)
+            .with_context(|| format!("write {}", path.display()))
     }
     /// Create a folder and its parents; the error names it (`create <path>: …`).
     pub fn create_dir_all(&self, path: impl AsRef<Path>) -> Result<()> {

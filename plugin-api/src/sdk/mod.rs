@@ -6,6 +6,7 @@ mod ctx;
 pub mod devices;
 mod error;
 pub(crate) mod export;
+pub mod files;
 mod log_bridge;
 pub mod mountinfo;
 pub mod programs;
