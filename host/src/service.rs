@@ -7,7 +7,9 @@ use crate::drivers::handle::Handle;
 use crate::drivers::Registry;
 use crate::paths::Paths;
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+// Rids are short keys read from a trusted config: Fx hashing, not SipHash (five tables of
+// 10,000 rids each showed in loading a large service).
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -107,7 +109,10 @@ impl Service {
         let base_doc = serde_json::to_string(&base).unwrap_or_default();
         let mut resources = Vec::with_capacity(rdefs.len());
         for ((rdef, own_links), broken_link) in rdefs.into_iter().zip(links).zip(broken) {
-            let linked_by = linked_by.remove(&rdef.rid).unwrap_or_default();
+            let linked_by = match linked_by.is_empty() {
+                true => Vec::new(),
+                false => linked_by.remove(&rdef.rid).unwrap_or_default(),
+            };
             let context = context_doc(&base, &base_doc, &rdef, linked_by);
             let created = match (&rdef.problem, broken_link) {
                 (Some(p), _) => Err(p.clone()),
@@ -375,7 +380,7 @@ fn linked_by_index(
     all: &[ResourceDef],
     links: &[Vec<ConfigLink>],
 ) -> HashMap<String, Vec<LinkedBy>> {
-    let mut index: HashMap<String, Vec<LinkedBy>> = HashMap::new();
+    let mut index: HashMap<String, Vec<LinkedBy>> = HashMap::default();
     for (r, own) in all.iter().zip(links) {
         let mut targets: Vec<&str> = own.iter().map(|l| l.target.as_str()).collect();
         targets.sort_unstable();

@@ -17,7 +17,7 @@ use abi_stable::std_types::{RResult, RStr, RString};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use svcmgr_plugin_api::abi::{error_kind, DriverError, ResourceBox};
 use svcmgr_plugin_api::types::{format_duration, ActionReport, CallArgs, StatusReport};
@@ -166,8 +166,10 @@ impl Handle {
 
     /// The SDK answers `describe`; an older or foreign driver may not (nothing then).
     pub fn describe(&self) -> Described {
-        let args = json(&CallArgs::new("describe"));
-        self.raw_call("describe", &args).map_or_else(
+        // The same arguments for every resource: serialised once, not per resource.
+        static ARGS: OnceLock<String> = OnceLock::new();
+        let args = ARGS.get_or_init(|| json(&CallArgs::new("describe")));
+        self.raw_call("describe", args).map_or_else(
             |_| Described::default(),
             |doc| serde_json::from_str(&doc).unwrap_or_default(),
         )
