@@ -10,9 +10,10 @@ use crate::drivers::{DriverEntry, Registry, ResolveError};
 use crate::hooks::{self, Require, Trigger, When};
 use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::path::Path;
+use std::rc::Rc;
 use std::time::Duration;
 use svcmgr_plugin_api::types::{KeywordSpec, KwType};
 
@@ -164,9 +165,9 @@ pub struct ServiceDef {
 }
 
 /// Resolve a whole config. Diagnostics come in file order.
-pub fn resolve(
-    cfg: &ServiceConfig,
-    reg: &Registry,
+pub fn resolve<'a>(
+    cfg: &'a ServiceConfig,
+    reg: &'a Registry,
     node: &str,
     var: &str,
 ) -> (ServiceDef, Vec<Diag>) {
@@ -183,8 +184,12 @@ pub fn resolve(
         errors: 0,
         loops: HashSet::new(),
         last_section: None,
+        present: Vec::new(),
         defaults: FxHashMap::default(),
-        service_cache: HashMap::new(),
+        service_cache: FxHashMap::default(),
+        pins: None,
+        driver_specs: FxHashMap::default(),
+        last_driver: None,
     };
     let mut def = ServiceDef {
         id: cfg.id().to_string(),
@@ -235,10 +240,22 @@ struct Reader<'a> {
     /// The reference loops reported, each as its set of keywords.
     loops: HashSet<BTreeSet<String>>,
     last_section: Option<&'a Section>,
+    /// The keys of `last_section`, without their `@scope`. A section holds a few keys and
+    /// most of the keywords read from it are unset: checking these first spares the unset
+    /// ones their scoped lookup and conversion (some thirty per resource section).
+    present: Vec<&'a str>,
     /// Converted driver defaults, by keyword spec (address).
     defaults: FxHashMap<usize, Option<Value>>,
     /// Driver id → its `[DEFAULT]` keyword values and whether one was invalid.
-    service_cache: HashMap<String, (Map<String, Value>, bool)>,
+    service_cache: FxHashMap<String, (Map<String, Value>, bool)>,
+    /// `[DEFAULT] drivers`, parsed once (every resource without a pin of its own reads it).
+    pins: Option<Result<BTreeMap<String, semver::VersionReq>, String>>,
+    /// By driver entry (address): its keywords a resource section sets, those the host
+    /// does not handle itself. Sorted out once per driver, not once per resource.
+    driver_specs: FxHashMap<usize, Rc<[&'a KeywordSpec]>>,
+    /// The driver the last resource section resolved to, by its rid prefix and `type`:
+    /// the sections of a service mostly come in runs of one driver.
+    last_driver: Option<(&'a str, Option<String>, &'a DriverEntry)>,
 }
 
 /// A problem already reported as a diagnostic.
@@ -338,7 +355,20 @@ impl<'a> Reader<'a> {
         let cfg: &'a ServiceConfig = self.cfg;
         let s = cfg.doc.section(name)?;
         self.last_section = Some(s);
+        self.present.clear();
+        self.present.extend(
+            s.entries()
+                .map(|(k, _)| k.split_once('@').map_or(k, |(b, _)| b)),
+        );
         Some(s)
+    }
+
+    /// Whether `section` holds a key (scoped or not) for one of `names`.
+    fn holds<N: AsRef<str>>(&mut self, section: &str, names: impl IntoIterator<Item = N>) -> bool {
+        self.section(section).is_some()
+            && names
+                .into_iter()
+                .any(|n| self.present.contains(&n.as_ref()))
     }
 
     /// A driver keyword's default, converted once per keyword.
@@ -370,6 +400,9 @@ impl<'a> Reader<'a> {
     fn host_value(&mut self, section: &str, table: &[HostKw], name: &str) -> Option<Value> {
         let (k, _) = keywords::find(table, name)?;
         let names = std::iter::once(k.name).chain(k.aliases.iter().copied());
+        if !self.holds(section, names.clone()) {
+            return None;
+        }
         self.typed(section, names, k.kind).ok().flatten()
     }
 
@@ -514,6 +547,7 @@ impl<'a> Reader<'a> {
             );
         }
         if let Err(e) = self.pins() {
+            let e = e.clone();
             self.diag(Severity::Error, "DEFAULT", Some("drivers"), e);
         }
         def.rollback = self.host_bool("DEFAULT", keywords::SERVICE, "rollback", true);
@@ -580,14 +614,15 @@ impl<'a> Reader<'a> {
     }
 
     /// A resource section; one that has errors keeps them as its `problem`.
-    fn resource(&mut self, reg: &Registry, rid: &str, defaults: &Timeouts) -> ResourceDef {
+    fn resource(&mut self, reg: &'a Registry, rid: &'a str, defaults: &Timeouts) -> ResourceDef {
         let first_diag = self.diags.len();
         let prefix = crate::rid::prefix(rid);
         let type_name = self.raw(rid, ["type"]).ok().flatten().map(|(_, v)| v);
-        let entry = match reg.resolve(prefix, type_name.as_deref()) {
+        let has_type = type_name.is_some();
+        let entry = match self.driver_of(reg, prefix, type_name) {
             Ok(e) => Some(e),
             Err(e) => {
-                let names_type = type_name.is_some() && !matches!(e, ResolveError::UnknownGroup(_));
+                let names_type = has_type && !matches!(e, ResolveError::UnknownGroup(_));
                 self.diag(
                     Severity::Error,
                     rid,
@@ -617,6 +652,7 @@ impl<'a> Reader<'a> {
             );
         }
         let driver_kws: &[KeywordSpec] = entry.map_or(&[], |e| &e.manifest.keywords);
+        let own_kws = entry.map_or_else(|| Rc::from([]), |e| self.own_keywords(e));
         // Without a driver, only generic keywords can be judged.
         let has_driver = entry.is_some();
         self.check_keys(
@@ -634,10 +670,7 @@ impl<'a> Reader<'a> {
         let props = self.props(rid, defaults);
         let generic_keywords = self.explicit_generic(rid);
         let mut keywords = Map::new();
-        for spec in driver_kws {
-            if keywords::find(keywords::RESOURCE, &spec.name).is_some() {
-                continue;
-            }
+        for spec in own_kws.iter() {
             if let Some(v) = self.driver_value(rid, spec) {
                 keywords.insert(spec.name.clone(), v);
             }
@@ -679,14 +712,53 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// The driver serving sections of rid prefix `prefix` and `type` `type_name`
+    /// ([`Registry::resolve`], remembered for the next section).
+    fn driver_of(
+        &mut self,
+        reg: &'a Registry,
+        prefix: &'a str,
+        type_name: Option<String>,
+    ) -> Result<&'a DriverEntry, ResolveError> {
+        if let Some((_, _, entry)) = self
+            .last_driver
+            .as_ref()
+            .filter(|(p, t, _)| *p == prefix && *t == type_name)
+        {
+            return Ok(entry);
+        }
+        let entry = reg.resolve(prefix, type_name.as_deref())?;
+        self.last_driver = Some((prefix, type_name, entry));
+        Ok(entry)
+    }
+
+    /// The keywords of `entry`'s driver that a resource section sets: all but those the
+    /// host handles itself (a driver declaring one of those does not get it).
+    fn own_keywords(&mut self, entry: &'a DriverEntry) -> Rc<[&'a KeywordSpec]> {
+        let key = entry as *const DriverEntry as usize;
+        self.driver_specs
+            .entry(key)
+            .or_insert_with(|| {
+                entry
+                    .manifest
+                    .keywords
+                    .iter()
+                    .filter(|spec| keywords::find(keywords::RESOURCE, &spec.name).is_none())
+                    .collect()
+            })
+            .clone()
+    }
+
     /// `[DEFAULT] drivers`: driver id → version requirement.
-    fn pins(&self) -> Result<BTreeMap<String, semver::VersionReq>, String> {
-        let words: Vec<String> = self
-            .cfg
-            .raw_scoped("DEFAULT", "drivers", self.refs.b.nodename)
-            .map(|t| t.split_whitespace().map(String::from).collect())
-            .unwrap_or_default();
-        crate::drivers::parse_pins(&words)
+    fn pins(&mut self) -> &Result<BTreeMap<String, semver::VersionReq>, String> {
+        let (cfg, node) = (self.cfg, self.refs.b.nodename);
+        self.pins.get_or_insert_with(|| {
+            let words: Vec<String> = cfg
+                .raw_scoped("DEFAULT", "drivers", node)
+                .map(|t| t.split_whitespace().map(String::from).collect())
+                .unwrap_or_default();
+            crate::drivers::parse_pins(&words)
+        })
     }
 
     /// The version of `entry`'s driver a resource uses: its `driver_version`, else the one
@@ -709,7 +781,7 @@ impl<'a> Reader<'a> {
                 }
             },
             Err(Reported) => return Err(None),
-            Ok(None) => match self.pins().ok().and_then(|mut p| p.remove(id)) {
+            Ok(None) => match self.pins().as_ref().ok().and_then(|p| p.get(id).cloned()) {
                 Some(req) => ("DEFAULT".to_string(), "drivers", req),
                 None => return Ok(entry),
             },
@@ -730,14 +802,24 @@ impl<'a> Reader<'a> {
 
     /// The generic keywords explicitly set in a section, converted. Invalid values are left
     /// out: `props` has reported them.
-    fn explicit_generic(&self, section: &str) -> Map<String, Value> {
-        let present = self.present_keys(section);
+    fn explicit_generic(&mut self, section: &str) -> Map<String, Value> {
+        if self.section(section).is_none() {
+            return Map::new();
+        }
+        let present = &self.present;
+        // Most sections set none: then the table is not gone through.
+        if !present
+            .iter()
+            .any(|p| keywords::find(keywords::RESOURCE, p).is_some())
+        {
+            return Map::new();
+        }
         keywords::RESOURCE
             .iter()
             .filter(|k| {
                 std::iter::once(&k.name)
                     .chain(k.aliases)
-                    .any(|n| present.iter().any(|p| p == n))
+                    .any(|n| present.contains(n))
             })
             .filter_map(|k| {
                 let (key, raw) = std::iter::once(&k.name).chain(k.aliases).find_map(|n| {
@@ -812,20 +894,20 @@ impl<'a> Reader<'a> {
     }
 
     /// The keywords a section holds, without their `@scope`.
-    fn present_keys(&self, section: &str) -> Vec<String> {
-        self.cfg.doc.section(section).map_or(Vec::new(), |s| {
-            s.entries()
-                .map(|(k, _)| k.split_once('@').map_or(k, |(b, _)| b).to_string())
-                .collect()
-        })
+    fn present_keys(&mut self, section: &str) -> &[&'a str] {
+        match self.section(section) {
+            Some(_) => &self.present,
+            None => &[],
+        }
     }
 
     /// The triggers and requirements of a resource section. Only the keywords the section
     /// holds are looked up: most sections have none.
     fn hooks(&mut self, rid: &str) -> (Vec<Trigger>, BTreeMap<String, Vec<Require>>) {
         let t = keywords::RESOURCE;
-        let mut present = self.present_keys(rid);
-        present.retain(|k| k.contains("pre_") || k.contains("post_") || k.ends_with("_requires"));
+        let present: Vec<&str> = (self.present_keys(rid).iter().copied())
+            .filter(|k| k.contains("pre_") || k.contains("post_") || k.ends_with("_requires"))
+            .collect();
         let mut triggers = Vec::new();
         let mut requires = BTreeMap::new();
         if present.is_empty() {
@@ -834,7 +916,7 @@ impl<'a> Reader<'a> {
         for verb in hooks::VERBS {
             for when in [When::Pre, When::Post] {
                 for (keyword, blocking) in hooks::trigger_keywords(verb, when) {
-                    if !present.contains(&keyword) {
+                    if !present.contains(&keyword.as_str()) {
                         continue;
                     }
                     let argv = words(self.host_value(rid, t, &keyword));
@@ -850,7 +932,7 @@ impl<'a> Reader<'a> {
                 }
             }
             let keyword = format!("{verb}_requires");
-            if !present.contains(&keyword) {
+            if !present.contains(&keyword.as_str()) {
                 continue;
             }
             let text = self.host_value(rid, t, &keyword);
@@ -866,7 +948,11 @@ impl<'a> Reader<'a> {
 
     fn driver_value(&mut self, section: &str, spec: &KeywordSpec) -> Option<Value> {
         let names = std::iter::once(&spec.name).chain(&spec.aliases);
-        let value = match self.typed(section, names, spec.kind) {
+        let set = match self.holds(section, names.clone()) {
+            true => self.typed(section, names, spec.kind),
+            false => Ok(None),
+        };
+        let value = match set {
             Ok(Some(v)) => v,
             Err(Reported) => return None,
             Ok(None) => {
