@@ -162,14 +162,18 @@ pub fn build(
     parallel: &dyn Fn(&str, &str) -> bool,
     barrier: Option<&str>,
 ) -> Result<Plan, UnknownBarrier> {
+    let in_plan = |r: &&PlanRes| !r.disabled && selected.is_none_or(|s| s.contains(&r.rid));
     let members: BTreeMap<&str, &PlanRes> = all
         .iter()
-        .filter(|r| !r.disabled && selected.is_none_or(|s| s.contains(&r.rid)))
+        .filter(in_plan)
         .map(|r| (r.rid.as_str(), r))
         .collect();
     let mut followers: BTreeMap<&str, Vec<&PlanRes>> = BTreeMap::new();
     let mut leaders: Vec<&PlanRes> = Vec::new();
-    for r in members.values() {
+    // In config order, mostly the plan's order already: the sorts below then find long
+    // sorted runs instead of sorting 10,000 rids from their alphabetical order. (The orders
+    // are total: the result does not depend on this.)
+    for r in all.iter().filter(in_plan) {
         match leader_of(r, &members) {
             Some(t) => followers.entry(t).or_default().push(r),
             None => leaders.push(r),
