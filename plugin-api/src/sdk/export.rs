@@ -102,32 +102,42 @@ extern "C" fn new_resource(
     keywords: RStr<'_>,
     context: RStr<'_>,
 ) -> RResult<ResourceBox, DriverError> {
-    let rid_s = rid.as_str().to_string();
     let built = guarded("resource creation", || {
-        let spec = ResourceSpec::new(
-            driver_id.as_str(),
-            &rid_s,
-            serde_json::from_str(keywords.as_str())
-                .map_err(|e| Error::config(format!("invalid keywords document: {e}")))?,
-            context_of(context.as_str())?,
-        );
-        create(plugin(), &spec, Arc::new(log_bridge::AbiHost))
+        let keywords = serde_json::from_str(keywords.as_str())
+            .map_err(|e| Error::config(format!("invalid keywords document: {e}")))?;
+        let (doc, context) = lend_context(context.as_str())?;
+        let spec = ResourceSpec::new(driver_id.as_str(), rid.as_str(), keywords, context);
+        let created = create(plugin(), &spec, Arc::new(log_bridge::AbiHost));
+        give_back_context(doc, spec.context);
+        created
     });
     to_rresult(built, |a| Resource_TO::from_value(a, TD_Opaque))
 }
 
-/// The context a document describes. The resources of a service mostly share one context
-/// document, word for word: the last one is parsed once and then copied.
-fn context_of(doc: &str) -> Result<ResourceContext> {
-    static LAST: Mutex<Option<(String, ResourceContext)>> = Mutex::new(None);
-    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, context)) = last.as_ref().filter(|(d, _)| d == doc) {
-        return Ok(context.clone());
+/// The last context document parsed, and its context.
+static LAST_CONTEXT: Mutex<Option<(String, ResourceContext)>> = Mutex::new(None);
+
+/// The context a document describes, with the document. The resources of a service mostly
+/// share one context document, word for word: the last one is parsed once, lent to each
+/// resource's spec and given back after the creation (a copy per resource, and its drop,
+/// cost more than the rest of the SDK's part of a creation).
+fn lend_context(doc: &str) -> Result<(String, ResourceContext)> {
+    let last = LAST_CONTEXT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some(lent) = last.filter(|(d, _)| d == doc) {
+        return Ok(lent);
     }
     let context: ResourceContext = serde_json::from_str(doc)
         .map_err(|e| Error::config(format!("invalid context document: {e}")))?;
-    *last = Some((doc.to_string(), context.clone()));
-    Ok(context)
+    Ok((doc.to_string(), context))
+}
+
+/// Keep a context [`lend_context`] gave for the next resource. The driver saw it only
+/// through `&ResourceSpec`: it is still what `doc` describes.
+fn give_back_context(doc: String, context: ResourceContext) {
+    *LAST_CONTEXT.lock().unwrap_or_else(|e| e.into_inner()) = Some((doc, context));
 }
 
 /// The rids named by the keywords declared as links (the host computes the same from the

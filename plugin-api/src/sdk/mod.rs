@@ -36,6 +36,9 @@ pub struct ResourceSpec {
     pub context: ResourceContext,
 }
 
+/// Up to this many keywords, [`ResourceSpec::get`] reads the map in order.
+const SCANNED: usize = 8;
+
 impl ResourceSpec {
     /// A spec for `rid` of driver `driver_id`, with these converted keywords and context.
     /// Drivers receive one; unit tests build one with the `testing` module.
@@ -54,7 +57,14 @@ impl ResourceSpec {
     }
     /// A keyword's value, `None` when unset.
     pub fn get(&self, kw: &str) -> Option<&Value> {
-        self.keywords.get(kw).filter(|v| !v.is_null())
+        // A resource's keyword map is small (what its section sets, and defaults): comparing
+        // a few names is cheaper than hashing one with the map's SipHash, and drivers read
+        // every keyword of each of thousands of resources.
+        let found = match self.keywords.len() {
+            0..=SCANNED => self.keywords.iter().find(|(k, _)| *k == kw).map(|(_, v)| v),
+            _ => self.keywords.get(kw),
+        };
+        found.filter(|v| !v.is_null())
     }
     /// A `string` keyword.
     pub fn str(&self, kw: &str) -> Option<&str> {

@@ -372,10 +372,14 @@ impl ResourceImpl for App {
             Kind::Forking => "forking",
             Kind::Simple => "simple",
         };
-        match self.start.is_empty() {
-            true => kind.to_string(),
-            false => format!("{kind} {}", self.start.join(" ")),
+        // Built in place, not formatted from a joined copy: every service build asks each
+        // resource for its label.
+        let mut label = kind.to_string();
+        for word in &self.start {
+            label.push(' ');
+            label.push_str(word);
         }
+        label
     }
 
     fn status(&self, ctx: &Ctx) -> Result<StatusReport> {
