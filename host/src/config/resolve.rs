@@ -185,6 +185,7 @@ pub fn resolve<'a>(
         loops: HashSet::new(),
         last_section: None,
         present: Vec::new(),
+        holds_host: None,
         defaults: FxHashMap::default(),
         service_cache: FxHashMap::default(),
         pins: None,
@@ -244,6 +245,9 @@ struct Reader<'a> {
     /// most of the keywords read from it are unset: checking these first spares the unset
     /// ones their scoped lookup and conversion (some thirty per resource section).
     present: Vec<&'a str>,
+    /// Whether `last_section` holds a keyword of a host table (by address), once asked:
+    /// most resource sections set none of the generic keywords, read one by one otherwise.
+    holds_host: Option<(usize, bool)>,
     /// Converted driver defaults, by keyword spec (address).
     defaults: FxHashMap<usize, Option<Value>>,
     /// Driver id → its `[DEFAULT]` keyword values and whether one was invalid.
@@ -283,6 +287,10 @@ impl<'a> Reader<'a> {
         let s = self.section(section)?;
         let cfg: &'a ServiceConfig = self.cfg;
         names.into_iter().find_map(|n| {
+            // Most keywords read are unset: the section's keys tell, without a scoped lookup.
+            if !self.present.contains(&n.as_ref()) {
+                return None;
+            }
             cfg.raw_scoped_in(s, n.as_ref(), self.refs.b.nodename)
                 .map(|v| (n.as_ref().to_string(), v))
         })
@@ -360,15 +368,24 @@ impl<'a> Reader<'a> {
             s.entries()
                 .map(|(k, _)| k.split_once('@').map_or(k, |(b, _)| b)),
         );
+        self.holds_host = None;
         Some(s)
     }
 
-    /// Whether `section` holds a key (scoped or not) for one of `names`.
-    fn holds<N: AsRef<str>>(&mut self, section: &str, names: impl IntoIterator<Item = N>) -> bool {
-        self.section(section).is_some()
-            && names
-                .into_iter()
-                .any(|n| self.present.contains(&n.as_ref()))
+    /// Whether `section` holds a keyword of host table `table` (by any spelling).
+    fn holds_any(&mut self, section: &str, table: &'static [HostKw]) -> bool {
+        if self.section(section).is_none() {
+            return false;
+        }
+        let key = table.as_ptr() as usize;
+        match self.holds_host {
+            Some((k, holds)) if k == key => holds,
+            _ => {
+                let holds = (self.present.iter()).any(|p| keywords::find(table, p).is_some());
+                self.holds_host = Some((key, holds));
+                holds
+            }
+        }
     }
 
     /// A driver keyword's default, converted once per keyword.
@@ -397,22 +414,28 @@ impl<'a> Reader<'a> {
         self.convert(section, &key, raw, kind).map(Some)
     }
 
-    fn host_value(&mut self, section: &str, table: &[HostKw], name: &str) -> Option<Value> {
-        let (k, _) = keywords::find(table, name)?;
-        let names = std::iter::once(k.name).chain(k.aliases.iter().copied());
-        if !self.holds(section, names.clone()) {
+    fn host_value(&mut self, section: &str, table: &'static [HostKw], name: &str) -> Option<Value> {
+        if !self.holds_any(section, table) {
             return None;
         }
+        let (k, _) = keywords::find(table, name)?;
+        let names = std::iter::once(k.name).chain(k.aliases.iter().copied());
         self.typed(section, names, k.kind).ok().flatten()
     }
 
-    fn host_bool(&mut self, section: &str, table: &[HostKw], name: &str, default: bool) -> bool {
+    fn host_bool(
+        &mut self,
+        section: &str,
+        table: &'static [HostKw],
+        name: &str,
+        default: bool,
+    ) -> bool {
         self.host_value(section, table, name)
             .and_then(|v| v.as_bool())
             .unwrap_or(default)
     }
 
-    fn timeouts(&mut self, section: &str, table: &[HostKw]) -> Timeouts {
+    fn timeouts(&mut self, section: &str, table: &'static [HostKw]) -> Timeouts {
         let mut t = Timeouts::default();
         for (verb, keyword) in TIMED_VERBS {
             if let Some(ms) = self
@@ -803,17 +826,11 @@ impl<'a> Reader<'a> {
     /// The generic keywords explicitly set in a section, converted. Invalid values are left
     /// out: `props` has reported them.
     fn explicit_generic(&mut self, section: &str) -> Map<String, Value> {
-        if self.section(section).is_none() {
+        // Most sections set none: then the table is not gone through.
+        if !self.holds_any(section, keywords::RESOURCE) {
             return Map::new();
         }
         let present = &self.present;
-        // Most sections set none: then the table is not gone through.
-        if !present
-            .iter()
-            .any(|p| keywords::find(keywords::RESOURCE, p).is_some())
-        {
-            return Map::new();
-        }
         keywords::RESOURCE
             .iter()
             .filter(|k| {
@@ -948,11 +965,7 @@ impl<'a> Reader<'a> {
 
     fn driver_value(&mut self, section: &str, spec: &KeywordSpec) -> Option<Value> {
         let names = std::iter::once(&spec.name).chain(&spec.aliases);
-        let set = match self.holds(section, names.clone()) {
-            true => self.typed(section, names, spec.kind),
-            false => Ok(None),
-        };
-        let value = match set {
+        let value = match self.typed(section, names, spec.kind) {
             Ok(Some(v)) => v,
             Err(Reported) => return None,
             Ok(None) => {
