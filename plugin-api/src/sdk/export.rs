@@ -214,7 +214,8 @@ fn shared_env(context: &ResourceContext) -> Arc<[(String, String)]> {
 
 /// Wraps a driver's resource behind the ABI trait.
 pub(crate) struct Adapter {
-    rid: String,
+    /// Shared with the thread's current-resource mark ([`CurrentGuard`]) at each call.
+    rid: Arc<str>,
     token: u64,
     /// The environment every resource of the service shares (see [`shared_env`]).
     service_env: Arc<[(String, String)]>,
@@ -238,7 +239,7 @@ impl Adapter {
         env.extend(context.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         env.extend(inner.env());
         Adapter {
-            rid,
+            rid: rid.into(),
             token: context.token,
             service_env: shared_env(context),
             env,

@@ -6,7 +6,7 @@ use crate::abi::HostCallbacksRef;
 use crate::types::Level;
 use abi_stable::std_types::{RResult, RStr};
 use std::cell::RefCell;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use tracing::field::{Field, Visit};
 use tracing::subscriber::Interest;
 use tracing::Metadata;
@@ -37,7 +37,8 @@ fn is_own(target: &str, own_crate: Option<&str>) -> bool {
 thread_local! {
     /// The resource a verb call is running for on this thread: untagged `tracing` events are
     /// logged under it.
-    static CURRENT: RefCell<Option<(u64, String)>> = const { RefCell::new(None) };
+    /// Shared with the resource, not copied: label and links are asked of every resource.
+    static CURRENT: RefCell<Option<(u64, Arc<str>)>> = const { RefCell::new(None) };
 }
 
 /// Install the host callbacks and the tracing forwarder (once per library).
@@ -85,11 +86,11 @@ impl HostSide for AbiHost {
 }
 
 /// Marks the current thread as working for a resource until dropped.
-pub(crate) struct CurrentGuard(Option<(u64, String)>);
+pub(crate) struct CurrentGuard(Option<(u64, Arc<str>)>);
 
 impl CurrentGuard {
-    pub(crate) fn set(token: u64, rid: &str) -> Self {
-        CurrentGuard(CURRENT.with(|c| c.replace(Some((token, rid.to_string())))))
+    pub(crate) fn set(token: u64, rid: &Arc<str>) -> Self {
+        CurrentGuard(CURRENT.with(|c| c.replace(Some((token, rid.clone())))))
     }
 }
 
@@ -145,7 +146,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Forwarder {
         };
         let (token, rid) = CURRENT
             .with(|c| c.borrow().clone())
-            .unwrap_or((0, String::new()));
+            .unwrap_or((0, Arc::from("")));
         host_log(token, &rid, lvl, &msg.0);
     }
 }

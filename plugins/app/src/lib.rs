@@ -9,7 +9,7 @@
 mod pidfile;
 
 use pidfile::PidFile;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use svcmgr_plugin_api::{
     export_plugin, ActionReport, Cmd, Ctx, DriverDecl, Error, Kw, Plugin, ResourceImpl,
@@ -151,7 +151,7 @@ impl App {
             check_timeout: spec
                 .duration("check_timeout")
                 .unwrap_or(Duration::from_secs(60)),
-            state_dir: PathBuf::from(&spec.context.var_dir).join(&spec.rid),
+            state_dir: Path::new(&spec.context.var_dir).join(&spec.rid),
         })
     }
 
@@ -306,10 +306,14 @@ fn wanted(words: Vec<String>) -> Wanted {
             Err(_) => Wanted::Command(words),
         };
     }
-    match word.to_ascii_lowercase().as_str() {
-        "true" | "t" | "yes" | "y" | "on" => Wanted::Script(None),
-        "false" | "f" | "no" | "n" | "off" => Wanted::Nothing,
-        _ => Wanted::Command(words),
+    // Compared in place, not lowercased into a copy: most values are one-word commands.
+    let is = |words: [&str; 5]| words.iter().any(|w| word.eq_ignore_ascii_case(w));
+    if is(["true", "t", "yes", "y", "on"]) {
+        Wanted::Script(None)
+    } else if is(["false", "f", "no", "n", "off"]) {
+        Wanted::Nothing
+    } else {
+        Wanted::Command(words)
     }
 }
 
