@@ -215,6 +215,14 @@ impl Service {
         }
     }
 
+    /// The service, never to be dropped: for the command that loads it and then ends the
+    /// process, which gives the memory back at once. Dropping frees a large service's
+    /// definitions one by one: a tenth of `validate config` of 10,000 resources. Nothing in
+    /// it needs a drop (its driver objects stay registered for callbacks until the exit).
+    pub fn keep(self) -> std::mem::ManuallyDrop<Service> {
+        std::mem::ManuallyDrop::new(self)
+    }
+
     pub fn resource(&self, rid: &str) -> Option<&Resource> {
         let indexed = self.by_rid.get(rid).and_then(|&i| self.resources.get(i));
         match indexed.filter(|r| r.rid() == rid) {

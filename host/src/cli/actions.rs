@@ -398,7 +398,8 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
     let name = ctx.service_name()?;
     let conf = ctx.paths.conf(name);
     let stamp = crate::config::stamp(&conf);
-    let mut svc = load_for_action(ctx, name)?;
+    // Never dropped (see `Service::keep`).
+    let mut svc = Service::keep(load_for_action(ctx, name)?);
     ctx.init_log(&svc);
     if let Some(why) = svc.foreign_node() {
         if !ctx.args.force {
@@ -432,7 +433,7 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
                 return Ok(1);
             }
             Some(now) if Some(now) != stamp => {
-                svc = load_for_action(ctx, name)?;
+                svc = Service::keep(load_for_action(ctx, name)?);
                 prepared = match prepare(ctx, &svc, action, groups)? {
                     Ok(p) => p,
                     Err(code) => return Ok(code),

@@ -279,7 +279,8 @@ fn print_config(ctx: &Ctx, name: &str) -> Result<i32> {
 }
 
 fn validate(ctx: &Ctx, name: &str) -> Result<i32> {
-    let svc = Service::build(&ctx.paths, name, ctx.registry())?;
+    // Never dropped (see `Service::keep`).
+    let svc = Service::keep(Service::build(&ctx.paths, name, ctx.registry())?);
     for d in &svc.diags {
         crate::outln!("{}", d.render(&svc.cfg.path))?;
     }

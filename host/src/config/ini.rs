@@ -60,6 +60,12 @@ fn is_comment_or_blank(line: &str) -> bool {
 /// it; a keyword does not start with a comment character either. Checked when a file is read
 /// and before anything is written, so that no name can inject a line.
 fn check_name(what: &str, name: &str) -> Result<(), Unwritable> {
+    // Most names are printable ASCII without a blank: one pass over the bytes says they pass
+    // (every name of a config is checked when it is read).
+    let plain = |b: u8| b.is_ascii_graphic() && !matches!(b, b'[' | b']' | b'=');
+    if !name.is_empty() && name.bytes().all(plain) {
+        return Ok(());
+    }
     let bad = |why: &str| {
         Err(Unwritable(format!(
             "invalid {what} name '{}': {why}",

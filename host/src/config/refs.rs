@@ -98,7 +98,11 @@ impl<'a> Expander<'a> {
     ) -> Result<Vec<String>, RefError> {
         words
             .into_iter()
-            .map(|w| self.expand(section, key, &w))
+            .map(|w| match w.contains('{') {
+                // Most words hold no reference: kept as they are, not copied.
+                false => Ok(w),
+                true => self.expand(section, key, &w),
+            })
             .collect()
     }
 

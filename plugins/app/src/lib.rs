@@ -378,7 +378,9 @@ impl ResourceImpl for App {
         };
         // Built in place, not formatted from a joined copy: every service build asks each
         // resource for its label.
-        let mut label = kind.to_string();
+        let words: usize = self.start.iter().map(|w| w.len() + 1).sum();
+        let mut label = String::with_capacity(kind.len() + words);
+        label.push_str(kind);
         for word in &self.start {
             label.push(' ');
             label.push_str(word);
