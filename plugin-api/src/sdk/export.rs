@@ -107,7 +107,10 @@ extern "C" fn new_resource(
             .map_err(|e| Error::config(format!("invalid keywords document: {e}")))?;
         let (doc, context) = lend_context(context.as_str())?;
         let spec = ResourceSpec::new(driver_id.as_str(), rid.as_str(), keywords, context);
-        let created = create(plugin(), &spec, Arc::new(log_bridge::AbiHost));
+        // One host handle for every resource, not an allocation each.
+        static HOST: OnceLock<Arc<dyn HostSide>> = OnceLock::new();
+        let host = HOST.get_or_init(|| Arc::new(log_bridge::AbiHost)).clone();
+        let created = create(plugin(), &spec, host);
         give_back_context(doc, spec.context);
         created
     });
@@ -219,7 +222,8 @@ pub(crate) struct Adapter {
     token: u64,
     /// The environment every resource of the service shares (see [`shared_env`]).
     service_env: Arc<[(String, String)]>,
-    /// This resource's own variables, added after the service's.
+    /// This resource's own variables (the host's, then the driver's), added after the
+    /// service's and `OPENSVC_RID`.
     env: Vec<(String, String)>,
     keyword_links: Vec<String>,
     pub(crate) inner: Box<dyn ResourceImpl>,
@@ -233,10 +237,11 @@ impl Adapter {
         inner: Box<dyn ResourceImpl>,
         host: Arc<dyn HostSide>,
     ) -> Self {
-        // The service's environment, then the rid, the host's further variables and the
-        // driver's own.
-        let mut env = vec![("OPENSVC_RID".to_string(), rid.clone())];
-        env.extend(context.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        // `OPENSVC_RID` is added per call (see `invoke`): most resources of a large service
+        // have no other variable of their own, and then nothing is allocated here.
+        let mut env: Vec<(String, String)> = (context.env.iter())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         env.extend(inner.env());
         Adapter {
             rid: rid.into(),
@@ -264,7 +269,11 @@ impl Adapter {
                 serde_json::from_str(args.as_str())
                     .map_err(|e| Error::config(format!("invalid call arguments: {e}")))?
             };
-            let mut env = self.env.clone();
+            // The service's environment (shared), then the rid, the host's further variables,
+            // the driver's own and the action.
+            let mut env = Vec::with_capacity(self.env.len() + 2);
+            env.push(("OPENSVC_RID".to_string(), self.rid.to_string()));
+            env.extend(self.env.iter().cloned());
             env.push(("OPENSVC_ACTION".to_string(), call_args.action.clone()));
             let env = CommandEnv {
                 shared: self.service_env.clone(),
