@@ -195,6 +195,9 @@ pub fn resolve<'a>(
     let mut def = ServiceDef {
         id: cfg.id().to_string(),
         rollback: true,
+        // Sized once: grown by doubling, the definitions of 10,000 resources were copied
+        // over and over into ever larger buffers, each new page a fault.
+        resources: Vec::with_capacity(cfg.doc.sections().len()),
         ..Default::default()
     };
     let default_timeouts = r.service(reg, &mut def);
