@@ -15,7 +15,7 @@ const TEXT: usize = 160;
 /// The phrase is stored 8 bytes to a word: a mark is taken for every driver call (four per
 /// resource when a service is built), and storing it byte by byte was most of its cost.
 const WORDS: usize = TEXT / 8;
-const _: () = assert!(TEXT % 8 == 0);
+const _: () = assert!(TEXT.is_multiple_of(8));
 const NONE: usize = usize::MAX;
 
 const FREE: u8 = 0;
