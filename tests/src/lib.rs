@@ -213,6 +213,18 @@ impl Run {
             .find(|l| l.contains(&format!("{rid} ")))
             .unwrap_or_else(|| panic!("no {rid} in:\n{}", self.stdout))
     }
+    /// Assert the `print status` line of a resource shows `state` (`up`, `down`, `undef`…)
+    /// as a word of its own.
+    #[track_caller]
+    pub fn assert_state(&self, rid: &str, state: &str) -> &Self {
+        let line = self.status_line(rid);
+        assert!(
+            line.split_whitespace().any(|w| w == state),
+            "{rid} is not {state}:\n{}",
+            self.stdout
+        );
+        self
+    }
     /// The log lines (stderr) that contain `needle` once their whitespace is collapsed (the
     /// name column's padding depends on the longest rid), collapsed, in order.
     pub fn logged(&self, needle: &str) -> Vec<String> {

@@ -392,11 +392,7 @@ fn a_tampered_library_is_named_by_verify_and_refused_at_load() {
         verify.stdout
     );
     let status = env.run("-s s print status").ok();
-    assert!(
-        status.status_line("app#1").contains("undef"),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("app#1", "undef");
     assert!(
         status
             .stderr
@@ -718,7 +714,7 @@ fn a_service_loads_only_its_own_drivers() {
     env.write_conf("fix", "[DEFAULT]\nid = 2\n\n[app#1]\ntype = fixture\n");
     let apps = env.run("-s apps print status").ok();
     assert!(!apps.stderr.contains("fixture"), "{}", apps.stderr);
-    assert!(apps.status_line("app#1").contains("up"), "{}", apps.stdout);
+    apps.assert_state("app#1", "up");
     let fix = env.run("-s fix print status").ok();
     assert!(
         fix.stderr.contains("libsvcmgr_test_fixture.so: refused"),

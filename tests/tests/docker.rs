@@ -145,11 +145,7 @@ fn v1_service_status_start_and_docker_passthrough() {
 
     let before = svc.run("print status").ok();
     for rid in ["container#1", "container#2", "container#3"] {
-        assert!(
-            before.status_line(rid).contains(" down "),
-            "{}",
-            before.stdout
-        );
+        before.assert_state(rid, "down");
     }
     assert_lines(&before.stdout, "can not find container id", 3);
 
@@ -301,8 +297,8 @@ fn stop_one_rid_then_upgrade_its_image() {
     assert!(!running(&svc.container(1)));
     assert!(running(&svc.container(2)));
     let status = svc.run("print status").ok();
-    assert!(status.status_line("container#1").contains(" down "));
-    assert!(status.status_line("container#2").contains(" up "));
+    status.assert_state("container#1", "down");
+    status.assert_state("container#2", "up");
 
     svc.run(&format!(
         "set --kw container#1.image={IMAGE2} --kw container#1.rm=true"
@@ -393,9 +389,7 @@ fn v2_svc2_containers_share_the_first_ones_netns() {
     assert_eq!(netns[0], netns[2]);
     let status = svc.run("print status").ok();
     for n in 1..=3 {
-        assert!(status
-            .status_line(&format!("container#{n}"))
-            .contains(" up "));
+        status.assert_state(&format!("container#{n}"), "up");
     }
 }
 
@@ -569,7 +563,7 @@ fn private_daemon_runs_the_containers_and_stops_with_them() {
         "nothing on the system daemon"
     );
     let status = svc.run("print status").ok();
-    assert!(status.status_line("container#1").contains(" up "));
+    status.assert_state("container#1", "up");
 
     let stop = svc.run("stop").ok();
     let shutdown = stop.line_index(&["no more container handled by docker daemon. shut it down"]);

@@ -371,9 +371,7 @@ fn tutorial_walkthrough(mode: &str) {
         status.stdout
     );
     for n in 1..=3 {
-        assert!(status
-            .status_line(&format!("container#{n}"))
-            .contains(" up "));
+        status.assert_state(&format!("container#{n}"), "up");
     }
     assert!(
         net.other_pings(&addr),
@@ -442,11 +440,7 @@ fn tutorial_walkthrough(mode: &str) {
         "{addr} does not answer after the start"
     );
     let status = svc.run("print status").ok();
-    assert!(
-        status.status_line("ip#1").contains(" up "),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("ip#1", "up");
 }
 
 #[test]
@@ -484,11 +478,7 @@ fn ipvlan_l2_plumbs_or_fails_with_the_kernels_reason_and_rolls_back() {
         // A kernel with ipvlan: the tutorial's own mode works live.
         created.ok();
         let status = svc.run("print status").ok();
-        assert!(
-            status.status_line("ip#1").contains(" up "),
-            "{}",
-            status.stdout
-        );
+        status.assert_state("ip#1", "up");
         assert!(net.other_pings(&addr));
         return;
     };
@@ -564,11 +554,7 @@ fn dedicated_mode_moves_the_device_in_and_gives_it_back() {
     assert!(!std::path::Path::new(&format!("/sys/class/net/{dev}")).exists());
     assert!(net.other_pings(&addr));
     let status = svc.run("print status").ok();
-    assert!(
-        status.status_line("ip#1").contains(" up "),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("ip#1", "up");
     let stop = svc.run("stop --rid ip#1").ok();
     stop.line_index(&["ip#1 ", "ip link set lan0 netns ", &format!("name {dev}")]);
     assert!(
@@ -588,11 +574,7 @@ fn v1_host_ip_plumbs_an_alias_on_the_bridge_and_removes_it() {
         net.bridge
     ));
     let before = svc.run("print status").ok();
-    assert!(
-        before.status_line("ip#1").contains(" down "),
-        "{}",
-        before.stdout
-    );
+    before.assert_state("ip#1", "down");
 
     let start = svc.run("start").ok();
     let label = format!("{}:1", net.bridge);
@@ -727,11 +709,7 @@ fn host_ip_needs_its_interface_and_a_carrier() {
         "[ip#1]\nipdev = {dev}\nipname = {addr}\nnetmask = 24\ntags = nonrouted\n"
     ));
     let status = svc.run("print status").ok();
-    assert!(
-        status.status_line("ip#1").contains(" down "),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("ip#1", "down");
     let start = svc.run("start").code(1);
     start.line_index(&["ip#1 ", &format!("interface {dev} no-carrier.")]);
     // Plumbed, but a link without carrier leaves the resource down.
@@ -823,9 +801,5 @@ fn a_missing_tool_names_its_package_and_changes_nothing() {
     assert!(!net.bridge_addrs().contains(&format!("inet {addr}/")));
     // Status needs no tool: it reads the kernel over netlink.
     let status = svc.run("print status").ok();
-    assert!(
-        status.status_line("ip#1").contains(" down "),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("ip#1", "down");
 }

@@ -293,7 +293,7 @@ fn rids_named_against_the_mount_order_mount_the_parent_first() {
     assert!(parent < child, "{}", prov.stderr);
     assert_eq!(mounts_under(&app), [app.clone(), data.clone()]);
     let status = lab.run("print status").ok();
-    assert!(status.status_line("fs#1").contains(" up "));
+    status.assert_state("fs#1", "up");
     assert!(status
         .status_line("fs#2")
         .contains(&format!("{b}@{}", app.display())));
@@ -339,11 +339,7 @@ fn busy_mount_fails_the_stop_unless_kill_procs() {
     assert!(is_mountpoint(&mnt));
     assert!(!lab.ended(pid), "processes are not killed by default");
     let status = lab.run("print status").ok();
-    assert!(
-        status.status_line("fs#1").contains(" up "),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("fs#1", "up");
 
     lab.run("set --kw fs#1.kill_procs=true").ok();
     let stop = lab.run("stop").ok();
@@ -447,11 +443,7 @@ fn the_device_is_recognised_under_its_other_names() {
     prov.line_index(&["fs#3 ", "is already mounted"]);
     let status = lab.run("print status").ok();
     for rid in ["fs#1", "fs#2", "fs#3"] {
-        assert!(
-            status.status_line(rid).contains(" up "),
-            "{}",
-            status.stdout
-        );
+        status.assert_state(rid, "up");
     }
     let loops_of_image = || sh(&["losetup", "-j", image.to_str().unwrap()]);
     assert!(!loops_of_image().is_empty());
@@ -532,7 +524,7 @@ fn every_formatted_type_provisions_mounts_and_stops() {
     }
     let status = lab.run("print status").ok();
     for i in 1..=kinds.len() {
-        assert!(status.status_line(&format!("fs#{i}")).contains(" up "));
+        status.assert_state(&format!("fs#{i}"), "up");
     }
     lab.run("stop").ok();
     assert!(mounts_under(lab.root()).is_empty());
@@ -566,19 +558,11 @@ fn tmpfs_and_bind_mounts() {
     assert!(status
         .status_line("fs#1")
         .contains(&format!("tmpfs@{}", lab.path("tmp").display())));
-    assert!(
-        status.status_line("fs#2").contains(" up "),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("fs#2", "up");
     lab.run("stop").ok();
     assert!(mounts_under(lab.root()).is_empty());
     let status = lab.run("print status").ok();
-    assert!(
-        status.status_line("fs#2").contains(" down "),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("fs#2", "down");
 }
 
 #[test]
@@ -614,11 +598,7 @@ fn mount_point_owner_and_a_failing_write_test() {
         status.stdout
     );
     let status = lab.run("print status").ok();
-    assert!(
-        status.status_line("fs#1").contains(" up "),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("fs#1", "up");
     assert_eq!(
         std::fs::read_dir(&mnt).unwrap().count(),
         1,
@@ -672,7 +652,7 @@ fn vg_provision_start_stop_unprovision() {
     let again = lab.run("stop --rid vg#1").ok();
     again.line_index(&["vg#1 ", &format!("{vg} is already down")]);
     let status = lab.run("print status").ok();
-    assert!(status.status_line("vg#1").contains(" down "));
+    status.assert_state("vg#1", "down");
     assert!(
         status.stdout.contains("not tagged @node1"),
         "{}",
@@ -746,18 +726,14 @@ fn vg_tagged_by_another_node_is_taken_over() {
     sh(&["vgchange", "-q", "--addtag", "@othernode", &vg]);
     lab.write_conf(&format!("[vg#1]\nname = {vg}\n"));
     let status = lab.run("print status").ok();
-    assert!(status.status_line("vg#1").contains(" down "));
+    status.assert_state("vg#1", "down");
 
     let start = lab.run("start").ok();
     let del = start.line_index(&["vg#1 ", &format!("vgchange --deltag @othernode {vg}")]);
     let add = start.line_index(&["vg#1 ", &format!("vgchange --addtag @node1 {vg}")]);
     assert!(del < add, "{}", start.stderr);
     assert_eq!(vg_tags(&vg), ["node1"]);
-    assert!(lab
-        .run("print status")
-        .ok()
-        .status_line("vg#1")
-        .contains(" up "));
+    lab.run("print status").ok().assert_state("vg#1", "up");
     lab.run("stop").ok();
     assert!(vg_tags(&vg).is_empty(), "stop drops this node's tag");
 }
@@ -784,18 +760,10 @@ fn vg_logical_volumes_are_activated_by_start() {
     let start = lab.run("start").ok();
     start.line_index(&["vg#1 ", &format!("vgchange -a y {vg}")]);
     assert!(Path::new(&format!("/dev/{vg}/lv1")).exists());
-    assert!(lab
-        .run("print status")
-        .ok()
-        .status_line("vg#1")
-        .contains(" up "));
+    lab.run("print status").ok().assert_state("vg#1", "up");
     lab.run("stop").ok();
     assert!(!Path::new(&format!("/dev/mapper/{vg}-lv1")).exists());
-    assert!(lab
-        .run("print status")
-        .ok()
-        .status_line("vg#1")
-        .contains(" down "));
+    lab.run("print status").ok().assert_state("vg#1", "down");
 }
 
 const IMAGE: &str = "svcmgr-test/busybox:1";
@@ -865,11 +833,7 @@ fn v1_service_on_loop_devices_with_the_docker_data_on_fs2() {
         "{fs1}"
     );
     for rid in ["fs#2", "container#1", "container#2", "container#3"] {
-        assert!(
-            status.status_line(rid).contains(" up "),
-            "{}",
-            status.stdout
-        );
+        status.assert_state(rid, "up");
     }
     // The private daemon's data really is on fs#2.
     let data_rdev = std::fs::metadata(&data_dev).unwrap().rdev();
