@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use svcmgr_tests::{Env, Run};
+use svcmgr_tests::{need_images, remove_service_containers, service_containers, Env, Run};
 
 const IMAGE: &str = "svcmgr-test/busybox:1";
 
@@ -84,7 +84,11 @@ fn passes_leaving_no_container(env: &Env, args: &[&str], must_pass: &[&str]) -> 
     let (run, doc) = report(env, args);
     let left = Leftovers(doc["service"].as_str().unwrap().to_string());
     assert_passed(&run, &doc, must_pass);
-    assert_eq!(left.ids(), Vec::<String>::new(), "containers left behind");
+    assert_eq!(
+        service_containers(&left.0, true),
+        Vec::<String>::new(),
+        "containers left behind"
+    );
     doc
 }
 
@@ -449,42 +453,15 @@ fn a_driver_that_aborts_the_process_is_reported_check_by_check() {
 /// The containers of a throwaway service, removed on drop.
 struct Leftovers(String);
 
-impl Leftovers {
-    fn ids(&self) -> Vec<String> {
-        let filter = format!("label=com.opensvc.name={}", self.0);
-        let out = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &filter])
-            .output()
-            .expect("docker CLI");
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .map(String::from)
-            .collect()
-    }
-}
-
 impl Drop for Leftovers {
     fn drop(&mut self) {
-        for id in self.ids() {
-            let _ = Command::new("docker").args(["rm", "-f", &id]).output();
-        }
+        remove_service_containers(&self.0);
     }
-}
-
-fn need_image() {
-    let out = Command::new("docker")
-        .args(["images", "-q", IMAGE])
-        .output()
-        .expect("docker CLI");
-    assert!(
-        !out.stdout.is_empty(),
-        "image {IMAGE} missing: run `bash tests/setup/docker.sh` as root first"
-    );
 }
 
 #[test]
 fn docker_passes_and_leaves_no_container() {
-    need_image();
+    need_images(&[IMAGE]);
     let env = Env::new(&["docker"]);
     let image = format!("image={IMAGE}");
     // The image's own command ends on TERM: each stop is immediate, not a 10 s grace
@@ -576,7 +553,7 @@ fn ip_host_passes() {
 
 #[test]
 fn ip_netns_passes_from_a_config_with_its_container() {
-    need_image();
+    need_images(&[IMAGE]);
     let br = Bridge::new();
     let env = Env::new(&["ip", "docker"]);
     let conf = env.path("netns.conf");

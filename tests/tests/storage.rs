@@ -13,9 +13,8 @@ use std::cell::RefCell;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use svcmgr_plugin_api::sdk::mountinfo;
-use svcmgr_tests::{Env, Run};
+use svcmgr_tests::{Run, Service};
 
 /// A system command's stdout; panics with its stderr when it fails.
 #[track_caller]
@@ -110,9 +109,7 @@ fn assert_in_order(run: &Run, steps: &[(&str, &str)]) {
 
 /// One test's kernel objects and service, all removed on drop.
 struct Lab {
-    env: Env,
-    name: String,
-    id: String,
+    svc: Service,
     loops: RefCell<Vec<String>>,
     vgs: RefCell<Vec<String>>,
     children: RefCell<Vec<Child>>,
@@ -120,16 +117,8 @@ struct Lab {
 
 impl Lab {
     fn new(libs: &[&str]) -> Lab {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let pid = std::process::id();
         Lab {
-            env: Env::new(libs),
-            name: format!("stg{pid}x{n}"),
-            id: format!(
-                "{:08x}-0000-4000-8000-{n:012x}",
-                (pid << 8) ^ n ^ 0x5700_0000
-            ),
+            svc: Service::new("stg", libs),
             loops: RefCell::new(Vec::new()),
             vgs: RefCell::new(Vec::new()),
             children: RefCell::new(Vec::new()),
@@ -143,17 +132,6 @@ impl Lab {
     /// A path under the lab's root.
     fn path(&self, rel: &str) -> PathBuf {
         self.env.path(rel)
-    }
-
-    fn run(&self, args: &str) -> Run {
-        self.env.run(&format!("-s {} {args}", self.name))
-    }
-
-    fn write_conf(&self, body: &str) {
-        self.env.write_conf(
-            &self.name,
-            &format!("[DEFAULT]\nid = {}\n\n{body}", self.id),
-        );
     }
 
     /// A sparse image file of `mb` MiB in the root (not attached).
@@ -205,9 +183,12 @@ impl Lab {
         let child = children.iter_mut().find(|c| c.id() == pid).unwrap();
         child.try_wait().unwrap().is_some()
     }
+}
 
-    fn var(&self) -> PathBuf {
-        self.path(&format!("var/lib/opensvc/{}", self.name))
+impl std::ops::Deref for Lab {
+    type Target = Service;
+    fn deref(&self) -> &Service {
+        &self.svc
     }
 }
 
