@@ -244,6 +244,50 @@ impl Run {
     }
 }
 
+/// Run a system command that must succeed; its stdout. Panics showing both streams otherwise.
+#[track_caller]
+pub fn must(argv: &[&str]) -> String {
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
+        // LVM warns on stderr of every descriptor it inherits.
+        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (run the scripts of tests/setup/)", argv[0]));
+    assert!(
+        out.status.success(),
+        "{} failed ({})\nstdout:\n{}\nstderr:\n{}",
+        argv.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Run a system command for a teardown, whatever it does.
+pub fn quietly(argv: &[&str]) {
+    let _ = Command::new(argv[0])
+        .args(&argv[1..])
+        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Attach a new loop device to a new sparse image file of `mb` MiB at `image`; its path.
+/// The caller's guard detaches it.
+pub fn attach_loop(image: &Path, mb: u64) -> String {
+    std::fs::File::create(image)
+        .unwrap()
+        .set_len(mb << 20)
+        .unwrap();
+    must(&["losetup", "-f", "--show", image.to_str().unwrap()])
+        .trim()
+        .to_string()
+}
+
 /// The pid of a service's private docker daemon (its pid file in the var dir `var`), if that
 /// process runs and is a dockerd.
 pub fn private_daemon_pid(var: &Path) -> Option<u32> {

@@ -12,7 +12,9 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use svcmgr_tests::{need_images, remove_service_containers, service_containers, Env, Run};
+use svcmgr_tests::{
+    attach_loop, need_images, quietly, remove_service_containers, service_containers, Env, Run,
+};
 
 const IMAGE: &str = "svcmgr-test/busybox:1";
 
@@ -594,25 +596,6 @@ struct Storage {
     vg: Option<String>,
 }
 
-/// A system command that must succeed; its stdout.
-#[track_caller]
-fn must(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e} (run tests/setup/storage.sh)", args[0]));
-    assert!(out.status.success(), "{args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn quietly(args: &[&str]) {
-    let _ = Command::new(args[0])
-        .args(&args[1..])
-        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
-        .output();
-}
-
 impl Storage {
     fn new(libs: &[&str]) -> Storage {
         Storage {
@@ -624,14 +607,7 @@ impl Storage {
 
     /// A loop device on a blank sparse image of `mb` MiB.
     fn loop_dev(&mut self, name: &str, mb: u64) -> String {
-        let image = self.env.path(&format!("{name}.img"));
-        std::fs::File::create(&image)
-            .unwrap()
-            .set_len(mb << 20)
-            .unwrap();
-        let dev = must(&["losetup", "-f", "--show", image.to_str().unwrap()])
-            .trim()
-            .to_string();
+        let dev = attach_loop(&self.env.path(&format!("{name}.img")), mb);
         self.loops.push(dev.clone());
         dev
     }
