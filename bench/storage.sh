@@ -13,31 +13,17 @@
 # PROFILE=debug benchmarks the debug build; CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-profile=${PROFILE:-release}
-target=${CARGO_TARGET_DIR:-$repo/target}
-out=${OUT:-$(mktemp -d)}
-mkdir -p "$out"
-image=svcmgr-test/busybox:1
 export LVM_SUPPRESS_FD_WARNINGS=1
 
-command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
-command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
-flag=(); [ "$profile" = release ] && flag=(--release)
-(cd "$repo" && cargo build -q "${flag[@]}" -p svcmgr -p svcmgr-driver-fs -p svcmgr-driver-disk \
-	-p svcmgr-driver-docker)
-bin=$target/$profile/svcmgr
-docker image inspect "$image" >/dev/null
-
-root=$(mktemp -d /tmp/svcmgr-bench-storage-XXXXXX)
-mkdir -p "$root/drivers" "$root/etc/opensvc"
-for lib in fs disk docker; do
-	ln -s "$target/$profile/libsvcmgr_driver_$lib.so" "$root/drivers/"
-done
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+out_dir
+need hyperfine jq
+build fs disk docker
+need_image
+new_root storage fs disk docker
 mkdir -p "$root/drivers-fs"
-ln -s "$target/$profile/libsvcmgr_driver_fs.so" "$root/drivers-fs/"
-export SVCMGR_ROOT=$root SVCMGR_DRIVER_PATH=$root/drivers SVCMGR_NODENAME=bench
-svc() { "$bin" -s "$@"; }
+ln -s "$build_dir/libsvcmgr_driver_fs.so" "$root/drivers-fs/"
 vg=benchvg$$
 id=$(cat /proc/sys/kernel/random/uuid)
 cleanup() {
@@ -110,7 +96,7 @@ svc bench-v1 print status
 # The driver's report, run to its exit (the driver reads it to its end and leaves LVM's
 # ~30 ms aio teardown to the background).
 hyperfine -N --warmup 3 --runs 40 --export-json "$out/print-status.json" \
-	-n "print status (v1: vg + 2 fs + 3 containers)" "$bin -s bench-v1 print status" \
+	-n "print status (v1: vg + 2 fs + 3 containers)" "$svcmgr -s bench-v1 print status" \
 	-n "lvm fullreport" "lvm fullreport --reportformat json --configreport vg -o vg_name,vg_tags \
 --configreport pv -o pv_name --configreport lv -o lv_name,lv_attr --configreport pvseg \
 -o pvseg_start --configreport seg -o segtype $vg"
@@ -124,15 +110,15 @@ mkfs.ext4 -q "$one"
 printf '[DEFAULT]\nid = %s\n\n[fs#1]\ntype = ext4\ndev = %s\nmnt = %s\n' \
 	"$(cat /proc/sys/kernel/random/uuid)" "$one" "$mnt" >"$root/etc/opensvc/bench-fs.conf"
 hyperfine -N --warmup 3 --runs 30 --export-json "$out/fs.json" \
-	-n "svcmgr start (e2fsck + mount)" --prepare "$bin -s bench-fs stop" "$bin -s bench-fs start" \
-	-n "svcmgr stop (umount)" --prepare "$bin -s bench-fs start" "$bin -s bench-fs stop" \
+	-n "svcmgr start (e2fsck + mount)" --prepare "$svcmgr -s bench-fs stop" "$svcmgr -s bench-fs start" \
+	-n "svcmgr stop (umount)" --prepare "$svcmgr -s bench-fs start" "$svcmgr -s bench-fs stop" \
 	-n "e2fsck -p" --prepare "sh -c 'umount -q $mnt || true'" "e2fsck -p $one" \
 	-n "mount" --prepare "sh -c 'umount -q $mnt || true'" "mount -t ext4 $one $mnt" \
 	-n "umount" --prepare "sh -c 'umount -q $mnt; mount -t ext4 $one $mnt'" "umount $mnt"
 umount -q "$mnt" || true
 # What any svcmgr command costs before acting: process, config, drivers, the fs status.
 hyperfine -N --warmup 3 --runs 30 --export-json "$out/baseline.json" \
-	-n "svcmgr print status (fs down)" "$bin -s bench-fs print status"
+	-n "svcmgr print status (fs down)" "$svcmgr -s bench-fs print status"
 
 python3 - "$out" <<'EOF'
 import json, sys
