@@ -12,6 +12,10 @@ set -euo pipefail
 
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
+need hyperfine jq
+build
+new_root config
+trap 'rm -rf "$root"' EXIT
 
 echo "== config loading"
 for n in 1000 5000 10000; do
@@ -31,6 +35,5 @@ for n in 50 1000; do
     seq "$n" >"$root/seq$n"
     x=$(median_ms 10 "xargs -P16 -n1 -a $root/seq$n /bin/true")
     echo "   (print status of $n checks: $s ms; xargs -P16 of $n /bin/true: $x ms)"
-    report "print status / xargs -P16, $n checks" \
-        "$(awk -v s="$s" -v x="$x" 'BEGIN { print s / x }')" 1.3 x
+    report "print status / xargs -P16, $n checks" "$(ratio "$s" "$x")" 1.3 x
 done

@@ -9,42 +9,20 @@
 #    digest check included, with the digest cache warm: <= 5 ms.
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-target=${CARGO_TARGET_DIR:-$repo/target}
-rel=$target/release
-cd "$repo"
-
-if ! command -v hyperfine >/dev/null; then
-    echo "hyperfine missing: installing it" >&2
-    apt-get update -qq && apt-get install -y -qq hyperfine >&2
-fi
-command -v jq >/dev/null || apt-get install -y -qq jq >&2
-
-cargo build --release --workspace >&2
-svcmgr=$rel/svcmgr
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+need hyperfine jq
+build
 work=$(mktemp -d /tmp/svcmgr-bench-dist-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 unset SVCMGR_DRIVER_PATH
 export SVCMGR_NODENAME=bench
-
-median_ms() {
-    local runs=$1
-    shift
-    hyperfine -N --style none --warmup 3 --runs "$runs" --export-json "$work/h.json" "$@" >/dev/null
-    jq '.results[0].median * 1000 * 100 | round / 100' "$work/h.json"
-}
-
-# report NAME VALUE TARGET
-report() {
-    local verdict
-    verdict=$(awk -v v="$2" -v t="$3" 'BEGIN { print (v <= t) ? "ok" : "OVER TARGET" }')
-    printf '%-62s %8.2f ms   target <= %s ms   %s\n' "$1" "$2" "$3" "$verdict"
-}
+warmup=3
 
 echo "== driver install of a package of about 5 MB"
 # The largest release library, grown to 5 MB with an ELF-neutral tail (bytes after the
 # section table are never mapped), so the package is 5 MB whatever the build's size.
-lib=$(ls -S "$rel"/libsvcmgr_driver_*.so | head -1)
+lib=$(ls -S "$build_dir"/libsvcmgr_driver_*.so | head -1)
 big=$work/libbig_driver.so
 cp "$lib" "$big"
 size=$(stat -c %s "$big")
@@ -57,7 +35,7 @@ ms=$(median_ms 20 --prepare "rm -rf $work/root1" \
 report "driver install (5 MB library)" "$ms" 100
 
 echo "== print status with 20 installed versions of the driver it uses"
-"$svcmgr" driver package "$rel/libsvcmgr_driver_app.so" --output "$work/app" >/dev/null
+"$svcmgr" driver package "$build_dir/libsvcmgr_driver_app.so" --output "$work/app" >/dev/null
 app=$(ls "$work"/app/*.tar.gz)
 # 20 installed versions: the real 1.0.0 (the one used and loaded) and 19 older ones, the same
 # library whose driver.json says 0.1.0 … 0.19.0 (known from driver.json, never loaded: a

@@ -10,24 +10,13 @@
 # PROFILE=debug benchmarks the debug build; CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-profile=${PROFILE:-release}
-target=${CARGO_TARGET_DIR:-$repo/target}
-out=${OUT:-$(mktemp -d)}
-mkdir -p "$out"
-image=svcmgr-test/busybox:1
-
-command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
-flag=(); [ "$profile" = release ] && flag=(--release)
-(cd "$repo" && cargo build -q "${flag[@]}" -p svcmgr -p svcmgr-driver-docker)
-bin=$target/$profile/svcmgr
-docker image inspect "$image" >/dev/null
-
-root=$(mktemp -d /tmp/svcmgr-bench-XXXXXX)
-mkdir -p "$root/drivers" "$root/etc/opensvc"
-ln -s "$target/$profile/libsvcmgr_driver_docker.so" "$root/drivers/"
-export SVCMGR_ROOT=$root SVCMGR_DRIVER_PATH=$root/drivers SVCMGR_NODENAME=bench
-svc() { "$bin" -s "$@"; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+out_dir
+need hyperfine
+build docker
+need_image
+new_root docker docker
 cleanup() {
 	for name in bench-status bench-parallel bench-single; do
 		svc "$name" unprovision >/dev/null 2>&1 || true
@@ -36,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-conf() { # name, then "rid subset" pairs
+containers_conf() { # name, then "rid subset" pairs
 	local name=$1; shift
 	{
 		printf '[DEFAULT]\nid = %s\n\n' "$(cat /proc/sys/kernel/random/uuid)"
@@ -50,24 +39,24 @@ conf() { # name, then "rid subset" pairs
 	} >"$root/etc/opensvc/$name.conf"
 }
 
-conf bench-status "1 00database" "2 01appservers" "3 01appservers" "4 01appservers" \
+containers_conf bench-status "1 00database" "2 01appservers" "3 01appservers" "4 01appservers" \
 	"5 01appservers" "6 02webservers" "7 02webservers"
 svc bench-status start >/dev/null 2>&1
 hyperfine -N --warmup 3 --runs 50 --export-json "$out/print-status.json" \
-	-n "print status (7 containers)" "$bin -s bench-status print status"
+	-n "print status (7 containers)" "$svcmgr -s bench-status print status"
 
-conf bench-parallel "1 01appservers" "2 01appservers" "3 01appservers" "4 01appservers"
-conf bench-single "1"
+containers_conf bench-parallel "1 01appservers" "2 01appservers" "3 01appservers" "4 01appservers"
+containers_conf bench-single "1"
 hyperfine -N --warmup 1 --runs 10 --export-json "$out/start.json" \
-	--prepare "$bin -s bench-single unprovision" -n "start 1 container" \
-	"$bin -s bench-single start" \
-	--prepare "$bin -s bench-parallel unprovision" -n "start 4 containers in parallel" \
-	"$bin -s bench-parallel start"
+	--prepare "$svcmgr -s bench-single unprovision" -n "start 1 container" \
+	"$svcmgr -s bench-single start" \
+	--prepare "$svcmgr -s bench-parallel unprovision" -n "start 4 containers in parallel" \
+	"$svcmgr -s bench-parallel start"
 hyperfine -N --warmup 1 --runs 10 --export-json "$out/restart.json" \
-	--prepare "$bin -s bench-single stop" -n "start 1 stopped container" \
-	"$bin -s bench-single start" \
-	--prepare "$bin -s bench-parallel stop" -n "start 4 stopped containers in parallel" \
-	"$bin -s bench-parallel start"
+	--prepare "$svcmgr -s bench-single stop" -n "start 1 stopped container" \
+	"$svcmgr -s bench-single start" \
+	--prepare "$svcmgr -s bench-parallel stop" -n "start 4 stopped containers in parallel" \
+	"$svcmgr -s bench-parallel start"
 
 python3 - "$out" <<'EOF'
 import json, sys

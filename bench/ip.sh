@@ -10,24 +10,13 @@
 # its own bridge (198.19.X.0/24, a range no test uses) and removes it on exit.
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-profile=${PROFILE:-release}
-target=${CARGO_TARGET_DIR:-$repo/target}
-out=${OUT:-$(mktemp -d)}
-mkdir -p "$out"
-image=svcmgr-test/busybox:1
-
-command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
-flag=(); [ "$profile" = release ] && flag=(--release)
-(cd "$repo" && cargo build -q "${flag[@]}" -p svcmgr -p svcmgr-driver-docker -p svcmgr-driver-ip)
-bin=$target/$profile/svcmgr
-docker image inspect "$image" >/dev/null
-
-root=$(mktemp -d /tmp/svcmgr-bench-XXXXXX)
-mkdir -p "$root/drivers" "$root/etc/opensvc"
-ln -s "$target/$profile/libsvcmgr_driver_docker.so" "$target/$profile/libsvcmgr_driver_ip.so" "$root/drivers/"
-export SVCMGR_ROOT=$root SVCMGR_DRIVER_PATH=$root/drivers SVCMGR_NODENAME=bench
-svc() { "$bin" -s "$@"; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+out_dir
+need hyperfine
+build docker ip
+need_image
+new_root ip docker ip
 
 bridge=sbb$$
 range=198.19.$(($$ % 254 + 1))
@@ -44,7 +33,7 @@ ip link add "$bridge" type bridge
 ip addr add "$range.1/24" dev "$bridge"
 ip link set "$bridge" up
 
-conf() { # name, then whether to add ip#1
+svc2_conf() { # name, then whether to add ip#1
 	local name=$1 with_ip=$2
 	{
 		printf '[DEFAULT]\nid = %s\n\n' "$(cat /proc/sys/kernel/random/uuid)"
@@ -59,20 +48,20 @@ conf() { # name, then whether to add ip#1
 	} >"$root/etc/opensvc/$name.conf"
 }
 
-conf bench-svc2 yes
-conf bench-noip no
+svc2_conf bench-svc2 yes
+svc2_conf bench-noip no
 svc bench-svc2 start >/dev/null 2>&1
 svc bench-noip start >/dev/null 2>&1
 svc bench-svc2 print status | grep -q 'ip#1 .* up ' || { echo "svc2's ip#1 is not up" >&2; exit 1; }
 hyperfine -N --warmup 3 --runs 40 --export-json "$out/print-status.json" \
-	-n "print status, svc2 without ip#1" "$bin -s bench-noip print status" \
-	-n "print status, svc2 (3 containers + ip.netns)" "$bin -s bench-svc2 print status"
+	-n "print status, svc2 without ip#1" "$svcmgr -s bench-noip print status" \
+	-n "print status, svc2 (3 containers + ip.netns)" "$svcmgr -s bench-svc2 print status"
 
 printf '[DEFAULT]\nid = %s\n\n[ip#1]\nipdev = %s\nipname = %s.10\ntags = nonrouted\n' \
 	"$(cat /proc/sys/kernel/random/uuid)" "$bridge" "$range" >"$root/etc/opensvc/bench-host.conf"
 hyperfine -N --warmup 2 --runs 30 --export-json "$out/host.json" \
-	--prepare "$bin -s bench-host stop" -n "ip.host start" "$bin -s bench-host start" \
-	--prepare "$bin -s bench-host start" -n "ip.host stop" "$bin -s bench-host stop"
+	--prepare "$svcmgr -s bench-host stop" -n "ip.host start" "$svcmgr -s bench-host start" \
+	--prepare "$svcmgr -s bench-host start" -n "ip.host stop" "$svcmgr -s bench-host stop"
 
 python3 - "$out" <<'EOF'
 import json, sys

@@ -9,47 +9,22 @@
 #    `svcmgr -s <name> status` alone: <= 1.3x.
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-target=${CARGO_TARGET_DIR:-$repo/target}
-rel=$target/release
-cd "$repo"
-
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 [ -x /usr/lib/ocf/resource.d/heartbeat/Dummy ] || { echo "run tests/setup/pacemaker.sh first" >&2; exit 1; }
-if ! command -v hyperfine >/dev/null; then
-    echo "hyperfine missing: installing it" >&2
-    apt-get update -qq && apt-get install -y -qq hyperfine >&2
-fi
-command -v jq >/dev/null || apt-get install -y -qq jq >&2
-
-cargo build --release --workspace >&2
+need hyperfine jq
+build
+warmup=3
 
 root=$(mktemp -d /tmp/svcmgr-bench-ocf-XXXXXX)
 mkdir -p "$root/etc/opensvc" "$root/state"
-svcmgr=$rel/svcmgr
 # Installed drivers, as the OCF agent (run without our environment) finds them.
 for lib in app ocf; do
-  "$svcmgr" driver package "$rel/libsvcmgr_driver_$lib.so" --output "$root/packages" >/dev/null
+  "$svcmgr" driver package "$build_dir/libsvcmgr_driver_$lib.so" --output "$root/packages" >/dev/null
 done
 SVCMGR_ROOT=$root "$svcmgr" driver install "$root"/packages/*.tar.gz >/dev/null 2>&1
 export SVCMGR_ROOT=$root SVCMGR_NODENAME=bench
 trap '"$svcmgr" -s dummies stop >/dev/null 2>&1; "$svcmgr" -s apps stop >/dev/null 2>&1; rm -rf "$root"' EXIT
-
-# Median wall time in ms of a command (hyperfine, no intermediate shell).
-median_ms() {
-    local runs=$1
-    shift
-    hyperfine -N --style none --warmup 3 --runs "$runs" --export-json "$root/h.json" "$@" >/dev/null
-    jq '.results[0].median * 1000 * 100 | round / 100' "$root/h.json"
-}
-
-# report NAME VALUE TARGET: a ratio against its target.
-report() {
-    local verdict
-    verdict=$(awk -v v="$2" -v t="$3" 'BEGIN { print (v <= t) ? "ok" : "OVER TARGET" }')
-    printf '%-66s %6.2fx   target <= %sx   %s\n' "$1" "$2" "$3" "$verdict"
-}
-
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { print a / b }'; }
 
 echo "== app.ocf: print status of 20 heartbeat:Dummy resources"
 {
@@ -71,7 +46,7 @@ EOF
 status=$(median_ms 20 "$svcmgr -s dummies print status")
 direct=$(median_ms 20 "bash $root/monitors.sh")
 echo "   (print status ${status} ms; 20 direct monitors ${direct} ms)"
-report "print status / direct monitors (meta-data cached)" "$(ratio "$status" "$direct")" 1.3
+report "print status / direct monitors (meta-data cached)" "$(ratio "$status" "$direct")" 1.3 x
 
 echo "== ocf:svcmgr:service: monitor of a 10-resource service"
 {
@@ -92,4 +67,4 @@ agent=$(
     median_ms 40 "$repo/packaging/ocf/service monitor"
 )
 echo "   (agent monitor ${agent} ms; svcmgr status ${alone} ms)"
-report "agent monitor / svcmgr status" "$(ratio "$agent" "$alone")" 1.3
+report "agent monitor / svcmgr status" "$(ratio "$agent" "$alone")" 1.3 x

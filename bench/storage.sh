@@ -4,39 +4,30 @@
 #  1. `print status` of the v1 tutorial's service, all up: vg#1 on a loop PV, fs#1 and fs#2
 #     (inside fs#1) on two other loops, three containers on the private docker daemon whose
 #     data is on fs#2 (target: median <= 60 ms). The fs status forks nothing (mountinfo); the
-#     vg status runs vgs and lvs side by side, whose own cost is shown next to it;
+#     vg status runs one `lvm fullreport`, whose own cost (to its exit) is shown next to it;
 #  2. start + stop of one ext4 fs on a loop device, e2fsck included, and the share of it spent
-#     in e2fsck, mount and umount themselves (target: svcmgr's own part <= 5 ms).
+#     in e2fsck, mount and umount themselves (target: svcmgr's own part <= 5 ms), with only
+#     the fs driver in the driver folder, as an installed layout loads only the drivers a
+#     service uses.
 # Figures are printed and written to $OUT (default: a temp dir) as hyperfine JSON.
 # PROFILE=debug benchmarks the debug build; CARGO_TARGET_DIR is honoured.
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-profile=${PROFILE:-release}
-target=${CARGO_TARGET_DIR:-$repo/target}
-out=${OUT:-$(mktemp -d)}
-mkdir -p "$out"
-image=svcmgr-test/busybox:1
 export LVM_SUPPRESS_FD_WARNINGS=1
 
-command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
-command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
-flag=(); [ "$profile" = release ] && flag=(--release)
-(cd "$repo" && cargo build -q "${flag[@]}" -p svcmgr -p svcmgr-driver-fs -p svcmgr-driver-disk \
-	-p svcmgr-driver-docker)
-bin=$target/$profile/svcmgr
-docker image inspect "$image" >/dev/null
-
-root=$(mktemp -d /tmp/svcmgr-bench-storage-XXXXXX)
-mkdir -p "$root/drivers" "$root/etc/opensvc"
-for lib in fs disk docker; do
-	ln -s "$target/$profile/libsvcmgr_driver_$lib.so" "$root/drivers/"
-done
-export SVCMGR_ROOT=$root SVCMGR_DRIVER_PATH=$root/drivers SVCMGR_NODENAME=bench
-svc() { "$bin" -s "$@"; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+out_dir
+need hyperfine jq
+build fs disk docker
+need_image
+new_root storage fs disk docker
+mkdir -p "$root/drivers-fs"
+ln -s "$build_dir/libsvcmgr_driver_fs.so" "$root/drivers-fs/"
 vg=benchvg$$
 id=$(cat /proc/sys/kernel/random/uuid)
 cleanup() {
+	export SVCMGR_DRIVER_PATH=$root/drivers
 	svc bench-v1 stop >/dev/null 2>&1 || true
 	svc bench-fs stop >/dev/null 2>&1 || true
 	awk -v r="$root" '$5 ~ "^" r { print $5 }' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l
@@ -102,17 +93,15 @@ docker save -o "$root/image.tar" "$image"
 svc bench-v1 docker load -i "$root/image.tar" >/dev/null 2>&1
 svc bench-v1 start >/dev/null 2>&1
 svc bench-v1 print status
-# LVM sets up an aio context per command, whose teardown waits ~30 ms on some kernels;
-# `global/use_aio = 0` in lvm.conf avoids it (only lvm.conf can: --config comes too late).
-noaio=$root/lvm-noaio
-mkdir -p "$noaio"
-sed 's/^\(\s*\)# use_aio = 1/\1use_aio = 0/' /etc/lvm/lvm.conf >"$noaio/lvm.conf"
+# The driver's report, run to its exit (the driver reads it to its end and leaves LVM's
+# ~30 ms aio teardown to the background).
 hyperfine -N --warmup 3 --runs 40 --export-json "$out/print-status.json" \
-	-n "print status (v1: vg + 2 fs + 3 containers)" "$bin -s bench-v1 print status" \
-	-n "same, lvm.conf use_aio = 0" "env LVM_SYSTEM_DIR=$noaio $bin -s bench-v1 print status" \
-	-n "vgs report" "vgs --reportformat json -o vg_name,vg_tags $vg" \
-	-n "lvs report" "lvs --reportformat json -o lv_name,lv_attr $vg"
+	-n "print status (v1: vg + 2 fs + 3 containers)" "$svcmgr -s bench-v1 print status" \
+	-n "lvm fullreport" "lvm fullreport --reportformat json --configreport vg -o vg_name,vg_tags \
+--configreport pv -o pv_name --configreport lv -o lv_name,lv_attr --configreport pvseg \
+-o pvseg_start --configreport seg -o segtype $vg"
 svc bench-v1 stop >/dev/null 2>&1
+export SVCMGR_DRIVER_PATH=$root/drivers-fs
 
 # One ext4 fs: start (e2fsck + mount) and stop (umount), and the same tools run by hand.
 mnt=$root/one
@@ -121,24 +110,23 @@ mkfs.ext4 -q "$one"
 printf '[DEFAULT]\nid = %s\n\n[fs#1]\ntype = ext4\ndev = %s\nmnt = %s\n' \
 	"$(cat /proc/sys/kernel/random/uuid)" "$one" "$mnt" >"$root/etc/opensvc/bench-fs.conf"
 hyperfine -N --warmup 3 --runs 30 --export-json "$out/fs.json" \
-	-n "svcmgr start (e2fsck + mount)" --prepare "$bin -s bench-fs stop" "$bin -s bench-fs start" \
-	-n "svcmgr stop (umount)" --prepare "$bin -s bench-fs start" "$bin -s bench-fs stop" \
+	-n "svcmgr start (e2fsck + mount)" --prepare "$svcmgr -s bench-fs stop" "$svcmgr -s bench-fs start" \
+	-n "svcmgr stop (umount)" --prepare "$svcmgr -s bench-fs start" "$svcmgr -s bench-fs stop" \
 	-n "e2fsck -p" --prepare "sh -c 'umount -q $mnt || true'" "e2fsck -p $one" \
 	-n "mount" --prepare "sh -c 'umount -q $mnt || true'" "mount -t ext4 $one $mnt" \
 	-n "umount" --prepare "sh -c 'umount -q $mnt; mount -t ext4 $one $mnt'" "umount $mnt"
 umount -q "$mnt" || true
 # What any svcmgr command costs before acting: process, config, drivers, the fs status.
 hyperfine -N --warmup 3 --runs 30 --export-json "$out/baseline.json" \
-	-n "svcmgr print status (fs down)" "$bin -s bench-fs print status"
+	-n "svcmgr print status (fs down)" "$svcmgr -s bench-fs print status"
 
 python3 - "$out" <<'EOF'
 import json, sys
 out = sys.argv[1]
 ms = lambda r: r["median"] * 1000
-status, noaio, vgs, lvs = json.load(open(f"{out}/print-status.json"))["results"]
+status, lvm = json.load(open(f"{out}/print-status.json"))["results"]
 print(f"print status, v1 service: median {ms(status):.1f} ms (target <= 60 ms); "
-      f"of which LVM itself: vgs {ms(vgs):.1f} ms, lvs {ms(lvs):.1f} ms, run side by side; "
-      f"with lvm.conf use_aio = 0: {ms(noaio):.1f} ms")
+      f"an lvm fullreport to its exit: {ms(lvm):.1f} ms")
 runs = json.load(open(f"{out}/fs.json"))["results"]
 start, stop, fsck, mount, umount = (ms(r) for r in runs)
 tools = fsck + mount + umount

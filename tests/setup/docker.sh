@@ -3,6 +3,8 @@
 # a running docker engine and the local images svcmgr-test/busybox:1 and :2.
 # No registry is reachable: the images are built FROM scratch around the host's static busybox.
 set -euo pipefail
+# shellcheck source=tests/setup/lib/apt.sh
+. "$(dirname "$0")/lib/apt.sh"
 
 here=$(cd "$(dirname "$0")" && pwd)
 images=$(cd "$here/../images" && pwd)
@@ -11,11 +13,7 @@ log=${DOCKERD_LOG:-/var/log/svcmgr-test-dockerd.log}
 engine_up() { docker info >/dev/null 2>&1; }
 
 if ! engine_up; then
-	if ! command -v dockerd >/dev/null; then
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
-		apt-get install -y -qq docker.io
-	fi
+	command -v dockerd >/dev/null || apt_install docker.io
 	if ! engine_up; then
 		echo "starting dockerd (log: $log)"
 		setsid dockerd >>"$log" 2>&1 </dev/null &
@@ -31,11 +29,7 @@ fi
 missing=()
 [ -x /bin/busybox ] || missing+=(busybox-static)
 command -v ip >/dev/null || missing+=(iproute2)
-if [ ${#missing[@]} -gt 0 ]; then
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq "${missing[@]}"
-fi
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 build() {
 	local tag=$1 variant=$2

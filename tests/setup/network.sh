@@ -5,15 +5,12 @@
 # The tests build their own bridges, veth pairs and namespaces (and, when docker's firewall
 # rules are there, an iptables rule letting their bridge forward): nothing is configured here.
 set -euo pipefail
+# shellcheck source=tests/setup/lib/apt.sh
+. "$(dirname "$0")/lib/apt.sh"
 
 missing=()
 command -v ip >/dev/null || missing+=(iproute2)
 command -v nsenter >/dev/null || missing+=(util-linux)
 command -v ping >/dev/null || missing+=(iputils-ping)
 command -v sysctl >/dev/null || missing+=(procps)
-if [ ${#missing[@]} -gt 0 ]; then
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq "${missing[@]}" >/dev/null
-	echo "installed ${missing[*]}"
-fi
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"

@@ -4,6 +4,8 @@
 # corosync. No daemon is started here: the cluster tests start and stop their own one-node
 # cluster. The packages' own service starts are blocked by the image's policy, as wanted.
 set -euo pipefail
+# shellcheck source=tests/setup/lib/apt.sh
+. "$(dirname "$0")/lib/apt.sh"
 
 missing=()
 for pkg in resource-agents pacemaker pacemaker-cli-utils corosync; do
@@ -18,9 +20,4 @@ command -v ip >/dev/null || missing+=(iproute2)
 # heartbeat:Filesystem refuses to run without modprobe.
 command -v modprobe >/dev/null || missing+=(kmod)
 
-if [ ${#missing[@]} -gt 0 ]; then
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq "${missing[@]}" >/dev/null
-	echo "installed: ${missing[*]}"
-fi
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"

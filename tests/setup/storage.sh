@@ -2,6 +2,8 @@
 # Test environment of the fs and disk.vg drivers (run as root, idempotent): the system tools
 # they run (mkfs/fsck for ext* and xfs, LVM, fuser, wipefs/blkid/losetup).
 set -euo pipefail
+# shellcheck source=tests/setup/lib/apt.sh
+. "$(dirname "$0")/lib/apt.sh"
 
 # command → the Debian package that ships it
 declare -A tools=(
@@ -18,9 +20,4 @@ missing=()
 for tool in "${!tools[@]}"; do
 	PATH=$PATH:/usr/sbin:/sbin command -v "$tool" >/dev/null || missing+=("${tools[$tool]}")
 done
-if [ ${#missing[@]} -gt 0 ]; then
-	mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get -o DPkg::Lock::Timeout=600 update -qq
-	apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
-fi
+[ ${#missing[@]} -eq 0 ] || apt_install --no-install-recommends "${missing[@]}"

@@ -213,6 +213,18 @@ impl Run {
             .find(|l| l.contains(&format!("{rid} ")))
             .unwrap_or_else(|| panic!("no {rid} in:\n{}", self.stdout))
     }
+    /// Assert the `print status` line of a resource shows `state` (`up`, `down`, `undef`…)
+    /// as a word of its own.
+    #[track_caller]
+    pub fn assert_state(&self, rid: &str, state: &str) -> &Self {
+        let line = self.status_line(rid);
+        assert!(
+            line.split_whitespace().any(|w| w == state),
+            "{rid} is not {state}:\n{}",
+            self.stdout
+        );
+        self
+    }
     /// The log lines (stderr) that contain `needle` once their whitespace is collapsed (the
     /// name column's padding depends on the longest rid), collapsed, in order.
     pub fn logged(&self, needle: &str) -> Vec<String> {
@@ -230,6 +242,50 @@ impl Run {
             .map(String::from)
             .collect()
     }
+}
+
+/// Run a system command that must succeed; its stdout. Panics showing both streams otherwise.
+#[track_caller]
+pub fn must(argv: &[&str]) -> String {
+    let out = Command::new(argv[0])
+        .args(&argv[1..])
+        // LVM warns on stderr of every descriptor it inherits.
+        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (run the scripts of tests/setup/)", argv[0]));
+    assert!(
+        out.status.success(),
+        "{} failed ({})\nstdout:\n{}\nstderr:\n{}",
+        argv.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Run a system command for a teardown, whatever it does.
+pub fn quietly(argv: &[&str]) {
+    let _ = Command::new(argv[0])
+        .args(&argv[1..])
+        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Attach a new loop device to a new sparse image file of `mb` MiB at `image`; its path.
+/// The caller's guard detaches it.
+pub fn attach_loop(image: &Path, mb: u64) -> String {
+    std::fs::File::create(image)
+        .unwrap()
+        .set_len(mb << 20)
+        .unwrap();
+    must(&["losetup", "-f", "--show", image.to_str().unwrap()])
+        .trim()
+        .to_string()
 }
 
 /// The pid of a service's private docker daemon (its pid file in the var dir `var`), if that
@@ -393,5 +449,118 @@ impl Env {
         );
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.run_args(&args).ok();
+    }
+}
+
+/// A service of a test, in a root of its own: a name and an id no other test shares, here or
+/// in another test process (other worktrees run the same tests side by side).
+pub struct Service {
+    pub env: Env,
+    pub name: String,
+    pub id: String,
+}
+
+impl Service {
+    /// A service named `<prefix><pid>x<n>` in a new root linking these driver libraries. The
+    /// id's first 8 hex digits name a private docker daemon's exec root and bridge: they mix
+    /// the pid, the counter and the clock, so a daemon an earlier process of the same pid
+    /// left behind is not taken for this one's.
+    pub fn new(prefix: &str, libs: &[&str]) -> Service {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let pid = std::process::id();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let key = (pid << 8) ^ n ^ nanos.rotate_left(13);
+        Service {
+            env: Env::new(libs),
+            name: format!("{prefix}{pid}x{n}"),
+            id: format!("{key:08x}-0000-4000-8000-{n:012x}"),
+        }
+    }
+
+    /// Run `svcmgr -s <name> <args>` (split on whitespace).
+    pub fn run(&self, args: &str) -> Run {
+        self.env.run(&format!("-s {} {args}", self.name))
+    }
+
+    /// Write the service's config: a `[DEFAULT]` with its id, then `body`.
+    pub fn write_conf(&self, body: &str) {
+        self.env.write_conf(
+            &self.name,
+            &format!("[DEFAULT]\nid = {}\n\n{body}", self.id),
+        );
+    }
+
+    /// The service's var dir.
+    pub fn var(&self) -> PathBuf {
+        self.env.path(&format!("var/lib/opensvc/{}", self.name))
+    }
+
+    /// The name of the docker container of `container#n`.
+    pub fn container(&self, n: u32) -> String {
+        format!("{}.container.{n}", self.name)
+    }
+}
+
+/// `docker <args>` on the system daemon: whether it succeeded, and its stdout.
+fn docker_cli(args: &[&str]) -> (bool, String) {
+    let out = Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("docker CLI");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+/// Assert the engine has these local test images (no registry is reachable).
+#[track_caller]
+pub fn need_images(images: &[&str]) {
+    for image in images {
+        assert!(
+            !docker_cli(&["images", "-q", image]).1.trim().is_empty(),
+            "image {image} missing: run `bash tests/setup/docker.sh` as root first"
+        );
+    }
+}
+
+/// `field` (a Go template) of a container of the system daemon, None if it does not exist.
+pub fn inspect(container: &str, field: &str) -> Option<String> {
+    let (ok, out) = docker_cli(&["inspect", "-f", field, container]);
+    ok.then(|| out.trim().to_string())
+}
+
+/// Whether a container of the system daemon runs.
+pub fn running(container: &str) -> bool {
+    inspect(container, "{{.State.Running}}").as_deref() == Some("true")
+}
+
+/// Ids of the containers of service `name` on the system daemon: all, or the running ones.
+pub fn service_containers(name: &str, all: bool) -> Vec<String> {
+    let filter = format!("label=com.opensvc.name={name}");
+    let mut args = vec!["ps", "-q", "--filter", &filter];
+    if all {
+        args.push("-a");
+    }
+    docker_cli(&args)
+        .1
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+/// Remove every container of service `name` from the system daemon (for test guards).
+pub fn remove_service_containers(name: &str) {
+    let ids = service_containers(name, true);
+    if !ids.is_empty() {
+        let mut args = vec!["rm", "-f"];
+        args.extend(ids.iter().map(String::as_str));
+        docker_cli(&args);
     }
 }

@@ -132,6 +132,19 @@ fn trust(env: &Env, public: &Path, name: &str) {
     std::fs::copy(public, dir.join(format!("{name}.pem"))).unwrap();
 }
 
+/// `svcmgr driver install <package>` in `env`.
+fn install(env: &Env, package: &Path) -> Run {
+    env.run_args(&["driver", "install", package.to_str().unwrap()])
+}
+
+/// Installing `package` fails with an error holding `why` and writes nothing.
+#[track_caller]
+fn refused_leaving_nothing(env: &Env, package: &Path, why: &str) {
+    let r = install(env, package).code(1);
+    assert!(r.stderr.contains(why), "{}", r.stderr);
+    assert_eq!(installed_tree(env), Vec::<String>::new(), "nothing written");
+}
+
 /// Every file and link under the installed drivers folder (the lock file aside).
 fn installed_tree(env: &Env) -> Vec<String> {
     fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
@@ -169,15 +182,13 @@ fn the_vendor_flow_from_build_to_upgrade() {
         "{}",
         v1.display()
     );
-    let install = env
-        .run_args(&["driver", "install", v1.to_str().unwrap()])
-        .ok();
+    let installed = install(&env, &v1).ok();
     assert!(
-        install
+        installed
             .stdout
             .contains("installed: fs.vendorfs 1.0.0 (vendorfs 1.0.0, signed by vendor)"),
         "{}",
-        install.all()
+        installed.all()
     );
     assert!(env
         .path("usr/lib/svcmgr/drivers/fs.vendorfs/1.0.0/libvendorfs_driver.so")
@@ -208,8 +219,7 @@ fn the_vendor_flow_from_build_to_upgrade() {
 
     // 2.0 beside 1.0; `a` keeps 1.x by a pin, `b` pins 2.x in [DEFAULT].
     let v2 = package(&vendor_library("2.0.0"), Some(&key), &out);
-    env.run_args(&["driver", "install", v2.to_str().unwrap()])
-        .ok();
+    install(&env, &v2).ok();
     env.run_args(&["-s", "a", "set", "--kw", "fs#1.driver_version=^1"])
         .ok();
     env.write_conf(
@@ -326,9 +336,7 @@ fn signatures_when_trusted_keys_exist() {
     let (other, _) = keypair("other");
     let unsigned = first_party_package("app");
     // No key configured: installed, with a warning.
-    let first = env
-        .run_args(&["driver", "install", unsigned.to_str().unwrap()])
-        .ok();
+    let first = install(&env, &unsigned).ok();
     assert!(
         first.stderr.contains("no trusted key in"),
         "{}",
@@ -337,9 +345,7 @@ fn signatures_when_trusted_keys_exist() {
     env.run("driver remove app.forking@1.0.0").ok();
 
     trust(&env, &public, "trusted");
-    let refused = env
-        .run_args(&["driver", "install", unsigned.to_str().unwrap()])
-        .code(1);
+    let refused = install(&env, &unsigned).code(1);
     assert!(
         refused
             .stderr
@@ -349,21 +355,7 @@ fn signatures_when_trusted_keys_exist() {
     );
     let so = target_dir().join("libsvcmgr_driver_app.so");
     let badly = package(&so, Some(&other), &scratch().join("other-signed"));
-    let refused = env
-        .run_args(&["driver", "install", badly.to_str().unwrap()])
-        .code(1);
-    assert!(
-        refused
-            .stderr
-            .contains("its signature is not made by any trusted key"),
-        "{}",
-        refused.stderr
-    );
-    assert_eq!(
-        installed_tree(&env),
-        Vec::<String>::new(),
-        "nothing written"
-    );
+    refused_leaving_nothing(&env, &badly, "its signature is not made by any trusted key");
 }
 
 #[test]
@@ -392,11 +384,7 @@ fn a_tampered_library_is_named_by_verify_and_refused_at_load() {
         verify.stdout
     );
     let status = env.run("-s s print status").ok();
-    assert!(
-        status.status_line("app#1").contains("undef"),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("app#1", "undef");
     assert!(
         status
             .stderr
@@ -444,9 +432,7 @@ fn another_target_or_api_is_refused_naming_both() {
     let target = doctored("app", "aarch64", |m| {
         m["target"] = "aarch64-unknown-linux-gnu".into()
     });
-    let r = env
-        .run_args(&["driver", "install", target.to_str().unwrap()])
-        .code(1);
+    let r = install(&env, &target).code(1);
     assert!(
         r.stderr.contains(&format!(
             "refused: built for aarch64-unknown-linux-gnu, this svcmgr runs on {}",
@@ -458,19 +444,10 @@ fn another_target_or_api_is_refused_naming_both() {
     let api = doctored("app", "api7", |m| {
         m["api"] = serde_json::json!({"min": 7, "max": 9})
     });
-    let r = env
-        .run_args(&["driver", "install", api.to_str().unwrap()])
-        .code(1);
-    assert!(
-        r.stderr
-            .contains("refused: speaks api versions 7..=9, this svcmgr speaks api 1"),
-        "{}",
-        r.stderr
-    );
-    assert_eq!(
-        installed_tree(&env),
-        Vec::<String>::new(),
-        "nothing written"
+    refused_leaving_nothing(
+        &env,
+        &api,
+        "refused: speaks api versions 7..=9, this svcmgr speaks api 1",
     );
 }
 
@@ -516,9 +493,7 @@ fn bad_archives_are_refused_and_nothing_is_written() {
         ),
     ];
     for (pkg, want) in &cases {
-        let r = env
-            .run_args(&["driver", "install", pkg.to_str().unwrap()])
-            .code(1);
+        let r = install(&env, pkg).code(1);
         assert!(r.stderr.contains(want), "{want}: {}", r.stderr);
         assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
     }
@@ -526,19 +501,10 @@ fn bad_archives_are_refused_and_nothing_is_written() {
     let whole = std::fs::read(first_party_package("app")).unwrap();
     let cut = dir.join("cut.tar.gz");
     std::fs::write(&cut, &whole[..whole.len() / 3]).unwrap();
-    let r = env
-        .run_args(&["driver", "install", cut.to_str().unwrap()])
-        .code(1);
-    assert!(
-        r.stderr
-            .contains(&format!("{}: not a valid driver package", cut.display())),
-        "{}",
-        r.stderr
-    );
-    assert_eq!(
-        installed_tree(&env),
-        Vec::<String>::new(),
-        "nothing written"
+    refused_leaving_nothing(
+        &env,
+        &cut,
+        &format!("{}: not a valid driver package", cut.display()),
     );
     assert!(!env.path("usr/lib/svcmgr/evil.so").exists() && !env.path("evil.so").exists());
 }
@@ -562,9 +528,7 @@ fn same_version_other_content_needs_force() {
     let other = doctored("app", "other-help", |m| {
         m["drivers"][0]["help"] = "changed".into()
     });
-    let r = env
-        .run_args(&["driver", "install", other.to_str().unwrap()])
-        .code(1);
+    let r = install(&env, &other).code(1);
     assert!(
         r.stderr
             .contains("app 1.0.0 is installed with another content")
@@ -718,7 +682,7 @@ fn a_service_loads_only_its_own_drivers() {
     env.write_conf("fix", "[DEFAULT]\nid = 2\n\n[app#1]\ntype = fixture\n");
     let apps = env.run("-s apps print status").ok();
     assert!(!apps.stderr.contains("fixture"), "{}", apps.stderr);
-    assert!(apps.status_line("app#1").contains("up"), "{}", apps.stdout);
+    apps.assert_state("app#1", "up");
     let fix = env.run("-s fix print status").ok();
     assert!(
         fix.stderr.contains("libsvcmgr_test_fixture.so: refused"),
@@ -762,8 +726,7 @@ fn a_library_claiming_another_ones_section_name_is_refused() {
     let claim = doctored("fixture", "claims-app", |m| {
         m["drivers"][0]["section_aliases"] = serde_json::json!(["app"])
     });
-    env.run_args(&["driver", "install", claim.to_str().unwrap()])
-        .ok();
+    install(&env, &claim).ok();
     let flag = env.path("flag");
     env.write_conf(
         "s",

@@ -4,11 +4,10 @@
 //! Every test uses its own service name and id, and its guard removes the service's containers
 //! (and private daemon) even when the test fails.
 
-use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
-use svcmgr_tests::{Env, Run};
+use svcmgr_tests::{
+    inspect, need_images, remove_service_containers, running, service_containers, Service,
+};
 
 const IMAGE1: &str = "svcmgr-test/busybox:1";
 const IMAGE2: &str = "svcmgr-test/busybox:2";
@@ -22,69 +21,20 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// `field` of a container of the system daemon (a Go template), None if it does not exist.
-fn inspect(name: &str, field: &str) -> Option<String> {
-    let out = Command::new("docker")
-        .args(["inspect", "-f", field, name])
-        .output()
-        .expect("docker CLI");
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-fn running(name: &str) -> bool {
-    inspect(name, "{{.State.Running}}").as_deref() == Some("true")
-}
-
 /// One service under test, cleaned up on drop.
-struct Svc {
-    env: Env,
-    name: String,
-    id: String,
+struct Svc(Service);
+
+impl std::ops::Deref for Svc {
+    type Target = Service;
+    fn deref(&self) -> &Service {
+        &self.0
+    }
 }
 
 impl Svc {
     fn new() -> Svc {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        for image in [IMAGE1, IMAGE2] {
-            assert!(
-                !docker(&["images", "-q", image]).trim().is_empty(),
-                "image {image} missing: run `bash tests/setup/docker.sh` as root first"
-            );
-        }
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let pid = std::process::id();
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        // The first 8 characters name the private daemon's exec root and bridge.
-        let key = (pid << 8) ^ n ^ nanos.rotate_left(13);
-        Svc {
-            env: Env::new(&["docker"]),
-            name: format!("dk{pid}x{n}"),
-            id: format!("{key:08x}-0000-4000-8000-{n:012x}"),
-        }
-    }
-
-    fn run(&self, args: &str) -> Run {
-        self.env.run(&format!("-s {} {args}", self.name))
-    }
-
-    fn container(&self, n: u32) -> String {
-        format!("{}.container.{n}", self.name)
-    }
-
-    fn var(&self) -> PathBuf {
-        self.env.path(&format!("var/lib/opensvc/{}", self.name))
-    }
-
-    fn write_conf(&self, body: &str) {
-        self.env.write_conf(
-            &self.name,
-            &format!("[DEFAULT]\nid = {}\n\n{body}", self.id),
-        );
+        need_images(&[IMAGE1, IMAGE2]);
+        Svc(Service::new("dk", &["docker"]))
     }
 
     /// The pid of the service's private daemon, if it runs.
@@ -94,24 +44,14 @@ impl Svc {
 
     /// Ids of this service's containers on the system daemon (running only unless `all`).
     fn system_containers(&self, all: bool) -> Vec<String> {
-        let filter = format!("label=com.opensvc.name={}", self.name);
-        let mut args = vec!["ps", "-q", "--filter", &filter];
-        if all {
-            args.push("-a");
-        }
-        docker(&args).split_whitespace().map(String::from).collect()
+        service_containers(&self.name, all)
     }
 }
 
 impl Drop for Svc {
     fn drop(&mut self) {
         svcmgr_tests::remove_private_daemon(&self.var(), &self.id);
-        let ids = self.system_containers(true);
-        if !ids.is_empty() {
-            let mut args = vec!["rm", "-f"];
-            args.extend(ids.iter().map(String::as_str));
-            docker(&args);
-        }
+        remove_service_containers(&self.name);
     }
 }
 
@@ -145,11 +85,7 @@ fn v1_service_status_start_and_docker_passthrough() {
 
     let before = svc.run("print status").ok();
     for rid in ["container#1", "container#2", "container#3"] {
-        assert!(
-            before.status_line(rid).contains(" down "),
-            "{}",
-            before.stdout
-        );
+        before.assert_state(rid, "down");
     }
     assert_lines(&before.stdout, "can not find container id", 3);
 
@@ -301,8 +237,8 @@ fn stop_one_rid_then_upgrade_its_image() {
     assert!(!running(&svc.container(1)));
     assert!(running(&svc.container(2)));
     let status = svc.run("print status").ok();
-    assert!(status.status_line("container#1").contains(" down "));
-    assert!(status.status_line("container#2").contains(" up "));
+    status.assert_state("container#1", "down");
+    status.assert_state("container#2", "up");
 
     svc.run(&format!(
         "set --kw container#1.image={IMAGE2} --kw container#1.rm=true"
@@ -393,9 +329,7 @@ fn v2_svc2_containers_share_the_first_ones_netns() {
     assert_eq!(netns[0], netns[2]);
     let status = svc.run("print status").ok();
     for n in 1..=3 {
-        assert!(status
-            .status_line(&format!("container#{n}"))
-            .contains(" up "));
+        status.assert_state(&format!("container#{n}"), "up");
     }
 }
 
@@ -569,7 +503,7 @@ fn private_daemon_runs_the_containers_and_stops_with_them() {
         "nothing on the system daemon"
     );
     let status = svc.run("print status").ok();
-    assert!(status.status_line("container#1").contains(" up "));
+    status.assert_state("container#1", "up");
 
     let stop = svc.run("stop").ok();
     let shutdown = stop.line_index(&["no more container handled by docker daemon. shut it down"]);

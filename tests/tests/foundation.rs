@@ -395,33 +395,25 @@ fn freeze_thaw_enable_disable_ls_delete() {
 fn cli_errors_name_the_flag_or_action() {
     let env = Env::new(&["app"]);
     env.write_conf("demo", "[app#1]\nstart = /bin/true\n");
-    let r = env.run("-s demo start --kw a=b").code(1);
-    assert!(
-        r.stderr.contains("unexpected argument '--kw'") && r.stderr.contains("Usage: svcmgr start"),
-        "{}",
-        r.stderr
-    );
-    let r = env.run("-s demo explode").code(1);
-    assert!(
-        r.stderr.contains("unknown action 'explode'"),
-        "{}",
-        r.stderr
-    );
-    let r = env.run("-s nosuch start").code(1);
-    assert!(
-        r.stderr.contains("service nosuch does not exist"),
-        "{}",
-        r.stderr
-    );
-    let r = env.run("-s demo start --rid nothing#9").code(1);
-    assert!(
-        r.stderr
-            .contains("no resource match the given --rid, --subset and --tags specifiers"),
-        "{}",
-        r.stderr
-    );
-    let r = env.run("-s demo start --bogus").code(1);
-    assert!(r.stderr.contains("--bogus"), "{}", r.stderr);
+    let cases: [(&str, &[&str]); 5] = [
+        (
+            "-s demo start --kw a=b",
+            &["unexpected argument '--kw'", "Usage: svcmgr start"],
+        ),
+        ("-s demo explode", &["unknown action 'explode'"]),
+        ("-s nosuch start", &["service nosuch does not exist"]),
+        (
+            "-s demo start --rid nothing#9",
+            &["no resource match the given --rid, --subset and --tags specifiers"],
+        ),
+        ("-s demo start --bogus", &["--bogus"]),
+    ];
+    for (args, errors) in cases {
+        let r = env.run(args).code(1);
+        for error in errors {
+            assert!(r.stderr.contains(error), "{args}: {}", r.stderr);
+        }
+    }
 }
 
 #[test]

@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use svcmgr_tests::{Env, Run};
+use svcmgr_tests::{inspect, need_images, remove_service_containers, running, Run, Service};
 
 const IMAGE: &str = "svcmgr-test/busybox:1";
 
@@ -210,68 +210,36 @@ impl Drop for Veth {
 }
 
 /// One service under test; its guard removes its containers.
-struct Svc {
-    env: Env,
-    name: String,
-    id: String,
+struct Svc(Service);
+
+impl std::ops::Deref for Svc {
+    type Target = Service;
+    fn deref(&self) -> &Service {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Svc {
+    fn deref_mut(&mut self) -> &mut Service {
+        &mut self.0
+    }
 }
 
 impl Svc {
     fn new() -> Svc {
-        let (pid, n) = unique();
-        Svc {
-            env: Env::new(&["docker", "ip"]),
-            name: format!("ip{pid}x{n}"),
-            id: format!("{pid:08x}-0000-4000-8000-{n:012x}"),
-        }
+        Svc(Service::new("ip", &["docker", "ip"]))
     }
 
     /// A service with containers: the engine and the test image must be there.
     fn with_containers() -> Svc {
-        let (ok, out) = sh(&["docker", "images", "-q", IMAGE]);
-        assert!(
-            ok && !out.trim().is_empty(),
-            "image {IMAGE} missing: run `bash tests/setup/docker.sh` as root first"
-        );
+        need_images(&[IMAGE]);
         Svc::new()
-    }
-
-    fn run(&self, args: &str) -> Run {
-        self.env.run(&format!("-s {} {args}", self.name))
-    }
-
-    fn write_conf(&self, body: &str) {
-        self.env.write_conf(
-            &self.name,
-            &format!("[DEFAULT]\nid = {}\n\n{body}", self.id),
-        );
-    }
-
-    fn container(&self, n: u32) -> String {
-        format!("{}.container.{n}", self.name)
-    }
-
-    /// `field` of a container (a Go template), None if it does not exist.
-    fn inspect(&self, n: u32, field: &str) -> Option<String> {
-        let (ok, out) = sh(&["docker", "inspect", "-f", field, &self.container(n)]);
-        ok.then(|| out.trim().to_string())
-    }
-
-    fn running(&self, n: u32) -> bool {
-        self.inspect(n, "{{.State.Running}}").as_deref() == Some("true")
     }
 }
 
 impl Drop for Svc {
     fn drop(&mut self) {
-        let filter = format!("label=com.opensvc.name={}", self.name);
-        let (_, ids) = sh(&["docker", "ps", "-aq", "--filter", &filter]);
-        let ids: Vec<&str> = ids.split_whitespace().collect();
-        if !ids.is_empty() {
-            let mut args = vec!["docker", "rm", "-f"];
-            args.extend(ids);
-            let _ = sh(&args);
-        }
+        remove_service_containers(&self.name);
     }
 }
 
@@ -334,7 +302,7 @@ fn tutorial_walkthrough(mode: &str) {
         created.stderr
     );
     assert_eq!(
-        svc.inspect(1, "{{.HostConfig.NetworkMode}}").unwrap(),
+        inspect(&svc.container(1), "{{.HostConfig.NetworkMode}}").unwrap(),
         "none"
     );
     assert_in_order(
@@ -371,9 +339,7 @@ fn tutorial_walkthrough(mode: &str) {
         status.stdout
     );
     for n in 1..=3 {
-        assert!(status
-            .status_line(&format!("container#{n}"))
-            .contains(" up "));
+        status.assert_state(&format!("container#{n}"), "up");
     }
     assert!(
         net.other_pings(&addr),
@@ -391,7 +357,7 @@ fn tutorial_walkthrough(mode: &str) {
     // container (whose end would go with its namespace) still runs.
     let alone = svc.run("stop --rid ip#1").ok();
     assert!(!alone.stderr.contains("to satisfy"), "{}", alone.stderr);
-    assert!(svc.running(1));
+    assert!(running(&svc.container(1)));
     assert_eq!(
         net.plumbed_on_host(),
         Vec::<String>::new(),
@@ -442,11 +408,7 @@ fn tutorial_walkthrough(mode: &str) {
         "{addr} does not answer after the start"
     );
     let status = svc.run("print status").ok();
-    assert!(
-        status.status_line("ip#1").contains(" up "),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("ip#1", "up");
 }
 
 #[test]
@@ -484,11 +446,7 @@ fn ipvlan_l2_plumbs_or_fails_with_the_kernels_reason_and_rolls_back() {
         // A kernel with ipvlan: the tutorial's own mode works live.
         created.ok();
         let status = svc.run("print status").ok();
-        assert!(
-            status.status_line("ip#1").contains(" up "),
-            "{}",
-            status.stdout
-        );
+        status.assert_state("ip#1", "up");
         assert!(net.other_pings(&addr));
         return;
     };
@@ -504,9 +462,12 @@ fn ipvlan_l2_plumbs_or_fails_with_the_kernels_reason_and_rolls_back() {
         .nth(failed.line_index(&["ip#1 ", "type ipvlan mode l2: "]));
     assert!(error.unwrap().ends_with(&reason), "{}", failed.stderr);
     failed.line_index(&["trying to rollback provision on container#1"]);
-    assert!(!svc.running(1), "container#1 was not rolled back");
     assert!(
-        svc.inspect(2, "{{.Id}}").is_none(),
+        !running(&svc.container(1)),
+        "container#1 was not rolled back"
+    );
+    assert!(
+        inspect(&svc.container(2), "{{.Id}}").is_none(),
         "container#2 was started"
     );
     assert_eq!(
@@ -564,11 +525,7 @@ fn dedicated_mode_moves_the_device_in_and_gives_it_back() {
     assert!(!std::path::Path::new(&format!("/sys/class/net/{dev}")).exists());
     assert!(net.other_pings(&addr));
     let status = svc.run("print status").ok();
-    assert!(
-        status.status_line("ip#1").contains(" up "),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("ip#1", "up");
     let stop = svc.run("stop --rid ip#1").ok();
     stop.line_index(&["ip#1 ", "ip link set lan0 netns ", &format!("name {dev}")]);
     assert!(
@@ -588,11 +545,7 @@ fn v1_host_ip_plumbs_an_alias_on_the_bridge_and_removes_it() {
         net.bridge
     ));
     let before = svc.run("print status").ok();
-    assert!(
-        before.status_line("ip#1").contains(" down "),
-        "{}",
-        before.stdout
-    );
+    before.assert_state("ip#1", "down");
 
     let start = svc.run("start").ok();
     let label = format!("{}:1", net.bridge);
@@ -694,7 +647,7 @@ fn v1_address_up_on_another_host_aborts_before_any_change() {
     start.line_index(&["ip#1 ", &format!("{addr} is already up on another host")]);
     start.line_index(&["skip rollback start: no resource activated"]);
     assert!(!start.stderr.contains("docker run"), "{}", start.stderr);
-    assert!(svc.inspect(1, "{{.Id}}").is_none());
+    assert!(inspect(&svc.container(1), "{{.Id}}").is_none());
     assert!(!net.bridge_addrs().contains(&format!("inet {addr}/")));
 
     // The nonrouted tag skips the check.
@@ -727,11 +680,7 @@ fn host_ip_needs_its_interface_and_a_carrier() {
         "[ip#1]\nipdev = {dev}\nipname = {addr}\nnetmask = 24\ntags = nonrouted\n"
     ));
     let status = svc.run("print status").ok();
-    assert!(
-        status.status_line("ip#1").contains(" down "),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("ip#1", "down");
     let start = svc.run("start").code(1);
     start.line_index(&["ip#1 ", &format!("interface {dev} no-carrier.")]);
     // Plumbed, but a link without carrier leaves the resource down.
@@ -823,9 +772,5 @@ fn a_missing_tool_names_its_package_and_changes_nothing() {
     assert!(!net.bridge_addrs().contains(&format!("inet {addr}/")));
     // Status needs no tool: it reads the kernel over netlink.
     let status = svc.run("print status").ok();
-    assert!(
-        status.status_line("ip#1").contains(" down "),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("ip#1", "down");
 }

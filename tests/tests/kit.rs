@@ -12,7 +12,9 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use svcmgr_tests::{Env, Run};
+use svcmgr_tests::{
+    attach_loop, need_images, quietly, remove_service_containers, service_containers, Env, Run,
+};
 
 const IMAGE: &str = "svcmgr-test/busybox:1";
 
@@ -84,7 +86,11 @@ fn passes_leaving_no_container(env: &Env, args: &[&str], must_pass: &[&str]) -> 
     let (run, doc) = report(env, args);
     let left = Leftovers(doc["service"].as_str().unwrap().to_string());
     assert_passed(&run, &doc, must_pass);
-    assert_eq!(left.ids(), Vec::<String>::new(), "containers left behind");
+    assert_eq!(
+        service_containers(&left.0, true),
+        Vec::<String>::new(),
+        "containers left behind"
+    );
     doc
 }
 
@@ -106,22 +112,21 @@ fn fails_exactly(env: &Env, args: &[&str], failing: &[&str]) -> Value {
 
 // --- app ---------------------------------------------------------------------------------
 
+/// An app.forking resource whose state is a flag file in the kit's working directory.
+const FLAG_APP: [&str; 7] = [
+    "app.forking",
+    "--kw",
+    "start=touch F",
+    "--kw",
+    "stop=rm -f F",
+    "--kw",
+    "check=test -f F",
+];
+
 #[test]
 fn app_forking_passes_and_prints_one_line_per_check() {
     let env = Env::new(&["app"]);
-    let run = kit(
-        &env,
-        &[
-            "app.forking",
-            "--kw",
-            "start=touch F",
-            "--kw",
-            "stop=rm -f F",
-            "--kw",
-            "check=test -f F",
-        ],
-    )
-    .ok();
+    let run = kit(&env, &FLAG_APP).ok();
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert!(
         lines[0].starts_with("driver test app.forking "),
@@ -163,16 +168,9 @@ fn app_forking_passes_and_prints_one_line_per_check() {
 #[test]
 fn app_forking_passes_every_check_given_slow_and_bad_values() {
     let env = Env::new(&["app"]);
-    passes(
-        &env,
+    let args = [
+        &FLAG_APP[..],
         &[
-            "app.forking",
-            "--kw",
-            "start=touch F",
-            "--kw",
-            "stop=rm -f F",
-            "--kw",
-            "check=test -f F",
             "--slow-kw",
             "start=sleep 10",
             "--slow-kw",
@@ -182,6 +180,11 @@ fn app_forking_passes_every_check_given_slow_and_bad_values() {
             "--bad-kw",
             "environment=NOEQUALS",
         ],
+    ]
+    .concat();
+    passes(
+        &env,
+        &args,
         &[
             "lifecycle",
             "status.read-only",
@@ -289,32 +292,25 @@ fn app_simple_passes() {
 #[test]
 fn usage_errors_name_the_option() {
     let env = Env::new(&["app"]);
-    let run = kit(&env, &["app.nosuch"]).code(1);
-    assert!(
-        run.stderr.contains("unknown driver app.nosuch"),
-        "{}",
-        run.stderr
-    );
-    let run = kit(&env, &["app.forking", "--bad-kw", "size=1"]).code(1);
-    assert!(
-        run.stderr
-            .contains("--bad-kw size: driver app.forking has no keyword 'size'"),
-        "{}",
-        run.stderr
-    );
-    let run = kit(&env, &["app.forking", "--kw", "start"]).code(1);
-    assert!(
-        run.stderr.contains("--kw 'start': expected keyword=value"),
-        "{}",
-        run.stderr
-    );
-    let run = kit(&env, &["app.forking", "--rid", "fs#1"]).code(1);
-    assert!(
-        run.stderr
-            .contains("--rid fs#1: driver app.forking serves [app#N]"),
-        "{}",
-        run.stderr
-    );
+    let cases: [(&[&str], &str); 4] = [
+        (&["app.nosuch"], "unknown driver app.nosuch"),
+        (
+            &["app.forking", "--bad-kw", "size=1"],
+            "--bad-kw size: driver app.forking has no keyword 'size'",
+        ),
+        (
+            &["app.forking", "--kw", "start"],
+            "--kw 'start': expected keyword=value",
+        ),
+        (
+            &["app.forking", "--rid", "fs#1"],
+            "--rid fs#1: driver app.forking serves [app#N]",
+        ),
+    ];
+    for (args, error) in cases {
+        let run = kit(&env, args).code(1);
+        assert!(run.stderr.contains(error), "{args:?}: {}", run.stderr);
+    }
 }
 
 // --- the fixture's misbehaviours -----------------------------------------------------------
@@ -342,6 +338,22 @@ fn refs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
 
+/// The fixture, misbehaving as the keyword `kw` tells it, fails exactly `failing`.
+#[track_caller]
+fn fixture_fails(kw: &str, failing: &[&str]) -> Value {
+    let env = Env::new(&["fixture"]);
+    fails_exactly(&env, &refs(&fixture(&[kw])), failing)
+}
+
+/// The checks that fail when a start or a status call breaks: each starts the resource and
+/// reads its status.
+const START_AND_STATUS: [&str; 4] = [
+    "lifecycle",
+    "status.read-only",
+    "deadline.start",
+    "deadline.stop",
+];
+
 #[test]
 fn the_well_behaved_fixture_passes() {
     let env = Env::new(&["fixture"]);
@@ -362,24 +374,14 @@ fn the_well_behaved_fixture_passes() {
 
 #[test]
 fn a_stop_that_does_not_stop_fails_the_lifecycle_only() {
-    let env = Env::new(&["fixture"]);
-    let doc = fails_exactly(
-        &env,
-        &refs(&fixture(&["misbehave=stop-noop"])),
-        &["lifecycle"],
-    );
+    let doc = fixture_fails("misbehave=stop-noop", &["lifecycle"]);
     // What needs the resource down first cannot run, and says why.
     assert!(detail(&doc, "deadline.start").contains("still up after a stop"));
 }
 
 #[test]
 fn a_start_that_ignores_its_deadline_fails_the_deadline_check() {
-    let env = Env::new(&["fixture"]);
-    let doc = fails_exactly(
-        &env,
-        &refs(&fixture(&["misbehave=start-ignores-deadline"])),
-        &["deadline.start"],
-    );
+    let doc = fixture_fails("misbehave=start-ignores-deadline", &["deadline.start"]);
     assert!(
         detail(&doc, "deadline.start").contains("had not answered 1s after its 1.0s deadline"),
         "{doc:#}"
@@ -388,12 +390,7 @@ fn a_start_that_ignores_its_deadline_fails_the_deadline_check() {
 
 #[test]
 fn a_status_that_changes_something_fails_the_read_only_check() {
-    let env = Env::new(&["fixture"]);
-    let doc = fails_exactly(
-        &env,
-        &refs(&fixture(&["misbehave=status-writes"])),
-        &["status.read-only"],
-    );
+    let doc = fixture_fails("misbehave=status-writes", &["status.read-only"]);
     assert!(
         detail(&doc, "status.read-only").contains("a status call changed ~"),
         "{doc:#}"
@@ -403,8 +400,7 @@ fn a_status_that_changes_something_fails_the_read_only_check() {
 
 #[test]
 fn an_empty_label_fails_the_label_check() {
-    let env = Env::new(&["fixture"]);
-    fails_exactly(&env, &refs(&fixture(&["misbehave=no-label"])), &["label"]);
+    fixture_fails("misbehave=no-label", &["label"]);
 }
 
 #[test]
@@ -419,12 +415,7 @@ fn a_keyword_without_help_fails_the_manifest_check() {
 
 #[test]
 fn a_bad_value_that_panics_fails_the_errors_check() {
-    let env = Env::new(&["fixture"]);
-    let doc = fails_exactly(
-        &env,
-        &refs(&fixture(&["misbehave=size-panics"])),
-        &["errors.bad-value"],
-    );
+    let doc = fixture_fails("misbehave=size-panics", &["errors.bad-value"]);
     assert_eq!(
         detail(&doc, "errors.bad-value"),
         "size=-1: resource creation panicked: negative size"
@@ -433,29 +424,14 @@ fn a_bad_value_that_panics_fails_the_errors_check() {
 
 #[test]
 fn a_panic_in_call_fails_the_call_checks() {
-    let env = Env::new(&["fixture"]);
-    let doc = fails_exactly(
-        &env,
-        &refs(&fixture(&["panic=call"])),
-        &["call.unknown-verb", "call.malformed"],
-    );
+    let doc = fixture_fails("panic=call", &["call.unknown-verb", "call.malformed"]);
     assert!(detail(&doc, "call.malformed")
         .contains("'name' given an unexpected payload: name panicked"));
 }
 
 #[test]
 fn a_panic_in_status_is_reported_and_the_kit_ends_normally() {
-    let env = Env::new(&["fixture"]);
-    let doc = fails_exactly(
-        &env,
-        &refs(&fixture(&["panic=status"])),
-        &[
-            "lifecycle",
-            "status.read-only",
-            "deadline.start",
-            "deadline.stop",
-        ],
-    );
+    let doc = fixture_fails("panic=status", &START_AND_STATUS);
     assert_eq!(
         detail(&doc, "status.read-only"),
         "status failed: status panicked: fixture app#1 told to panic on status"
@@ -465,17 +441,7 @@ fn a_panic_in_status_is_reported_and_the_kit_ends_normally() {
 
 #[test]
 fn a_driver_that_aborts_the_process_is_reported_check_by_check() {
-    let env = Env::new(&["fixture"]);
-    let doc = fails_exactly(
-        &env,
-        &refs(&fixture(&["abort=start"])),
-        &[
-            "lifecycle",
-            "status.read-only",
-            "deadline.start",
-            "deadline.stop",
-        ],
-    );
+    let doc = fixture_fails("abort=start", &START_AND_STATUS);
     assert_eq!(
         detail(&doc, "lifecycle"),
         "the test process died in a start call: it was killed by signal 6 (SIGABRT)"
@@ -489,42 +455,15 @@ fn a_driver_that_aborts_the_process_is_reported_check_by_check() {
 /// The containers of a throwaway service, removed on drop.
 struct Leftovers(String);
 
-impl Leftovers {
-    fn ids(&self) -> Vec<String> {
-        let filter = format!("label=com.opensvc.name={}", self.0);
-        let out = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &filter])
-            .output()
-            .expect("docker CLI");
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .map(String::from)
-            .collect()
-    }
-}
-
 impl Drop for Leftovers {
     fn drop(&mut self) {
-        for id in self.ids() {
-            let _ = Command::new("docker").args(["rm", "-f", &id]).output();
-        }
+        remove_service_containers(&self.0);
     }
-}
-
-fn need_image() {
-    let out = Command::new("docker")
-        .args(["images", "-q", IMAGE])
-        .output()
-        .expect("docker CLI");
-    assert!(
-        !out.stdout.is_empty(),
-        "image {IMAGE} missing: run `bash tests/setup/docker.sh` as root first"
-    );
 }
 
 #[test]
 fn docker_passes_and_leaves_no_container() {
-    need_image();
+    need_images(&[IMAGE]);
     let env = Env::new(&["docker"]);
     let image = format!("image={IMAGE}");
     // The image's own command ends on TERM: each stop is immediate, not a 10 s grace
@@ -616,7 +555,7 @@ fn ip_host_passes() {
 
 #[test]
 fn ip_netns_passes_from_a_config_with_its_container() {
-    need_image();
+    need_images(&[IMAGE]);
     let br = Bridge::new();
     let env = Env::new(&["ip", "docker"]);
     let conf = env.path("netns.conf");
@@ -657,25 +596,6 @@ struct Storage {
     vg: Option<String>,
 }
 
-/// A system command that must succeed; its stdout.
-#[track_caller]
-fn must(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e} (run tests/setup/storage.sh)", args[0]));
-    assert!(out.status.success(), "{args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn quietly(args: &[&str]) {
-    let _ = Command::new(args[0])
-        .args(&args[1..])
-        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
-        .output();
-}
-
 impl Storage {
     fn new(libs: &[&str]) -> Storage {
         Storage {
@@ -687,14 +607,7 @@ impl Storage {
 
     /// A loop device on a blank sparse image of `mb` MiB.
     fn loop_dev(&mut self, name: &str, mb: u64) -> String {
-        let image = self.env.path(&format!("{name}.img"));
-        std::fs::File::create(&image)
-            .unwrap()
-            .set_len(mb << 20)
-            .unwrap();
-        let dev = must(&["losetup", "-f", "--show", image.to_str().unwrap()])
-            .trim()
-            .to_string();
+        let dev = attach_loop(&self.env.path(&format!("{name}.img")), mb);
         self.loops.push(dev.clone());
         dev
     }

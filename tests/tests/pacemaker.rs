@@ -3,14 +3,14 @@
 
 mod ocf_kit;
 
-use ocf_kit::{require_packages, sh, wait_for, Bridge};
+use ocf_kit::{require_packages, wait_for, Bridge};
 use std::fs::File;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use svcmgr_tests::{target_dir, Env};
+use svcmgr_tests::{must, target_dir, Env};
 
 /// The agent in the tree.
 fn agent_source() -> PathBuf {
@@ -312,7 +312,7 @@ impl Cluster {
     /// before the daemons start.
     fn seed_cib(&self) {
         let seed = self.work.path().join("cib-seed.xml");
-        std::fs::write(&seed, sh(&["cibadmin", "--empty"])).unwrap();
+        std::fs::write(&seed, must(&["cibadmin", "--empty"])).unwrap();
         for (name, value) in [("stonith-enabled", "false"), ("dc-deadtime", "2s")] {
             let ok = Command::new("crm_attribute")
                 .args(["--type", "crm_config", "--name", name, "--update", value])
@@ -322,7 +322,7 @@ impl Cluster {
                 .success();
             assert!(ok, "crm_attribute {name}");
         }
-        sh(&[
+        must(&[
             "install",
             "-o",
             "hacluster",
@@ -507,7 +507,7 @@ fn service_primitive(id: &str, env: &Env, name: &str) -> String {
 
 /// Add a primitive or group to the CIB's resources.
 fn create_resource(xml: &str) {
-    sh(&[
+    must(&[
         "cibadmin",
         "--create",
         "--scope",
@@ -518,7 +518,7 @@ fn create_resource(xml: &str) {
 }
 
 fn target_role(rsc: &str, role: &str) {
-    sh(&[
+    must(&[
         "crm_resource",
         "--resource",
         rsc,

@@ -122,26 +122,14 @@ fn a_status_that_hangs_is_undef_after_its_timeout_and_holds_up_nothing() {
         ),
     );
     let shown = run_within(&env, &["-s", SVC, "print", "status"]).run.ok();
-    assert!(
-        shown.status_line("fs#1").contains("undef"),
-        "{}",
-        shown.stdout
-    );
+    shown.assert_state("fs#1", "undef");
     assert!(
         shown.stdout.contains("status timed out after 1s"),
         "{}",
         shown.stdout
     );
-    assert!(
-        shown.status_line("fs#2").contains("down"),
-        "{}",
-        shown.stdout
-    );
-    assert!(
-        shown.status_line("app#1").contains("up"),
-        "{}",
-        shown.stdout
-    );
+    shown.assert_state("fs#2", "down");
+    shown.assert_state("app#1", "up");
 
     // `status` answers; `start` and `stop` end (they hold the lock), and release it.
     let status = run_within(&env, &["-s", SVC, "status"]);
@@ -331,11 +319,7 @@ fn a_simple_app_that_dies_at_once_failed_to_start() {
     let run = run_within(&env, &["-s", SVC, "start"]).run.code(1);
     assert_logged(&run, "app#1 E sh -c exit 3 exited at once with code 3");
     let shown = run_within(&env, &["-s", SVC, "print", "status"]).run.ok();
-    assert!(
-        shown.status_line("app#1").contains("down"),
-        "{}",
-        shown.stdout
-    );
+    shown.assert_state("app#1", "down");
 }
 
 // ---- point 8: a forking start whose background child keeps the output ----------------------

@@ -13,38 +13,8 @@ use std::cell::RefCell;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use svcmgr_plugin_api::sdk::mountinfo;
-use svcmgr_tests::{Env, Run};
-
-/// A system command's stdout; panics with its stderr when it fails.
-#[track_caller]
-fn sh(argv: &[&str]) -> String {
-    let out = Command::new(argv[0])
-        .args(&argv[1..])
-        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e} (run tests/setup/storage.sh)", argv[0]));
-    assert!(
-        out.status.success(),
-        "{} failed: {}",
-        argv.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Like `sh`, for cleanup: failures are ignored.
-fn quiet(argv: &[&str]) {
-    let _ = Command::new(argv[0])
-        .args(&argv[1..])
-        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
+use svcmgr_tests::{attach_loop, must, quietly, Run, Service};
 
 /// The mounts at or below `dir`.
 fn mounts_under(dir: &Path) -> Vec<PathBuf> {
@@ -64,7 +34,7 @@ fn is_mountpoint(path: &Path) -> bool {
 
 /// The tags of a VG (empty when it has none).
 fn vg_tags(vg: &str) -> Vec<String> {
-    sh(&["vgs", "--noheadings", "-o", "vg_tags", vg])
+    must(&["vgs", "--noheadings", "-o", "vg_tags", vg])
         .trim()
         .split(',')
         .filter(|t| !t.is_empty())
@@ -110,9 +80,7 @@ fn assert_in_order(run: &Run, steps: &[(&str, &str)]) {
 
 /// One test's kernel objects and service, all removed on drop.
 struct Lab {
-    env: Env,
-    name: String,
-    id: String,
+    svc: Service,
     loops: RefCell<Vec<String>>,
     vgs: RefCell<Vec<String>>,
     children: RefCell<Vec<Child>>,
@@ -120,16 +88,8 @@ struct Lab {
 
 impl Lab {
     fn new(libs: &[&str]) -> Lab {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let pid = std::process::id();
         Lab {
-            env: Env::new(libs),
-            name: format!("stg{pid}x{n}"),
-            id: format!(
-                "{:08x}-0000-4000-8000-{n:012x}",
-                (pid << 8) ^ n ^ 0x5700_0000
-            ),
+            svc: Service::new("stg", libs),
             loops: RefCell::new(Vec::new()),
             vgs: RefCell::new(Vec::new()),
             children: RefCell::new(Vec::new()),
@@ -143,17 +103,6 @@ impl Lab {
     /// A path under the lab's root.
     fn path(&self, rel: &str) -> PathBuf {
         self.env.path(rel)
-    }
-
-    fn run(&self, args: &str) -> Run {
-        self.env.run(&format!("-s {} {args}", self.name))
-    }
-
-    fn write_conf(&self, body: &str) {
-        self.env.write_conf(
-            &self.name,
-            &format!("[DEFAULT]\nid = {}\n\n{body}", self.id),
-        );
     }
 
     /// A sparse image file of `mb` MiB in the root (not attached).
@@ -172,10 +121,7 @@ impl Lab {
     }
 
     fn loop_of_size(&self, name: &str, mb: u64) -> String {
-        let image = self.image(&format!("{name}.img"), mb);
-        let dev = sh(&["losetup", "-f", "--show", image.to_str().unwrap()])
-            .trim()
-            .to_string();
+        let dev = attach_loop(&self.path(&format!("{name}.img")), mb);
         self.loops.borrow_mut().push(dev.clone());
         dev
     }
@@ -205,9 +151,12 @@ impl Lab {
         let child = children.iter_mut().find(|c| c.id() == pid).unwrap();
         child.try_wait().unwrap().is_some()
     }
+}
 
-    fn var(&self) -> PathBuf {
-        self.path(&format!("var/lib/opensvc/{}", self.name))
+impl std::ops::Deref for Lab {
+    type Target = Service;
+    fn deref(&self) -> &Service {
+        &self.svc
     }
 }
 
@@ -221,20 +170,20 @@ impl Drop for Lab {
         // mounts_under lists the deepest first; stacked mounts need several passes.
         for _ in 0..3 {
             for point in mounts_under(self.root()).into_iter().rev() {
-                quiet(&["umount", point.to_str().unwrap()]);
+                quietly(&["umount", point.to_str().unwrap()]);
             }
         }
         for point in mounts_under(self.root()) {
-            quiet(&["umount", "-l", point.to_str().unwrap()]);
+            quietly(&["umount", "-l", point.to_str().unwrap()]);
         }
         for vg in self.vgs.borrow().iter() {
             if vg_exists(vg) {
-                quiet(&["vgremove", "-ff", vg]);
+                quietly(&["vgremove", "-ff", vg]);
             }
         }
         for dev in self.loops.borrow().iter() {
-            quiet(&["pvremove", "-qq", "-y", dev]);
-            quiet(&["losetup", "-d", dev]);
+            quietly(&["pvremove", "-qq", "-y", dev]);
+            quietly(&["losetup", "-d", dev]);
         }
     }
 }
@@ -293,7 +242,7 @@ fn rids_named_against_the_mount_order_mount_the_parent_first() {
     assert!(parent < child, "{}", prov.stderr);
     assert_eq!(mounts_under(&app), [app.clone(), data.clone()]);
     let status = lab.run("print status").ok();
-    assert!(status.status_line("fs#1").contains(" up "));
+    status.assert_state("fs#1", "up");
     assert!(status
         .status_line("fs#2")
         .contains(&format!("{b}@{}", app.display())));
@@ -339,11 +288,7 @@ fn busy_mount_fails_the_stop_unless_kill_procs() {
     assert!(is_mountpoint(&mnt));
     assert!(!lab.ended(pid), "processes are not killed by default");
     let status = lab.run("print status").ok();
-    assert!(
-        status.status_line("fs#1").contains(" up "),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("fs#1", "up");
 
     lab.run("set --kw fs#1.kill_procs=true").ok();
     let stop = lab.run("stop").ok();
@@ -358,14 +303,14 @@ fn busy_mount_fails_the_stop_unless_kill_procs() {
 fn provision_never_reformats_a_device_holding_a_filesystem() {
     let lab = Lab::new(&["fs"]);
     let (dev, other) = (lab.loop_dev("data"), lab.loop_dev("other"));
-    sh(&["mkfs.ext4", "-q", &dev]);
+    must(&["mkfs.ext4", "-q", &dev]);
     let by_hand = lab.path("by-hand");
     std::fs::create_dir(&by_hand).unwrap();
-    sh(&["mount", &dev, by_hand.to_str().unwrap()]);
+    must(&["mount", &dev, by_hand.to_str().unwrap()]);
     std::fs::write(by_hand.join("precious"), "data written before").unwrap();
-    sh(&["umount", by_hand.to_str().unwrap()]);
+    must(&["umount", by_hand.to_str().unwrap()]);
     // Another filesystem type than the resource's: left alone too.
-    sh(&["mkfs.ext2", "-q", &other]);
+    must(&["mkfs.ext2", "-q", &other]);
 
     lab.write_conf(&format!(
         "{}{}",
@@ -427,14 +372,14 @@ fn the_device_is_recognised_under_its_other_names() {
     let uuid = format!("5b0f0c2e-7d1a-4e25-9a61-{:012x}", std::process::id());
     let uuid = uuid.as_str();
     let (by_uuid, by_link) = (lab.loop_dev("uuid"), lab.loop_dev("link"));
-    sh(&["mkfs.ext4", "-q", "-U", uuid, &by_uuid]);
-    sh(&["mkfs.ext4", "-q", &by_link]);
+    must(&["mkfs.ext4", "-q", "-U", uuid, &by_uuid]);
+    must(&["mkfs.ext4", "-q", &by_link]);
     let link = lab.path("disk-link");
     std::os::unix::fs::symlink(&by_link, &link).unwrap();
     let link_mnt = lab.path("link");
     std::fs::create_dir(&link_mnt).unwrap();
     // Mounted by hand under its kernel name; the config names it through a symlink.
-    sh(&["mount", &by_link, link_mnt.to_str().unwrap()]);
+    must(&["mount", &by_link, link_mnt.to_str().unwrap()]);
     lab.write_conf(&format!(
         "{}{}{}",
         fs_section(&lab, "fs#1", "ext4", image.to_str().unwrap(), "file", ""),
@@ -447,13 +392,9 @@ fn the_device_is_recognised_under_its_other_names() {
     prov.line_index(&["fs#3 ", "is already mounted"]);
     let status = lab.run("print status").ok();
     for rid in ["fs#1", "fs#2", "fs#3"] {
-        assert!(
-            status.status_line(rid).contains(" up "),
-            "{}",
-            status.stdout
-        );
+        status.assert_state(rid, "up");
     }
-    let loops_of_image = || sh(&["losetup", "-j", image.to_str().unwrap()]);
+    let loops_of_image = || must(&["losetup", "-j", image.to_str().unwrap()]);
     assert!(!loops_of_image().is_empty());
     lab.run("stop").ok();
     assert!(mounts_under(lab.root()).is_empty());
@@ -532,7 +473,7 @@ fn every_formatted_type_provisions_mounts_and_stops() {
     }
     let status = lab.run("print status").ok();
     for i in 1..=kinds.len() {
-        assert!(status.status_line(&format!("fs#{i}")).contains(" up "));
+        status.assert_state(&format!("fs#{i}"), "up");
     }
     lab.run("stop").ok();
     assert!(mounts_under(lab.root()).is_empty());
@@ -566,19 +507,11 @@ fn tmpfs_and_bind_mounts() {
     assert!(status
         .status_line("fs#1")
         .contains(&format!("tmpfs@{}", lab.path("tmp").display())));
-    assert!(
-        status.status_line("fs#2").contains(" up "),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("fs#2", "up");
     lab.run("stop").ok();
     assert!(mounts_under(lab.root()).is_empty());
     let status = lab.run("print status").ok();
-    assert!(
-        status.status_line("fs#2").contains(" down "),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("fs#2", "down");
 }
 
 #[test]
@@ -603,9 +536,9 @@ fn mount_point_owner_and_a_failing_write_test() {
     assert_ne!(meta.gid(), 0);
 
     // An immutable root directory refuses the status write test.
-    sh(&["chattr", "+i", mnt.to_str().unwrap()]);
+    must(&["chattr", "+i", mnt.to_str().unwrap()]);
     let status = lab.run("print status");
-    sh(&["chattr", "-i", mnt.to_str().unwrap()]);
+    must(&["chattr", "-i", mnt.to_str().unwrap()]);
     let line = status.status_line("fs#1");
     assert!(line.contains(" warn "), "{}", status.stdout);
     assert!(
@@ -614,11 +547,7 @@ fn mount_point_owner_and_a_failing_write_test() {
         status.stdout
     );
     let status = lab.run("print status").ok();
-    assert!(
-        status.status_line("fs#1").contains(" up "),
-        "{}",
-        status.stdout
-    );
+    status.assert_state("fs#1", "up");
     assert_eq!(
         std::fs::read_dir(&mnt).unwrap().count(),
         1,
@@ -631,8 +560,8 @@ fn vg_provision_start_stop_unprovision() {
     let lab = Lab::new(&["disk"]);
     let (pv, other_pv) = (lab.loop_dev("pv"), lab.loop_dev("pv2"));
     let (vg, other, refused) = (lab.vg_name("vg"), lab.vg_name("other"), lab.vg_name("no"));
-    sh(&["pvcreate", "-q", &other_pv]);
-    sh(&["vgcreate", "-q", &other, &other_pv]);
+    must(&["pvcreate", "-q", &other_pv]);
+    must(&["vgcreate", "-q", &other, &other_pv]);
     lab.write_conf(&format!(
         "[vg#1]\nvgname = {vg}\npvs = {pv}\noptions = -s 8m\n\n[disk#2]\ntype = vg\nname = {refused}\npvs = {other_pv}\n"
     ));
@@ -672,7 +601,7 @@ fn vg_provision_start_stop_unprovision() {
     let again = lab.run("stop --rid vg#1").ok();
     again.line_index(&["vg#1 ", &format!("{vg} is already down")]);
     let status = lab.run("print status").ok();
-    assert!(status.status_line("vg#1").contains(" down "));
+    status.assert_state("vg#1", "down");
     assert!(
         status.stdout.contains("not tagged @node1"),
         "{}",
@@ -694,8 +623,8 @@ fn print_devs_shows_the_devices_of_filesystems_and_volume_groups() {
     let attached = lab.loop_dev("img");
     let image = lab.path("img.img");
     let vg = lab.vg_name("vg");
-    sh(&["pvcreate", "-q", &pv]);
-    sh(&["vgcreate", "-q", &vg, &pv]);
+    must(&["pvcreate", "-q", &pv]);
+    must(&["vgcreate", "-q", &vg, &pv]);
     lab.write_conf(&format!(
         "[vg#1]\nname = {vg}\n\n{}{}{}",
         fs_section(&lab, "fs#1", "ext4", &fs_dev, "m1", ""),
@@ -741,23 +670,19 @@ fn vg_tagged_by_another_node_is_taken_over() {
     let lab = Lab::new(&["disk"]);
     let pv = lab.loop_dev("pv");
     let vg = lab.vg_name("vg");
-    sh(&["pvcreate", "-q", &pv]);
-    sh(&["vgcreate", "-q", &vg, &pv]);
-    sh(&["vgchange", "-q", "--addtag", "@othernode", &vg]);
+    must(&["pvcreate", "-q", &pv]);
+    must(&["vgcreate", "-q", &vg, &pv]);
+    must(&["vgchange", "-q", "--addtag", "@othernode", &vg]);
     lab.write_conf(&format!("[vg#1]\nname = {vg}\n"));
     let status = lab.run("print status").ok();
-    assert!(status.status_line("vg#1").contains(" down "));
+    status.assert_state("vg#1", "down");
 
     let start = lab.run("start").ok();
     let del = start.line_index(&["vg#1 ", &format!("vgchange --deltag @othernode {vg}")]);
     let add = start.line_index(&["vg#1 ", &format!("vgchange --addtag @node1 {vg}")]);
     assert!(del < add, "{}", start.stderr);
     assert_eq!(vg_tags(&vg), ["node1"]);
-    assert!(lab
-        .run("print status")
-        .ok()
-        .status_line("vg#1")
-        .contains(" up "));
+    lab.run("print status").ok().assert_state("vg#1", "up");
     lab.run("stop").ok();
     assert!(vg_tags(&vg).is_empty(), "stop drops this node's tag");
 }
@@ -777,25 +702,17 @@ fn vg_logical_volumes_are_activated_by_start() {
     let lab = Lab::new(&["disk"]);
     let pv = lab.loop_dev("pv");
     let vg = lab.vg_name("vg");
-    sh(&["pvcreate", "-q", &pv]);
-    sh(&["vgcreate", "-q", &vg, &pv]);
-    sh(&["lvcreate", "-q", "-an", "-Zn", "-L", "8m", "-n", "lv1", &vg]);
+    must(&["pvcreate", "-q", &pv]);
+    must(&["vgcreate", "-q", &vg, &pv]);
+    must(&["lvcreate", "-q", "-an", "-Zn", "-L", "8m", "-n", "lv1", &vg]);
     lab.write_conf(&format!("[vg#1]\nname = {vg}\n"));
     let start = lab.run("start").ok();
     start.line_index(&["vg#1 ", &format!("vgchange -a y {vg}")]);
     assert!(Path::new(&format!("/dev/{vg}/lv1")).exists());
-    assert!(lab
-        .run("print status")
-        .ok()
-        .status_line("vg#1")
-        .contains(" up "));
+    lab.run("print status").ok().assert_state("vg#1", "up");
     lab.run("stop").ok();
     assert!(!Path::new(&format!("/dev/mapper/{vg}-lv1")).exists());
-    assert!(lab
-        .run("print status")
-        .ok()
-        .status_line("vg#1")
-        .contains(" down "));
+    lab.run("print status").ok().assert_state("vg#1", "down");
 }
 
 const IMAGE: &str = "svcmgr-test/busybox:1";
@@ -846,7 +763,7 @@ fn v1_service_on_loop_devices_with_the_docker_data_on_fs2() {
     }
     assert_eq!(mounts_under(&app), [app.clone(), data.clone()]);
     let archive = lab.path("image.tar");
-    sh(&["docker", "save", "-o", archive.to_str().unwrap(), IMAGE]);
+    must(&["docker", "save", "-o", archive.to_str().unwrap(), IMAGE]);
     lab.run(&format!("docker load -i {}", archive.display()))
         .ok();
     let first = lab.run("start").ok();
@@ -865,11 +782,7 @@ fn v1_service_on_loop_devices_with_the_docker_data_on_fs2() {
         "{fs1}"
     );
     for rid in ["fs#2", "container#1", "container#2", "container#3"] {
-        assert!(
-            status.status_line(rid).contains(" up "),
-            "{}",
-            status.stdout
-        );
+        status.assert_state(rid, "up");
     }
     // The private daemon's data really is on fs#2.
     let data_rdev = std::fs::metadata(&data_dev).unwrap().rdev();

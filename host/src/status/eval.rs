@@ -127,12 +127,13 @@ pub fn instance(svc: &Service) -> InstanceView {
     }
 }
 
-/// Evaluate, and cache the JSON document as `status.json` in the var dir.
+/// Evaluate, and cache the JSON document as `status.json` in the var dir (not synced: a
+/// cache, see [`super::monitor::write_status_cache`]).
 pub fn refresh(svc: &Service) -> InstanceView {
     let view = instance(svc);
     let var = svc.var_dir();
     let doc = super::json::document(&view);
     let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    let _ = super::monitor::write_state(&var, "status.json", &text);
+    let _ = super::monitor::write_status_cache(&var, &text);
     view
 }

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use svcmgr_plugin_api::sdk::files;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Monitor {
@@ -56,12 +57,21 @@ impl Monitor {
     }
 }
 
-/// Write `<var>/<file>` atomically, 0600, in a var dir made 0700 when missing.
+/// Write `<var>/<file>` atomically and durably, 0600, in a var dir made 0700 when missing.
 pub fn write_state(var: &Path, file: &str, text: &str) -> std::io::Result<()> {
     use crate::paths::{PRIVATE_DIR_MODE, PRIVATE_FILE_MODE};
-    use svcmgr_plugin_api::sdk::files;
     files::create_dir_mode(var, PRIVATE_DIR_MODE)?;
     files::write_atomic(&var.join(file), text.as_bytes(), PRIVATE_FILE_MODE)
+}
+
+/// Write `<var>/status.json`, as [`write_state`] does but not synced to disk: it is a cache
+/// of the last evaluation, rebuilt by any status or action, so a machine crash that loses the
+/// last write costs nothing that the next command does not redo; readers still never see a
+/// part of it. Its two fsyncs were most of a `print status` on a busy disk.
+pub fn write_status_cache(var: &Path, text: &str) -> std::io::Result<()> {
+    use crate::paths::{PRIVATE_DIR_MODE, PRIVATE_FILE_MODE};
+    files::create_dir_mode(var, PRIVATE_DIR_MODE)?;
+    files::write_cache(&var.join("status.json"), text.as_bytes(), PRIVATE_FILE_MODE)
 }
 
 /// The frozen flag file of a service.

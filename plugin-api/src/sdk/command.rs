@@ -4,6 +4,7 @@
 use super::{Context, Ctx, Error, Result};
 use crate::types::Level;
 use std::io::{Read, Write};
+use std::ops::ControlFlow;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
@@ -42,6 +43,7 @@ pub struct Cmd<'a> {
     stderr_floor: Level,
     deadline: Option<Instant>,
     line_level: fn(&str) -> Level,
+    answered: Option<fn(&str) -> bool>,
 }
 
 impl<'a> Cmd<'a> {
@@ -57,6 +59,7 @@ impl<'a> Cmd<'a> {
             stderr_floor: Level::Debug,
             deadline,
             line_level: |_| Level::Info,
+            answered: None,
         }
     }
     /// Add an environment variable.
@@ -89,6 +92,16 @@ impl<'a> Cmd<'a> {
     /// Do not log the command line nor its output (status probes).
     pub fn quiet(mut self) -> Self {
         self.quiet = true;
+        self
+    }
+    /// The command has answered once its standard output so far passes `answered` (checked
+    /// after each line): [`Cmd::run`] returns then, without waiting for the process to exit.
+    /// For read-only reports of tools that linger after they answered (LVM tears its aio
+    /// context down for ~30 ms after printing its report). The process finishes in the
+    /// background (a thread reaps it, what it still writes is dropped) and
+    /// [`Output::code`] is 0, unless it had exited already.
+    pub fn done_when(mut self, answered: fn(&str) -> bool) -> Self {
+        self.answered = Some(answered);
         self
     }
     /// Log the lines the command writes on stderr as warnings (an application's own
@@ -138,7 +151,7 @@ impl<'a> Cmd<'a> {
         let floors = [Level::Debug, self.stderr_floor];
         let mut texts = [String::new(), String::new()];
         let mut headed = [false, false];
-        let finished = supervise(&mut child, self.deadline, |stream, text| {
+        let finished = supervise_until(&mut child, self.deadline, |stream, text| {
             let i = stream as usize;
             if !quiet {
                 if !headed[i] {
@@ -149,6 +162,12 @@ impl<'a> Cmd<'a> {
             }
             texts[i].push_str(text);
             texts[i].push('\n');
+            match self.answered {
+                Some(answered) if stream == Stream::Stdout && answered(&texts[0]) => {
+                    ControlFlow::Break(())
+                }
+                _ => ControlFlow::Continue(()),
+            }
         })
         .context("wait for the command")?;
         if finished.killed_at_deadline {
@@ -373,6 +392,9 @@ pub struct Finished {
     pub code: i32,
     /// The deadline passed: its process group was killed.
     pub killed_at_deadline: bool,
+    /// It answered ([`supervise_until`]) before its process exited, which finishes in the
+    /// background: `code` is 0.
+    pub answered_running: bool,
 }
 
 /// Wait for `child` (spawned with piped stdout and stderr, leading a process group of its
@@ -385,6 +407,20 @@ pub fn supervise(
     child: &mut Child,
     deadline: Option<Instant>,
     mut on_line: impl FnMut(Stream, &str),
+) -> std::io::Result<Finished> {
+    supervise_until(child, deadline, |stream, line| {
+        on_line(stream, line);
+        ControlFlow::Continue(())
+    })
+}
+
+/// [`supervise`], except that the command is done as soon as `on_line` breaks (it has
+/// answered): if its process still runs then, a background thread reaps it and what it
+/// still writes is read and dropped, and the result says `answered_running`.
+pub fn supervise_until(
+    child: &mut Child,
+    deadline: Option<Instant>,
+    mut on_line: impl FnMut(Stream, &str) -> ControlFlow<()>,
 ) -> std::io::Result<Finished> {
     let pid = child.id() as libc::pid_t;
     let mut streams = [
@@ -432,24 +468,41 @@ pub fn supervise(
             killed_at_deadline = true;
             continue;
         }
+        let mut answered = false;
         for (i, pipe) in streams.iter_mut().enumerate() {
             let Some(pipe) = pipe.as_mut().filter(|p| p.open) else {
                 continue;
             };
             let ready = fds.iter().any(|f| f.fd == pipe.fd() && f.revents != 0);
             if ready {
-                pipe.read_some(&mut |l| on_line(STREAMS[i], l))?;
+                pipe.read_some(&mut |l| answered |= on_line(STREAMS[i], l).is_break())?;
             }
         }
         if fds[0].revents != 0 {
             break;
+        }
+        if answered && !killed_at_deadline {
+            if child.try_wait()?.is_some() {
+                break;
+            }
+            for pipe in streams.into_iter().flatten().filter(|p| p.open) {
+                pipe.drop_in_background();
+            }
+            reap_in_background(pid);
+            return Ok(Finished {
+                code: 0,
+                killed_at_deadline,
+                answered_running: true,
+            });
         }
     }
     let status = child.wait()?;
     // Everything the process wrote before it exited is in the pipes now.
     for (i, pipe) in streams.iter_mut().enumerate() {
         if let Some(pipe) = pipe.as_mut() {
-            pipe.drain(&mut |l| on_line(STREAMS[i], l))?;
+            pipe.drain(&mut |l| {
+                let _ = on_line(STREAMS[i], l);
+            })?;
         }
     }
     for pipe in streams.into_iter().flatten().filter(|p| p.open) {
@@ -458,7 +511,16 @@ pub fn supervise(
     Ok(Finished {
         code: code_of(status),
         killed_at_deadline,
+        answered_running: false,
     })
+}
+
+/// Wait for the exit of a child this process spawned, on a thread of its own.
+fn reap_in_background(pid: libc::pid_t) {
+    let _ = std::thread::Builder::new().spawn(move || {
+        // SAFETY: waitpid(2) on our own child, no status kept.
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    });
 }
 
 const STREAMS: [Stream; 2] = [Stream::Stdout, Stream::Stderr];
@@ -597,6 +659,45 @@ fn code_of(status: std::process::ExitStatus) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_that_answered_is_done_and_reaped_in_the_background() {
+        let spawn = || {
+            Command::new("sh")
+                .args(["-c", "echo answer; sleep 2; echo late"])
+                .process_group(0)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let alive = |pid: u32| unsafe { libc::kill(pid as libc::pid_t, 0) } == 0;
+        let mut child = spawn();
+        let mut lines = Vec::new();
+        let done = supervise_until(&mut child, None, |_, line| {
+            lines.push(line.to_string());
+            match line {
+                "answer" => ControlFlow::Break(()),
+                _ => ControlFlow::Continue(()),
+            }
+        })
+        .unwrap();
+        assert!(done.answered_running && done.code == 0);
+        assert_eq!(lines, ["answer"]);
+        assert!(alive(child.id()), "returned before the process exited");
+        // Reaped once it exits, not left a zombie (which would still answer kill -0).
+        let until = Instant::now() + Duration::from_secs(30);
+        while alive(child.id()) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!alive(child.id()), "the process was not reaped");
+        // Without an answer, the command is done when it exits, with every line.
+        let mut child = spawn();
+        let mut lines = Vec::new();
+        let done = supervise(&mut child, None, |_, line| lines.push(line.to_string())).unwrap();
+        assert!(!done.answered_running && done.code == 0);
+        assert_eq!(lines, ["answer", "late"]);
+    }
 
     #[test]
     fn programs_are_looked_up_in_the_commands_path() {

@@ -1,7 +1,7 @@
 //! Files written safely, for drivers and the host alike: [`write_atomic`] replaces a file so
 //! that a reader (or a process killed mid-write) sees the old content or the new one, never a
-//! part, with the permission bits asked whatever the umask; [`create_dir_mode`] makes a
-//! folder private the same way.
+//! part, with the permission bits asked whatever the umask ([`write_cache`] too, without
+//! syncing to disk); [`create_dir_mode`] makes a folder private the same way.
 //!
 //! ```no_run
 //! use svcmgr_plugin_api::sdk::files;
@@ -21,18 +21,31 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// synced so that the rename survives a crash. On error, the temporary file is removed and
 /// `path` is untouched.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+    replace(path, contents, mode, true)
+}
+
+/// Replace `path` with `contents` as [`write_atomic`] does, without syncing anything to disk:
+/// a reader still sees the old content or the new one, never a part, but after a crash of
+/// the machine the file may hold either (or, on a file system that does not order a rename
+/// after the data it renames, be empty). For a cache that the next reading rebuilds, whose
+/// two syncs would cost more than it is worth.
+pub fn write_cache(path: &Path, contents: &[u8], mode: u32) -> std::io::Result<()> {
+    replace(path, contents, mode, false)
+}
+
+fn replace(path: &Path, contents: &[u8], mode: u32, sync: bool) -> std::io::Result<()> {
     let (tmp, mut file) = create_temp_beside(path, mode)?;
     let written = file
         .write_all(contents)
         .and_then(|()| file.set_permissions(std::fs::Permissions::from_mode(mode)))
-        .and_then(|()| file.sync_all())
+        .and_then(|()| if sync { file.sync_all() } else { Ok(()) })
         .and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
     // The rename is in the folder's data: sync it too (best effort: some file systems refuse).
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    if let Some(dir) = path.parent().filter(|d| sync && !d.as_os_str().is_empty()) {
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
@@ -106,13 +119,15 @@ mod tests {
         let old = unsafe { libc::umask(0) };
         write_atomic(&f, b"one", 0o600).unwrap();
         write_atomic(&f, b"two", 0o640).unwrap();
+        write_cache(&f, b"three", 0o604).unwrap();
         unsafe { libc::umask(old) };
-        assert_eq!(std::fs::read_to_string(&f).unwrap(), "two");
-        assert_eq!(std::fs::metadata(&f).unwrap().mode() & 0o7777, 0o640);
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "three");
+        assert_eq!(std::fs::metadata(&f).unwrap().mode() & 0o7777, 0o604);
         assert_eq!(std::fs::read_dir(dir.join("a/b")).unwrap().count(), 1);
         // A failed write leaves the old content and no temporary file.
         assert!(write_atomic(&dir.join("a/nofolder/x"), b"z", 0o600).is_err());
         assert!(write_atomic(&dir.join("a/b"), b"z", 0o600).is_err());
+        assert!(write_cache(&dir.join("a/b"), b"z", 0o600).is_err());
         assert_eq!(std::fs::read_dir(dir.join("a/b")).unwrap().count(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -126,8 +141,14 @@ mod tests {
             for i in 0..8 {
                 let f = &f;
                 s.spawn(move || {
-                    for _ in 0..50 {
-                        write_atomic(f, format!("{i}").repeat(1000).as_bytes(), 0o600).unwrap();
+                    for n in 0..50 {
+                        let text = format!("{i}").repeat(1000);
+                        let write = if n % 2 == 0 {
+                            write_atomic
+                        } else {
+                            write_cache
+                        };
+                        write(f, text.as_bytes(), 0o600).unwrap();
                     }
                 });
             }

@@ -87,6 +87,7 @@ mod tests {
                     active: *a,
                 })
                 .collect(),
+            pvs: Vec::new(),
         }
     }
 

@@ -63,48 +63,15 @@ fn report(out: &Output, argv: &[String]) -> Result<String> {
 }
 
 impl VolumeGroup {
-    /// The VG's state (None: not visible). `vgs` and `lvs` run side by side.
+    /// The VG's state (None: not visible), from one `lvm fullreport`, taken as soon as its
+    /// report is printed (LVM's own teardown goes on in the background).
     fn read(&self, ctx: &Ctx) -> Result<Option<Vg>> {
-        let vgs = args(&[
-            "vgs",
-            "--reportformat",
-            "json",
-            "-o",
-            "vg_name,vg_tags",
-            &self.name,
-        ]);
-        let lvs = args(&[
-            "lvs",
-            "--reportformat",
-            "json",
-            "-o",
-            "lv_name,lv_attr",
-            &self.name,
-        ]);
-        let run = |argv: &Vec<String>| -> Result<String> {
-            let out = lvm(ctx, argv)?.quiet().run()?;
-            report(&out, argv)
-        };
-        let (vg_doc, lv_doc) = std::thread::scope(|s| {
-            let lv = s.spawn(|| run(&lvs));
-            let vg = run(&vgs);
-            (
-                vg,
-                lv.join()
-                    .unwrap_or_else(|_| Err(Error::other("lvs reader panicked"))),
-            )
-        });
-        let vg_doc = vg_doc?;
-        // lvs fails on a VG that is not there; vgs says so already.
-        let lv_doc = lv_doc.unwrap_or_else(|_| r#"{"report":[{"lv":[]}]}"#.into());
-        lvm::parse_vg(&vg_doc, &lv_doc).map_err(Error::other)
-    }
-
-    /// The physical volumes of the VG, as LVM names them (`vgs -o pv_name`).
-    fn physical_volumes(&self, ctx: &Ctx) -> Result<Vec<String>> {
-        let argv = args(&["vgs", "--reportformat", "json", "-o", "pv_name", &self.name]);
-        let out = lvm(ctx, &argv)?.quiet().run()?;
-        lvm::parse_pv_names(&report(&out, &argv)?).map_err(Error::other)
+        let argv = lvm::fullreport_args(&self.name);
+        let out = lvm(ctx, &argv)?
+            .quiet()
+            .done_when(lvm::report_complete)
+            .run()?;
+        lvm::parse_vg(&report(&out, &argv)?).map_err(Error::other)
     }
 
     fn read_visible(&self, ctx: &Ctx) -> Result<Vg> {
@@ -191,7 +158,7 @@ impl ResourceImpl for VolumeGroup {
             .iter()
             .map(|lv| format!("/dev/{}/{}", self.name, lv.name))
             .collect();
-        let sub = self.physical_volumes(ctx)?;
+        let sub = vg.pvs;
         let devices = Devices::system();
         let mut base: Vec<String> = sub.iter().flat_map(|pv| devices.base_devices(pv)).collect();
         base.sort();

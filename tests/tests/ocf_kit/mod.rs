@@ -5,32 +5,9 @@
 #![allow(dead_code)] // each test file uses part of the kit
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
-
-/// Run a command; its stdout, or a panic showing both streams.
-#[track_caller]
-pub fn sh(argv: &[&str]) -> String {
-    let out = Command::new(argv[0])
-        .args(&argv[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}", argv[0]));
-    assert!(
-        out.status.success(),
-        "{} failed ({})\nstdout:\n{}\nstderr:\n{}",
-        argv.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Run a command, ignoring how it ends (teardown).
-pub fn quietly(argv: &[&str]) {
-    let _ = Command::new(argv[0]).args(&argv[1..]).output();
-}
+use svcmgr_tests::{attach_loop, must, quietly};
 
 /// Poll `cond` every 200ms until it holds or `secs` pass; false on timeout.
 pub fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
@@ -80,7 +57,7 @@ pub struct Bridge {
 impl Bridge {
     pub fn new() -> Bridge {
         let name = unique("ocfbr");
-        sh(&["ip", "link", "add", "name", &name, "type", "bridge"]);
+        must(&["ip", "link", "add", "name", &name, "type", "bridge"]);
         static HOST: AtomicU32 = AtomicU32::new(10);
         let br = Bridge {
             ip: format!(
@@ -90,13 +67,13 @@ impl Bridge {
             ),
             name,
         };
-        sh(&["ip", "link", "set", &br.name, "up"]);
+        must(&["ip", "link", "set", &br.name, "up"]);
         br
     }
 
     /// The addresses plumbed on the bridge (`198.18.1.10/24`…).
     pub fn addresses(&self) -> Vec<String> {
-        sh(&["ip", "-o", "-4", "addr", "show", "dev", &self.name])
+        must(&["ip", "-o", "-4", "addr", "show", "dev", &self.name])
             .lines()
             .filter_map(|l| {
                 let mut words = l.split_whitespace();
@@ -132,18 +109,11 @@ impl LoopFs {
             .prefix("svcmgr-ocf-fs-")
             .tempdir()
             .unwrap();
-        let image = dir.path().join("disk.img");
-        std::fs::File::create(&image)
-            .unwrap()
-            .set_len(64 << 20)
-            .unwrap();
         let mnt = dir.path().join("mnt");
         std::fs::create_dir(&mnt).unwrap();
-        let device = sh(&["losetup", "--find", "--show", image.to_str().unwrap()])
-            .trim()
-            .to_string();
+        let device = attach_loop(&dir.path().join("disk.img"), 64);
         let fs = LoopFs { dir, device, mnt };
-        sh(&["mkfs.ext4", "-q", "-F", &fs.device]);
+        must(&["mkfs.ext4", "-q", "-F", &fs.device]);
         fs
     }
 
