@@ -696,8 +696,16 @@ impl<'a> Reader<'a> {
         let props = self.props(rid, defaults);
         let generic_keywords = self.explicit_generic(rid);
         let mut keywords = Map::new();
+        // The section is the one read last (`props`): its keys tell which keywords are set.
+        self.section(rid);
         for spec in own_kws.iter() {
-            if let Some(v) = self.driver_value(rid, spec) {
+            let names = std::iter::once(&spec.name).chain(&spec.aliases);
+            let value = match names.clone().any(|n| self.present.contains(&n.as_str())) {
+                true => self.driver_value(rid, spec),
+                // Most are unset: their default, without a lookup.
+                false => self.unset_value(rid, spec),
+            };
+            if let Some(v) = value {
                 keywords.insert(spec.name.clone(), v);
             }
         }
@@ -966,22 +974,26 @@ impl<'a> Reader<'a> {
         (triggers, requires)
     }
 
+    /// What a driver keyword the section does not set gets: its default; a required one is
+    /// an error.
+    fn unset_value(&mut self, section: &str, spec: &KeywordSpec) -> Option<Value> {
+        if spec.required {
+            self.diag(
+                Severity::Error,
+                section,
+                Some(&spec.name),
+                "missing required keyword".into(),
+            );
+        }
+        self.default_of(spec)
+    }
+
     fn driver_value(&mut self, section: &str, spec: &KeywordSpec) -> Option<Value> {
         let names = std::iter::once(&spec.name).chain(&spec.aliases);
         let value = match self.typed(section, names, spec.kind) {
             Ok(Some(v)) => v,
             Err(Reported) => return None,
-            Ok(None) => {
-                if spec.required {
-                    self.diag(
-                        Severity::Error,
-                        section,
-                        Some(&spec.name),
-                        "missing required keyword".into(),
-                    );
-                }
-                return self.default_of(spec);
-            }
+            Ok(None) => return self.unset_value(section, spec),
         };
         if let (Some(cands), Some(text)) = (&spec.candidates, value.as_str()) {
             if !cands.iter().any(|c| c == text) {
