@@ -18,7 +18,7 @@ use svcmgr_plugin_api::types::{self, features, LinkedBy, ResourceContext};
 /// One resource: its definition and, when its driver could create it, the driver object.
 #[derive(Clone)]
 pub struct Resource {
-    pub def: ResourceDef,
+    pub def: Box<ResourceDef>,
     /// The driver's object, or why there is none (shown as `undef` with this reason).
     pub driver: Result<Arc<Handle>, String>,
     pub label: String,
@@ -389,7 +389,7 @@ fn config_links(reg: &Registry, rdef: &ResourceDef) -> Vec<ConfigLink> {
 /// For each rid, the resources whose config links them to it, in config order (`links[i]`
 /// are those of `all[i]`). One pass: a search per resource made loading quadratic.
 fn linked_by_index(
-    all: &[ResourceDef],
+    all: &[Box<ResourceDef>],
     links: &[Vec<ConfigLink>],
 ) -> HashMap<String, Vec<LinkedBy>> {
     let mut index: HashMap<String, Vec<LinkedBy>> = HashMap::default();
@@ -472,8 +472,8 @@ mod tests {
         Registry::of_manifests(vec![netns])
     }
 
-    fn def(rid: &str, group: &str, driver: &str, kw: serde_json::Value) -> ResourceDef {
-        ResourceDef {
+    fn def(rid: &str, group: &str, driver: &str, kw: serde_json::Value) -> Box<ResourceDef> {
+        Box::new(ResourceDef {
             rid: rid.into(),
             group: group.into(),
             driver: Some(driver.into()),
@@ -483,7 +483,7 @@ mod tests {
             generic_keywords: Default::default(),
             props: Default::default(),
             driver_version: None,
-        }
+        })
     }
 
     #[test]

@@ -159,7 +159,7 @@ pub struct ServiceDef {
     /// `DEFAULT.nodes`, and the DRP nodes (`drpnode`, `drpnodes`): where the service may act.
     pub nodes: Vec<String>,
     pub drpnodes: Vec<String>,
-    pub resources: Vec<ResourceDef>,
+    pub resources: Vec<Box<ResourceDef>>,
     /// `<group>:<subset>` → parallel.
     pub subsets: BTreeMap<String, bool>,
 }
@@ -221,7 +221,7 @@ pub fn resolve<'a>(
             let mut res = r.resource(reg, name, &default_timeouts);
             // DEFAULT.disable disables the whole service.
             res.props.disable |= def.disable;
-            def.resources.push(res);
+            def.resources.push(Box::new(res));
         } else {
             r.diag(
                 Severity::Error,

@@ -73,7 +73,7 @@ pub fn set_keywords(
 /// The resource under test among a config's resources: the one named, or the only one of the
 /// driver.
 pub fn pick_rid(
-    defs: &[ResourceDef],
+    defs: &[Box<ResourceDef>],
     m: &DriverManifest,
     given: Option<&str>,
     origin: &str,
@@ -129,8 +129,8 @@ mod tests {
         m
     }
 
-    fn def(rid: &str, driver: &str) -> ResourceDef {
-        ResourceDef {
+    fn def(rid: &str, driver: &str) -> Box<ResourceDef> {
+        Box::new(ResourceDef {
             rid: rid.into(),
             group: crate::rid::prefix(rid).into(),
             driver: Some(driver.into()),
@@ -140,7 +140,7 @@ mod tests {
             service_keywords: Default::default(),
             generic_keywords: Default::default(),
             props: Default::default(),
-        }
+        })
     }
 
     #[test]
