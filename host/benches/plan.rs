@@ -12,9 +12,17 @@ const SUBSETS: usize = 100;
 const RUNS: usize = 21;
 const TARGET: Duration = Duration::from_millis(100);
 
+/// One resource's names, which the planner's `PlanRes` borrows.
+struct Names {
+    rid: String,
+    group: &'static str,
+    subset: Option<String>,
+    link: Option<String>,
+}
+
 /// 100 container subsets of 99 containers each, plus 100 ips each linked to the first
 /// container of a subset (so links and expansion have work to do).
-fn service() -> Vec<PlanRes> {
+fn names() -> Vec<Names> {
     let per_subset = RESOURCES / SUBSETS - 1;
     let mut all = Vec::with_capacity(RESOURCES);
     let mut n = 0;
@@ -22,22 +30,35 @@ fn service() -> Vec<PlanRes> {
         let first = n + 1;
         for _ in 0..per_subset {
             n += 1;
-            all.push(PlanRes {
+            all.push(Names {
                 rid: format!("container#{n}"),
-                group: "container".into(),
+                group: "container",
                 subset: Some(format!("{s:02}sub")),
-                ..Default::default()
+                link: None,
             });
         }
-        all.push(PlanRes {
+        all.push(Names {
             rid: format!("ip#{s}"),
-            group: "ip".into(),
-            links: vec![format!("container#{first}")],
-            ..Default::default()
+            group: "ip",
+            subset: None,
+            link: Some(format!("container#{first}")),
         });
     }
     assert_eq!(all.len(), RESOURCES);
     all
+}
+
+fn service(names: &[Names]) -> Vec<PlanRes<'_>> {
+    names
+        .iter()
+        .map(|n| PlanRes {
+            rid: &n.rid,
+            group: n.group,
+            subset: n.subset.as_deref(),
+            links: n.link.as_deref().into_iter().collect(),
+            ..Default::default()
+        })
+        .collect()
 }
 
 /// Every other subset runs in parallel.
@@ -68,7 +89,8 @@ fn report(name: &str, d: Duration) {
 }
 
 fn main() {
-    let all = service();
+    let names = names();
+    let all = service(&names);
     let full = median(|| {
         let p = plan::build(Verb::Start, None, black_box(&all), &parallel, None).unwrap();
         black_box(p);
@@ -79,7 +101,7 @@ fn main() {
     let containers: BTreeSet<String> = all
         .iter()
         .filter(|r| r.group == "container")
-        .map(|r| r.rid.clone())
+        .map(|r| r.rid.to_string())
         .collect();
     let scoped = median(|| {
         let mut sel = containers.clone();

@@ -37,14 +37,15 @@ impl Verb {
     }
 }
 
-/// What the planner needs to know of one resource.
+/// What the planner needs to know of one resource, borrowed from the service: a plan of
+/// 10,000 resources then copies no string it does not put in the plan.
 #[derive(Debug, Clone, Default)]
-pub struct PlanRes {
-    pub rid: String,
-    pub group: String,
-    pub subset: Option<String>,
-    pub sort_key: Option<String>,
-    pub links: Vec<String>,
+pub struct PlanRes<'a> {
+    pub rid: &'a str,
+    pub group: &'a str,
+    pub subset: Option<&'a str>,
+    pub sort_key: Option<&'a str>,
+    pub links: Vec<&'a str>,
     pub disabled: bool,
 }
 
@@ -80,8 +81,8 @@ impl Plan {
 #[error("barrier '{0}' does not match any resource")]
 pub struct UnknownBarrier(pub String);
 
-fn index(all: &[PlanRes]) -> BTreeMap<&str, &PlanRes> {
-    all.iter().map(|r| (r.rid.as_str(), r)).collect()
+fn index<'a>(all: &'a [PlanRes<'a>]) -> BTreeMap<&'a str, &'a PlanRes<'a>> {
+    all.iter().map(|r| (r.rid, r)).collect()
 }
 
 /// Dependency expansion: start-like verbs pull in the targets of selected resources and the
@@ -93,14 +94,14 @@ pub fn expand(verb: Verb, selected: &mut BTreeSet<String>, all: &[PlanRes]) -> V
     loop {
         let mut new = BTreeSet::new();
         for r in all.iter().filter(|r| !r.disabled) {
-            let links_to_selected = r.links.iter().any(|t| selected.contains(t));
-            if links_to_selected && !selected.contains(&r.rid) {
-                new.insert(r.rid.clone());
+            let links_to_selected = r.links.iter().any(|t| selected.contains(*t));
+            if links_to_selected && !selected.contains(r.rid) {
+                new.insert(r.rid);
             }
-            if verb.ascending() && selected.contains(&r.rid) {
-                for t in &r.links {
-                    if !selected.contains(t) && by.get(t.as_str()).is_some_and(|x| !x.disabled) {
-                        new.insert(t.clone());
+            if verb.ascending() && selected.contains(r.rid) {
+                for &t in &r.links {
+                    if !selected.contains(t) && by.get(t).is_some_and(|x| !x.disabled) {
+                        new.insert(t);
                     }
                 }
             }
@@ -108,27 +109,27 @@ pub fn expand(verb: Verb, selected: &mut BTreeSet<String>, all: &[PlanRes]) -> V
         if new.is_empty() {
             break;
         }
-        selected.extend(new.iter().cloned());
+        selected.extend(new.iter().map(|rid| rid.to_string()));
         added.extend(new);
     }
-    let mut added: Vec<String> = added.into_iter().collect();
+    let mut added: Vec<String> = added.into_iter().map(String::from).collect();
     added.sort_by(|a, b| natural_cmp(a, b));
     added
 }
 
 /// The resource `r` runs right after, if it is linked to a member of the plan (first link
 /// that is; a link cycle leaves the resource in its own group).
-fn leader_of<'a>(r: &'a PlanRes, members: &BTreeMap<&str, &'a PlanRes>) -> Option<&'a str> {
-    let target = r.links.iter().find(|t| members.contains_key(t.as_str()))?;
+fn leader_of<'a>(r: &PlanRes<'a>, members: &BTreeMap<&str, &PlanRes<'a>>) -> Option<&'a str> {
+    let target = *r.links.iter().find(|t| members.contains_key(*t))?;
     // Walk up the chain; meeting `r` again means a cycle.
-    let mut seen = BTreeSet::from([r.rid.as_str()]);
-    let mut cur = members[target.as_str()];
+    let mut seen = BTreeSet::from([r.rid]);
+    let mut cur = members[target];
     loop {
-        if !seen.insert(cur.rid.as_str()) {
+        if !seen.insert(cur.rid) {
             return None;
         }
-        match cur.links.iter().find(|t| members.contains_key(t.as_str())) {
-            Some(next) => cur = members[next.as_str()],
+        match cur.links.iter().find(|t| members.contains_key(*t)) {
+            Some(next) => cur = members[next],
             None => return Some(target),
         }
     }
@@ -150,7 +151,7 @@ fn member_order(a: &PlanRes, b: &PlanRes) -> Ordering {
         (None, Some(_)) => Ordering::Greater,
         (None, None) => Ordering::Equal,
     }
-    .then_with(|| natural_cmp(&a.rid, &b.rid))
+    .then_with(|| natural_cmp(a.rid, b.rid))
 }
 
 /// Build the plan of `verb` over `selected` (None: every resource). Disabled resources are
@@ -162,12 +163,9 @@ pub fn build(
     parallel: &dyn Fn(&str, &str) -> bool,
     barrier: Option<&str>,
 ) -> Result<Plan, UnknownBarrier> {
-    let in_plan = |r: &&PlanRes| !r.disabled && selected.is_none_or(|s| s.contains(&r.rid));
-    let members: BTreeMap<&str, &PlanRes> = all
-        .iter()
-        .filter(in_plan)
-        .map(|r| (r.rid.as_str(), r))
-        .collect();
+    let in_plan = |r: &&PlanRes| !r.disabled && selected.is_none_or(|s| s.contains(r.rid));
+    let members: BTreeMap<&str, &PlanRes> =
+        all.iter().filter(in_plan).map(|r| (r.rid, r)).collect();
     let mut followers: BTreeMap<&str, Vec<&PlanRes>> = BTreeMap::new();
     let mut leaders: Vec<&PlanRes> = Vec::new();
     // In config order, mostly the plan's order already: the sorts below then find long
@@ -183,28 +181,28 @@ pub fn build(
         list.sort_by(|a, b| member_order(a, b));
     }
     fn chain(r: &PlanRes, followers: &BTreeMap<&str, Vec<&PlanRes>>, out: &mut Vec<String>) {
-        out.push(r.rid.clone());
-        for f in followers.get(r.rid.as_str()).into_iter().flatten() {
+        out.push(r.rid.to_string());
+        for f in followers.get(r.rid).into_iter().flatten() {
             chain(f, followers, out);
         }
     }
     let mut leaders: Vec<(usize, &PlanRes)> = leaders
         .into_iter()
-        .map(|r| (group_rank(&r.group), r))
+        .map(|r| (group_rank(r.group), r))
         .collect();
     leaders.sort_by(|a, b| set_order(a, b).then_with(|| member_order(a.1, b.1)));
     let mut stages: Vec<Stage> = Vec::new();
     for (_, r) in leaders {
-        let name = match &r.subset {
+        let name = match r.subset {
             Some(s) => format!("{}:{s}", r.group),
-            None => r.group.clone(),
+            None => r.group.to_string(),
         };
         let mut unit = Vec::new();
         chain(r, &followers, &mut unit);
         match stages.last_mut() {
             Some(st) if st.name == name => st.units.push(unit),
             _ => stages.push(Stage {
-                parallel: r.subset.as_deref().is_some_and(|s| parallel(&r.group, s)),
+                parallel: r.subset.is_some_and(|s| parallel(r.group, s)),
                 name,
                 units: vec![unit],
             }),
@@ -318,16 +316,16 @@ fn cut_at_barrier(plan: &mut Plan, b: &str, all: &[PlanRes]) -> Result<(), Unkno
 mod tests {
     use super::*;
 
-    fn res(rid: &str, group: &str, subset: Option<&str>) -> PlanRes {
+    fn res<'a>(rid: &'a str, group: &'a str, subset: Option<&'a str>) -> PlanRes<'a> {
         PlanRes {
-            rid: rid.into(),
-            group: group.into(),
-            subset: subset.map(String::from),
+            rid,
+            group,
+            subset,
             ..Default::default()
         }
     }
 
-    fn tutorial() -> Vec<PlanRes> {
+    fn tutorial() -> Vec<PlanRes<'static>> {
         let mut v = vec![
             res("container#1", "container", Some("00database")),
             res("container#6", "container", Some("02webservers")),
@@ -337,15 +335,11 @@ mod tests {
             res("fs#2", "fs", None),
             res("fs#1", "fs", None),
         ];
-        for n in 2..=5 {
-            v.push(res(
-                &format!("container#{n}"),
-                "container",
-                Some("01appservers"),
-            ));
+        for rid in ["container#2", "container#3", "container#4", "container#5"] {
+            v.push(res(rid, "container", Some("01appservers")));
         }
-        v[5].sort_key = Some("/opt/busybox/appdata".into());
-        v[6].sort_key = Some("/opt/busybox".into());
+        v[5].sort_key = Some("/opt/busybox/appdata");
+        v[6].sort_key = Some("/opt/busybox");
         v
     }
 
@@ -415,10 +409,10 @@ mod tests {
             res("fs#3", "fs", None),
             res("vg#1", "disk", None),
         ];
-        all[0].sort_key = Some("/srv/app/data/logs".into());
-        all[1].sort_key = Some("/srv/app".into());
-        all[2].sort_key = Some("/srv/app/data".into());
-        all[3].sort_key = Some("/srv/app-old".into());
+        all[0].sort_key = Some("/srv/app/data/logs");
+        all[1].sort_key = Some("/srv/app");
+        all[2].sort_key = Some("/srv/app/data");
+        all[3].sort_key = Some("/srv/app-old");
         let start = build(Verb::Start, None, &all, &par, None).unwrap();
         let start: Vec<&String> = start.rids().collect();
         assert_eq!(start, ["vg#1", "fs#2", "fs#3", "fs#10", "fs#1"]);
@@ -443,9 +437,9 @@ mod tests {
         );
     }
 
-    fn linked() -> Vec<PlanRes> {
+    fn linked() -> Vec<PlanRes<'static>> {
         let mut ip = res("ip#1", "ip", None);
-        ip.links = vec!["container#1".into()];
+        ip.links = vec!["container#1"];
         vec![
             ip,
             res("container#1", "container", None),
@@ -487,9 +481,9 @@ mod tests {
     #[test]
     fn link_cycles_do_not_hang() {
         let mut a = res("app#1", "app", None);
-        a.links = vec!["app#2".into()];
+        a.links = vec!["app#2"];
         let mut b = res("app#2", "app", None);
-        b.links = vec!["app#1".into()];
+        b.links = vec!["app#1"];
         let p = build(Verb::Start, None, &[a, b], &par, None).unwrap();
         assert_eq!(p.rids().count(), 2);
     }
@@ -507,7 +501,7 @@ mod tests {
         ]
         .into_iter()
         .map(|(rid, key)| PlanRes {
-            sort_key: key.map(String::from),
+            sort_key: key,
             ..res(rid, "app", None)
         })
         .collect();
@@ -544,7 +538,7 @@ mod tests {
         );
         // A unit runs in order: app#1 (linked to app#2) waits for app#2 already.
         let mut linked = all.clone();
-        linked[0].links = vec!["app#2".into()];
+        linked[0].links = vec!["app#2"];
         let p = build(Verb::Start, None, &linked, &par, None).unwrap();
         assert_eq!(
             wait_loop(&p, &reqs(&[("app#2", "app#3"), ("app#3", "app#1")])),

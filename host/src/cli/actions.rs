@@ -15,7 +15,7 @@ use crate::status::{eval, monitor::Monitor, state::State};
 use crate::{lock, log, signals};
 use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
+use std::io::{self, Write};
 use std::time::Duration;
 use svcmgr_plugin_api::types::{parse_duration, CallArgs};
 
@@ -48,15 +48,15 @@ pub fn load_for_action(ctx: &Ctx, name: &str) -> Result<Service> {
 }
 
 /// What the planner needs of each resource.
-pub(crate) fn plan_resources(svc: &Service) -> Vec<PlanRes> {
+pub(crate) fn plan_resources(svc: &Service) -> Vec<PlanRes<'_>> {
     svc.resources
         .iter()
         .map(|r| PlanRes {
-            rid: r.def.rid.clone(),
-            group: r.def.group.clone(),
-            subset: r.def.props.subset.clone(),
-            sort_key: r.sort_key.clone(),
-            links: r.links.clone(),
+            rid: &r.def.rid,
+            group: &r.def.group,
+            subset: r.def.props.subset.as_deref(),
+            sort_key: r.sort_key.as_deref(),
+            links: r.links.iter().map(String::as_str).collect(),
             disabled: r.def.props.disable,
         })
         .collect()
@@ -98,7 +98,6 @@ fn joined(rids: impl IntoIterator<Item = impl AsRef<str>>) -> String {
 struct Run<'a> {
     ctx: &'a Ctx,
     svc: &'a Service,
-    all: Vec<PlanRes>,
     action: &'a str,
     /// `--force`, or an action that implies it (`shutdown` stops standby resources).
     force: bool,
@@ -107,15 +106,17 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// Plan `verb` over what the planner knows of the service's resources (`all`).
     fn plan(
         &self,
+        all: &[PlanRes],
         verb: Verb,
         selected: Option<&BTreeSet<String>>,
         barrier: Option<&str>,
     ) -> Result<Plan> {
         let mut chosen = selected.cloned();
         let added = match &mut chosen {
-            Some(set) if self.expand => plan::expand(verb, set, &self.all),
+            Some(set) if self.expand => plan::expand(verb, set, all),
             _ => Vec::new(),
         };
         let parallel = |g: &str, s: &str| self.svc.subset_parallel(g, s);
@@ -124,20 +125,25 @@ impl Run<'_> {
         } else {
             "--downto"
         };
-        let mut p = plan::build(verb, chosen.as_ref(), &self.all, &parallel, barrier)
+        let mut p = plan::build(verb, chosen.as_ref(), all, &parallel, barrier)
             .map_err(|e| anyhow!("{flag}: {e}"))?;
         p.added = added;
         Ok(p)
     }
 
     /// Plan one phase of the action.
-    fn phase_plan(&self, verb: Verb, selected: Option<&BTreeSet<String>>) -> Result<Plan> {
+    fn phase_plan(
+        &self,
+        all: &[PlanRes],
+        verb: Verb,
+        selected: Option<&BTreeSet<String>>,
+    ) -> Result<Plan> {
         let barrier = if verb.ascending() {
             self.ctx.args.upto.as_deref()
         } else {
             self.ctx.args.downto.as_deref()
         };
-        self.plan(verb, selected, barrier)
+        self.plan(all, verb, selected, barrier)
     }
 
     /// Run one planned phase. A failed or interrupted start rolls back what it changed.
@@ -198,7 +204,8 @@ impl Run<'_> {
         );
         let set: BTreeSet<String> = outcome.changed.iter().cloned().collect();
         let parallel = |g: &str, s: &str| self.svc.subset_parallel(g, s);
-        let result = plan::build(Verb::Stop, Some(&set), &self.all, &parallel, None).map(|p| {
+        let all = plan_resources(self.svc);
+        let result = plan::build(Verb::Stop, Some(&set), &all, &parallel, None).map(|p| {
             exec::run(
                 self.svc,
                 &p,
@@ -229,60 +236,57 @@ impl Run<'_> {
                     .unwrap_or_default()
             )?;
         } else {
-            crate::out!(
-                "{}",
-                plan_text(p, self.action, self.rollback_refusal(), &notes)
-            )?;
+            super::output::write_with(|out| {
+                write_plan_text(out, p, self.action, self.rollback_refusal(), &notes)
+            })?;
         }
         Ok(())
     }
 }
 
-/// Human form of a plan (dry run); `notes(rid)`: lines shown under a step (its
+/// Write the human form of a plan (dry run); `notes(rid)`: lines shown under a step (its
 /// requirements and triggers).
-pub fn plan_text(
+pub fn write_plan_text(
+    out: &mut dyn Write,
     p: &Plan,
     action: &str,
     no_rollback: Option<&str>,
     notes: &dyn Fn(&str) -> Vec<String>,
-) -> String {
-    let mut out = format!(
-        "{action}: {} plan (dry run, nothing is changed)\n",
-        p.verb.as_str()
-    );
+) -> io::Result<()> {
+    let verb = p.verb.as_str();
+    writeln!(out, "{action}: {verb} plan (dry run, nothing is changed)")?;
     if !p.added.is_empty() {
-        out += &format!("  add rid {} to satisfy dependencies\n", p.added.join(", "));
+        writeln!(
+            out,
+            "  add rid {} to satisfy dependencies",
+            p.added.join(", ")
+        )?;
     }
     let mut n = 0;
     for st in &p.stages {
-        out += &format!(
-            "  stage {}{}\n",
-            st.name,
-            if st.parallel { " (parallel)" } else { "" }
-        );
+        let parallel = if st.parallel { " (parallel)" } else { "" };
+        writeln!(out, "  stage {}{parallel}", st.name)?;
         // In a parallel stage, siblings may have completed before the failure.
         let stage_last = n + st.units.iter().map(Vec::len).sum::<usize>();
-        // Written in place: a plan may have 10,000 lines.
         for rid in st.units.iter().flatten() {
             n += 1;
             let upto = if st.parallel { stage_last } else { n - 1 };
-            let _ = write!(out, "    {n:>3}. {} {rid}", p.verb.as_str());
-            let _ = match (p.verb.ascending(), no_rollback) {
-                (false, _) => Ok(()),
-                (true, Some(why)) => write!(out, "  [no rollback: {why}]"),
-                (true, None) if upto == 0 => write!(out, "  [on failure: nothing to roll back]"),
-                (true, None) => write!(out, "  [on failure: stop what steps 1-{upto} changed]"),
-            };
-            out.push('\n');
+            write!(out, "    {n:>3}. {verb} {rid}")?;
+            match (p.verb.ascending(), no_rollback) {
+                (false, _) => writeln!(out)?,
+                (true, Some(why)) => writeln!(out, "  [no rollback: {why}]")?,
+                (true, None) if upto == 0 => writeln!(out, "  [on failure: nothing to roll back]")?,
+                (true, None) => writeln!(out, "  [on failure: stop what steps 1-{upto} changed]")?,
+            }
             for note in notes(rid) {
-                let _ = writeln!(out, "           {note}");
+                writeln!(out, "           {note}")?;
             }
         }
     }
     if let Some(b) = &p.barrier {
-        out += &format!("  then stop at the '{b}' barrier\n");
+        writeln!(out, "  then stop at the '{b}' barrier")?;
     }
-    out
+    Ok(())
 }
 
 /// JSON form of a plan (dry run with --format json); `hooks` maps a rid to its notes.
@@ -353,6 +357,7 @@ fn prepare(
         selected = Some(standby);
     }
     let r = run_of(ctx, svc, action);
+    let all = plan_resources(svc);
     let verbs: &[Verb] = match action {
         "start" | "startstandby" => &[Verb::Start],
         "provision" => &[Verb::Provision],
@@ -364,7 +369,7 @@ fn prepare(
     // Every phase is planned and judged before any runs: a refused restart stops nothing.
     let plans = verbs
         .iter()
-        .map(|v| r.phase_plan(*v, selected.as_ref()))
+        .map(|v| r.phase_plan(&all, *v, selected.as_ref()))
         .collect::<Result<Vec<Plan>>>();
     let plans = match plans {
         Ok(p) => p,
@@ -384,7 +389,6 @@ fn run_of<'a>(ctx: &'a Ctx, svc: &'a Service, action: &'a str) -> Run<'a> {
     Run {
         ctx,
         svc,
-        all: plan_resources(svc),
         action,
         force: ctx.args.force || action == "shutdown",
         expand: action != "startstandby",

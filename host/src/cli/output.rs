@@ -25,6 +25,18 @@ pub fn write(text: &str) -> Result<(), StdoutError> {
     Ok(())
 }
 
+/// Write a long text to stdout piece by piece through one buffer, then flush it: a plan of
+/// 10,000 lines is neither built in memory first nor written a line per system call (stdout
+/// alone flushes at each newline).
+pub fn write_with(
+    text: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), StdoutError> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    text(&mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
 /// `print!` whose error is returned: `out!("{x}")?`.
 #[macro_export]
 macro_rules! out {
