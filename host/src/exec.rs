@@ -331,12 +331,16 @@ fn failure_of(verb: Verb, e: &CallError, timeout: Duration) -> Failure {
 /// configuration errors, or requirements would make resources of a parallel stage wait for
 /// each other forever.
 pub fn refusal(svc: &Service, p: &Plan, action: &str) -> Option<String> {
-    let rids: BTreeSet<&str> = p
-        .stages
-        .iter()
-        .flat_map(|s| s.units.iter().flatten())
-        .map(String::as_str)
-        .collect();
+    // Most configs have no error: the plan's rids are gathered only when one may concern them.
+    let rids: BTreeSet<&str> = if svc.errors().next().is_some() {
+        p.stages
+            .iter()
+            .flat_map(|s| s.units.iter().flatten())
+            .map(String::as_str)
+            .collect()
+    } else {
+        BTreeSet::new()
+    };
     let errors: Vec<&Diag> = svc.errors_of(&rids).collect();
     if !errors.is_empty() {
         let mut broken: Vec<&str> = errors.iter().map(|d| d.section.as_str()).collect();

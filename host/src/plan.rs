@@ -164,17 +164,23 @@ pub fn build(
     barrier: Option<&str>,
 ) -> Result<Plan, UnknownBarrier> {
     let in_plan = |r: &&PlanRes| !r.disabled && selected.is_none_or(|s| s.contains(r.rid));
-    let members: BTreeMap<&str, &PlanRes> =
-        all.iter().filter(in_plan).map(|r| (r.rid, r)).collect();
+    // Only a resource with links looks for its leader among the members: most services of
+    // many resources (apps) have none, and are spared a map of every rid.
+    let members: BTreeMap<&str, &PlanRes> = if all.iter().any(|r| !r.links.is_empty()) {
+        all.iter().filter(in_plan).map(|r| (r.rid, r)).collect()
+    } else {
+        BTreeMap::new()
+    };
     let mut followers: BTreeMap<&str, Vec<&PlanRes>> = BTreeMap::new();
-    let mut leaders: Vec<&PlanRes> = Vec::new();
+    // Each with its `group_rank` (see `set_order`).
+    let mut leaders: Vec<(usize, &PlanRes)> = Vec::with_capacity(all.len());
     // In config order, mostly the plan's order already: the sorts below then find long
     // sorted runs instead of sorting 10,000 rids from their alphabetical order. (The orders
     // are total: the result does not depend on this.)
     for r in all.iter().filter(in_plan) {
         match leader_of(r, &members) {
             Some(t) => followers.entry(t).or_default().push(r),
-            None => leaders.push(r),
+            None => leaders.push((group_rank(r.group), r)),
         }
     }
     for list in followers.values_mut() {
@@ -186,10 +192,6 @@ pub fn build(
             chain(f, followers, out);
         }
     }
-    let mut leaders: Vec<(usize, &PlanRes)> = leaders
-        .into_iter()
-        .map(|r| (group_rank(r.group), r))
-        .collect();
     leaders.sort_by(|a, b| set_order(a, b).then_with(|| member_order(a.1, b.1)));
     let mut stages: Vec<Stage> = Vec::new();
     for (_, r) in leaders {
@@ -197,7 +199,8 @@ pub fn build(
             Some(s) => format!("{}:{s}", r.group),
             None => r.group.to_string(),
         };
-        let mut unit = Vec::new();
+        // Most units are one resource: a Vec grown by push would reserve four.
+        let mut unit = Vec::with_capacity(1);
         chain(r, &followers, &mut unit);
         match stages.last_mut() {
             Some(st) if st.name == name => st.units.push(unit),
