@@ -194,21 +194,25 @@ pub fn build(
     }
     leaders.sort_by(|a, b| set_order(a, b).then_with(|| member_order(a.1, b.1)));
     let mut stages: Vec<Stage> = Vec::new();
+    // The set of the last stage: its name is made once, not for each of its units.
+    let mut last_set = None;
     for (_, r) in leaders {
-        let name = match r.subset {
-            Some(s) => format!("{}:{s}", r.group),
-            None => r.group.to_string(),
-        };
         // Most units are one resource: a Vec grown by push would reserve four.
         let mut unit = Vec::with_capacity(1);
         chain(r, &followers, &mut unit);
         match stages.last_mut() {
-            Some(st) if st.name == name => st.units.push(unit),
-            _ => stages.push(Stage {
-                parallel: r.subset.is_some_and(|s| parallel(r.group, s)),
-                name,
-                units: vec![unit],
-            }),
+            Some(st) if last_set == Some((r.group, r.subset)) => st.units.push(unit),
+            _ => {
+                last_set = Some((r.group, r.subset));
+                stages.push(Stage {
+                    name: match r.subset {
+                        Some(s) => format!("{}:{s}", r.group),
+                        None => r.group.to_string(),
+                    },
+                    parallel: r.subset.is_some_and(|s| parallel(r.group, s)),
+                    units: vec![unit],
+                })
+            }
         }
     }
     if !verb.ascending() {

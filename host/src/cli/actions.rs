@@ -68,6 +68,16 @@ pub fn selection(
     ctx: &Ctx,
     groups: Option<&[&str]>,
 ) -> Result<Option<BTreeSet<String>>> {
+    let filters = Filters {
+        rid: ctx.args.rid.clone(),
+        tags: ctx.args.tags.clone(),
+        subsets: ctx.args.subsets.clone(),
+        groups: groups.map(|g| g.iter().map(|s| s.to_string()).collect()),
+    };
+    // No filter: the whole service, without a list of candidates as long as the service.
+    if !filters.is_scoped() {
+        return Ok(None);
+    }
     let candidates: Vec<Candidate<'_>> = svc
         .resources
         .iter()
@@ -79,12 +89,6 @@ pub fn selection(
             subset: r.def.props.subset.as_deref(),
         })
         .collect();
-    let filters = Filters {
-        rid: ctx.args.rid.clone(),
-        tags: ctx.args.tags.clone(),
-        subsets: ctx.args.subsets.clone(),
-        groups: groups.map(|g| g.iter().map(|s| s.to_string()).collect()),
-    };
     Ok(select::select(&candidates, &filters)?)
 }
 
