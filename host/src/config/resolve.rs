@@ -328,9 +328,8 @@ impl<'a> Reader<'a> {
         Reported
     }
 
-    /// `raw` of `section.key`, expanded and converted to `kind`. Shell words are split first
-    /// and their references expanded inside each word: a substituted value is never split
-    /// again (decisions §4; a caller's environment cannot add words to a command).
+    /// `raw` of `section.key`, expanded and converted to `kind` ([`expand_value`]); an
+    /// error is reported.
     fn convert(
         &mut self,
         section: &str,
@@ -338,22 +337,12 @@ impl<'a> Reader<'a> {
         raw: &str,
         kind: KwType,
     ) -> Result<Value, Reported> {
-        let converted = match kind {
-            KwType::Shlex => match shell_words::split(raw) {
-                Ok(words) => match self.refs.expand_words(section, key, words) {
-                    Ok(words) => Ok(Value::from(words)),
-                    Err(e) => return Err(self.report_ref(section, key, e)),
-                },
-                Err(e) => Err(format!("'{raw}' is not valid shell words: {e}")),
-            },
-            kind => match self.refs.expand(section, key, raw) {
-                Ok(text) => kind.convert(&text),
-                Err(e) => return Err(self.report_ref(section, key, e)),
-            },
-        };
-        converted.map_err(|e| {
-            self.diag(Severity::Error, section, Some(key), e);
-            Reported
+        expand_value(&self.refs, section, key, raw, kind).map_err(|e| match e {
+            ValueError::Ref(e) => self.report_ref(section, key, e),
+            ValueError::Invalid(why) => {
+                self.diag(Severity::Error, section, Some(key), why);
+                Reported
+            }
         })
     }
 
@@ -853,16 +842,7 @@ impl<'a> Reader<'a> {
                 let (key, raw) = std::iter::once(&k.name).chain(k.aliases).find_map(|n| {
                     Some((*n, self.cfg.raw_scoped(section, n, self.refs.b.nodename)?))
                 })?;
-                let value = match k.kind {
-                    KwType::Shlex => Value::from(
-                        self.refs
-                            .expand_words(section, key, shell_words::split(raw).ok()?)
-                            .ok()?,
-                    ),
-                    kind => kind
-                        .convert(&self.refs.expand(section, key, raw).ok()?)
-                        .ok()?,
-                };
+                let value = expand_value(&self.refs, section, key, raw, k.kind).ok()?;
                 Some((k.name.to_string(), value))
             })
             .collect()
@@ -1013,6 +993,41 @@ impl<'a> Reader<'a> {
 fn words(v: Option<Value>) -> Vec<String> {
     v.and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default()
+}
+
+/// Why a value could not be read as its keyword's type.
+enum ValueError {
+    /// A reference in it does not expand (a loop, an unknown keyword).
+    Ref(RefError),
+    /// The expanded text is not of the type.
+    Invalid(String),
+}
+
+/// `raw`, the value of `section.key`, expanded and converted to `kind`. Shell words are split
+/// first and their references expanded inside each word: a substituted value is never split
+/// again (decisions §4; a caller's environment cannot add words to a command).
+fn expand_value(
+    refs: &Expander<'_>,
+    section: &str,
+    key: &str,
+    raw: &str,
+    kind: KwType,
+) -> Result<Value, ValueError> {
+    match kind {
+        KwType::Shlex => {
+            let words = shell_words::split(raw).map_err(|e| {
+                ValueError::Invalid(format!("'{raw}' is not valid shell words: {e}"))
+            })?;
+            let words = refs
+                .expand_words(section, key, words)
+                .map_err(ValueError::Ref)?;
+            Ok(Value::from(words))
+        }
+        kind => {
+            let text = refs.expand(section, key, raw).map_err(ValueError::Ref)?;
+            kind.convert(&text).map_err(ValueError::Invalid)
+        }
+    }
 }
 
 /// What a key of a section is, with its type when known.
