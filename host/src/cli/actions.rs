@@ -26,8 +26,9 @@ enum Ended {
     Done,
     /// A resource failed (a start was rolled back).
     Failed,
-    /// SIGINT or SIGTERM stopped the launching (a start was rolled back).
-    Interrupted,
+    /// SIGINT or SIGTERM stopped the launching (a start was rolled back): the signal's
+    /// name and the exit code it calls for (`signals::interruption`).
+    Interrupted(&'static str, i32),
 }
 
 /// Load the service and refuse to act on a config with errors outside resource sections
@@ -170,10 +171,10 @@ impl Run<'_> {
             interruptible: true,
         };
         let outcome = exec::run(self.svc, p, &opts);
-        let ended = match (outcome.failed.is_empty(), signals::interrupted()) {
-            (_, true) => Ended::Interrupted,
-            (true, false) => return Ok(Ended::Done),
-            (false, false) => Ended::Failed,
+        let ended = match (outcome.failed.is_empty(), signals::interruption()) {
+            (_, Some((signal, code))) => Ended::Interrupted(signal, code),
+            (true, None) => return Ok(Ended::Done),
+            (false, None) => Ended::Failed,
         };
         if verb.ascending() {
             self.rollback(verb, &outcome);
@@ -473,8 +474,8 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
     let full = selected.is_none() && ctx.args.upto.is_none() && ctx.args.downto.is_none();
     let var = svc.var_dir();
     let mut mon = Monitor::load(&var);
-    match (ended, signals::interruption()) {
-        (Ended::Interrupted, Some((signal, _))) => {
+    match ended {
+        Ended::Interrupted(signal, _) => {
             log::error("", &format!("{action} interrupted by {signal}"));
             mon.record_interrupted(action);
         }
@@ -483,9 +484,9 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
     mon.save(&var)
         .with_context(|| format!("saving {}", var.display()))?;
     let view = eval::refresh(&svc);
-    match (ended, signals::interruption()) {
-        (Ended::Done, _) => {}
-        (Ended::Interrupted, Some((_, code))) => return Ok(code),
+    match ended {
+        Ended::Done => {}
+        Ended::Interrupted(_, code) => return Ok(code),
         _ => return Ok(1),
     }
     if action == "start"
