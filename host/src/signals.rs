@@ -325,6 +325,7 @@ pub fn interruption() -> Option<(&'static str, i32)> {
 /// first is logged and makes [`interrupted`] true; a second exits at once, logging that it
 /// does. Children do not inherit this: a handled signal is reset by exec.
 pub fn catch_interrupts() {
+    const UNCAUGHT: &str = "cannot catch SIGINT and SIGTERM: an interruption kills svcmgr";
     static ONCE: AtomicBool = AtomicBool::new(false);
     if ONCE.swap(true, Ordering::AcqRel) {
         return;
@@ -332,10 +333,7 @@ pub fn catch_interrupts() {
     let mut fds = [0; 2];
     // SAFETY: pipe2 fills the two descriptors we own.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        log::warn(
-            "",
-            "cannot catch SIGINT and SIGTERM: an interruption kills svcmgr",
-        );
+        log::warn("", UNCAUGHT);
         return;
     }
     INTERRUPT_PIPE.store(fds[1], Ordering::Release);
@@ -355,10 +353,7 @@ pub fn catch_interrupts() {
         }
     });
     if watcher.is_err() {
-        log::warn(
-            "",
-            "cannot catch SIGINT and SIGTERM: an interruption kills svcmgr",
-        );
+        log::warn("", UNCAUGHT);
         return;
     }
     // SAFETY: the handler only writes one byte to the pipe (async-signal-safe).
