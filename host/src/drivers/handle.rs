@@ -179,7 +179,7 @@ impl Handle {
     /// [`CallArgs`] and the answer goes back as the driver wrote it.
     pub fn query(&self, verb: &str, payload: Value) -> Result<String, DriverError> {
         let args = json(&CallArgs::new("query").with_payload(payload));
-        self.invoke(&Request::Call(verb.to_string()), &args)
+        self.raw_call(verb, &args)
     }
 
     fn raw_call(&self, verb: &str, args: &str) -> Result<String, DriverError> {
