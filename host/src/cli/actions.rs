@@ -17,7 +17,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::time::Duration;
-use svcmgr_plugin_api::types::{parse_duration, CallArgs};
+use svcmgr_plugin_api::types::CallArgs;
 
 /// How a phase of an action ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,11 +318,11 @@ pub fn plan_json(
     })
 }
 
+/// How long an action waits for the action lock: `--waitlock`, else the service's
+/// `lock_timeout`, else the commands' default.
 fn waitlock(ctx: &Ctx, svc: &Service) -> Result<Duration> {
-    match &ctx.args.waitlock {
-        Some(text) => parse_duration(text).map_err(|e| anyhow!("--waitlock: {e}")),
-        None => Ok(svc.def.lock_timeout.unwrap_or(Duration::from_secs(60))),
-    }
+    use super::config_cmds::{lock_wait, DEFAULT_LOCK_WAIT};
+    lock_wait(ctx, svc.def.lock_timeout.unwrap_or(DEFAULT_LOCK_WAIT))
 }
 
 /// What an action will do: its selection (None: every resource) and its phases' plans.

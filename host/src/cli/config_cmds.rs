@@ -20,17 +20,24 @@ use std::time::Duration;
 use svcmgr_plugin_api::sdk::files;
 use svcmgr_plugin_api::types::{parse_duration, KeywordSpec};
 
-/// How long a command waits for a lock: `--waitlock`, else 60 s.
-pub(crate) fn lock_wait(ctx: &Ctx) -> Result<Duration> {
+/// How long a command waits for a lock when neither `--waitlock` nor the service says.
+pub(crate) const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// How long a command waits for a lock: `--waitlock`, else `default`.
+pub(crate) fn lock_wait(ctx: &Ctx, default: Duration) -> Result<Duration> {
     match &ctx.args.waitlock {
         Some(text) => parse_duration(text).map_err(|e| anyhow!("--waitlock: {e}")),
-        None => Ok(Duration::from_secs(60)),
+        None => Ok(default),
     }
 }
 
 /// Take the config lock of service `name` for `action`.
 fn config_lock(ctx: &Ctx, name: &str, action: &str) -> Result<Lock> {
-    Ok(lock::config(&ctx.paths.var(name), action, lock_wait(ctx)?)?)
+    Ok(lock::config(
+        &ctx.paths.var(name),
+        action,
+        lock_wait(ctx, DEFAULT_LOCK_WAIT)?,
+    )?)
 }
 
 pub fn run(ctx: &Ctx, action: &str) -> Result<i32> {
@@ -440,7 +447,7 @@ fn delete(ctx: &Ctx, name: &str) -> Result<i32> {
     // Fail early, before any lock's folder is made, when there is nothing to delete.
     ServiceConfig::load(name, &path)?;
     let var = ctx.paths.var(name);
-    let wait = lock_wait(ctx)?;
+    let wait = lock_wait(ctx, DEFAULT_LOCK_WAIT)?;
     let action_lock = lock::acquire(&var, "delete", wait)?;
     let config_lock = lock::config(&var, "delete", wait)?;
     let svc = Service::build(&ctx.paths, name, ctx.registry())?;
