@@ -130,7 +130,8 @@ pub fn acquire_file(path: &Path, action: &str, wait: Duration) -> Result<Lock, L
                     crate::log::info(
                         "",
                         &format!(
-                            "waiting for the lock held by pid {} (action {})",
+                            "waiting for the lock {} held by pid {} (action {})",
+                            path.display(),
                             h.pid(),
                             if h.action.is_empty() {
                                 "unknown"

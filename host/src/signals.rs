@@ -344,8 +344,14 @@ pub fn catch_interrupts() {
             let mut b = [0u8; 1];
             // SAFETY: read(2) into a byte we own, from the pipe we made.
             let n = unsafe { libc::read(reader, b.as_mut_ptr().cast(), 1) };
-            if n != 1 {
-                continue;
+            match n {
+                1 => {}
+                -1 if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {
+                    continue
+                }
+                // End of file or an error: no signal can come through the pipe any more,
+                // and looping on it would spin.
+                _ => break,
             }
             let sig = libc::c_int::from(b[0]);
             seen += 1;
