@@ -25,7 +25,7 @@ const FATAL: [libc::c_int; 5] = [
     libc::SIGABRT,
 ];
 
-fn fatal_name(sig: libc::c_int) -> &'static str {
+fn signal_name(sig: libc::c_int) -> &'static str {
     match sig {
         libc::SIGSEGV => "SIGSEGV",
         libc::SIGBUS => "SIGBUS",
@@ -98,7 +98,7 @@ pub fn install_fatal_handlers() {
 extern "C" fn on_fatal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     report(|msg| {
         msg.push(b"svcmgr killed by ");
-        msg.push(fatal_name(sig).as_bytes());
+        msg.push(signal_name(sig).as_bytes());
         name_calls(msg);
     });
     // SAFETY: `info` is the kernel's; sigaction and raise are async-signal-safe.
@@ -317,7 +317,7 @@ pub fn interrupted() -> bool {
 pub fn interruption() -> Option<(&'static str, i32)> {
     match INTERRUPT.load(Ordering::Acquire) {
         0 => None,
-        sig => Some((fatal_name(sig), 128 + sig)),
+        sig => Some((signal_name(sig), 128 + sig)),
     }
 }
 
@@ -387,7 +387,7 @@ extern "C" fn on_interrupt_signal(sig: libc::c_int) {
 
 /// The `n`th interrupt: the first one stops the launching, the second the process.
 fn on_interrupt(sig: libc::c_int, n: usize) {
-    let name = fatal_name(sig);
+    let name = signal_name(sig);
     if n == 1 {
         INTERRUPT.store(sig, Ordering::Release);
         log::warn(

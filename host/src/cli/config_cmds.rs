@@ -266,7 +266,7 @@ fn print_config(ctx: &Ctx, name: &str) -> Result<i32> {
     let cfg = ServiceConfig::load(name, &ctx.paths.conf(name))?;
     if ctx.args.format != Some(OutputFormat::Json) {
         // The text read and checked (an untouched document renders byte for byte).
-        crate::out!("{}", cfg.doc.render())?;
+        crate::cli::output::write(&cfg.doc.render())?;
         return Ok(0);
     }
     let mut doc = Map::new();

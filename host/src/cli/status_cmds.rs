@@ -57,7 +57,7 @@ pub fn print(ctx: &Ctx) -> Result<i32> {
         let (view, _) = evaluate(ctx, &svc)?;
         match json {
             true => print_json(&json::document(&view))?,
-            false => crate::out!("{}", render::render(&view, ctx.stdout_color()))?,
+            false => crate::cli::output::write(&render::render(&view, ctx.stdout_color()))?,
         }
         return Ok(unshown_errors(&svc));
     }
@@ -76,7 +76,9 @@ pub fn print(ctx: &Ctx) -> Result<i32> {
             (Ok(view), true) => {
                 docs.insert(name, json::document(&view));
             }
-            (Ok(view), false) => crate::out!("{}", render::render(&view, ctx.stdout_color()))?,
+            (Ok(view), false) => {
+                crate::cli::output::write(&render::render(&view, ctx.stdout_color()))?
+            }
             (Err(e), _) => {
                 crate::log::error("", &format!("{name}: {e:#}"));
                 code = 1;
