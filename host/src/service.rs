@@ -370,13 +370,16 @@ fn config_links(reg: &Registry, rdef: &ResourceDef) -> Vec<ConfigLink> {
     let Some(entry) = reg.entry_for(rdef.driver.as_deref(), rdef.driver_version.as_deref()) else {
         return Vec::new();
     };
-    entry
-        .manifest
-        .keywords
-        .iter()
+    let links = entry.manifest.keywords.iter().filter(|k| k.link.is_some());
+    // Most drivers declare no link keyword: their resources' keywords are not read back.
+    if links.clone().next().is_none() {
+        return Vec::new();
+    }
+    let keywords = rdef.keywords.map();
+    links
         .filter_map(|k| {
             let group = k.link.as_ref()?;
-            let target = rdef.keywords.get(&k.name)?.as_str()?;
+            let target = keywords.get(&k.name)?.as_str()?;
             (!target.is_empty()).then(|| ConfigLink {
                 keyword: k.name.clone(),
                 target: target.to_string(),
@@ -440,7 +443,7 @@ fn instantiate(reg: &Registry, rdef: &ResourceDef, context: &str) -> Result<Hand
     let entry = reg
         .entry_for(rdef.driver.as_deref(), rdef.driver_version.as_deref())
         .ok_or_else(|| format!("no driver serves {}", rdef.rid))?;
-    Handle::create(reg, entry, &rdef.rid, &rdef.keywords, context).map_err(|e| e.to_string())
+    Handle::create(reg, entry, &rdef.rid, rdef.keywords.json(), context).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -478,7 +481,7 @@ mod tests {
             group: group.into(),
             driver: Some(driver.into()),
             problem: None,
-            keywords: kw.as_object().cloned().unwrap_or_default(),
+            keywords: kw.as_object().map(Into::into).unwrap_or_default(),
             service_keywords: Default::default(),
             generic_keywords: Default::default(),
             props: Default::default(),

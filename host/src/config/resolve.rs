@@ -140,7 +140,7 @@ pub struct ResourceDef {
     /// Why the resource cannot be acted on (unknown driver, invalid values).
     pub problem: Option<String>,
     /// Driver keywords, converted, defaults filled in.
-    pub keywords: Map<String, Value>,
+    pub keywords: Keywords,
     /// The `[DEFAULT]` keywords the driver declared, converted.
     pub service_keywords: Map<String, Value>,
     pub props: Props,
@@ -148,6 +148,55 @@ pub struct ResourceDef {
     pub generic_keywords: Map<String, Value>,
     /// The driver's version chosen for this resource (pinned, or the newest installed).
     pub driver_version: Option<String>,
+}
+
+/// A resource's driver keywords, converted, defaults filled in: the JSON object its driver is
+/// created from, kept as that text. As a map of `Value`s they took half a kilobyte per
+/// resource (a large service holds thousands), to be serialised into this text anyway.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Keywords(Box<str>);
+
+impl Keywords {
+    /// The keywords of `pairs` (name, value), in that order.
+    pub fn of<'k>(pairs: impl IntoIterator<Item = (&'k str, &'k Value)>) -> Keywords {
+        let mut text = vec![b'{'];
+        for (name, value) in pairs {
+            if text.len() > 1 {
+                text.push(b',');
+            }
+            // Writing a string or a `Value` into a vector cannot fail.
+            let _ = serde_json::to_writer(&mut text, name);
+            text.push(b':');
+            let _ = serde_json::to_writer(&mut text, value);
+        }
+        text.push(b'}');
+        // serde_json writes UTF-8.
+        Keywords(String::from_utf8(text).unwrap_or_default().into_boxed_str())
+    }
+
+    /// The JSON object.
+    pub fn json(&self) -> &str {
+        match &*self.0 {
+            "" => "{}",
+            text => text,
+        }
+    }
+
+    /// The keywords as a map.
+    pub fn map(&self) -> Map<String, Value> {
+        serde_json::from_str(self.json()).unwrap_or_default()
+    }
+
+    /// One keyword's value.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        self.map().remove(name)
+    }
+}
+
+impl From<&Map<String, Value>> for Keywords {
+    fn from(map: &Map<String, Value>) -> Keywords {
+        Keywords::of(map.iter().map(|(k, v)| (k.as_str(), v)))
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -684,7 +733,7 @@ impl<'a> Reader<'a> {
         );
         let props = self.props(rid, defaults);
         let generic_keywords = self.explicit_generic(rid);
-        let mut keywords = Map::new();
+        let mut values = Vec::with_capacity(own_kws.len());
         // The section is the one read last (`props`): its keys tell which keywords are set.
         self.section(rid);
         for spec in own_kws.iter() {
@@ -695,9 +744,10 @@ impl<'a> Reader<'a> {
                 false => self.unset_value(rid, spec),
             };
             if let Some(v) = value {
-                keywords.insert(spec.name.clone(), v);
+                values.push((spec.name.as_str(), v));
             }
         }
+        let keywords = Keywords::of(values.iter().map(|(k, v)| (*k, v)));
         let (service_keywords, service_invalid) = match entry {
             Some(e) => self.service_keywords(e),
             None => (Map::new(), false),
