@@ -6,6 +6,7 @@ use crate::drivers::callbacks::{self, ResourceTable};
 use crate::drivers::handle::Handle;
 use crate::drivers::Registry;
 use crate::paths::Paths;
+use compact_str::CompactString;
 use std::borrow::Cow;
 // Rids are short keys read from a trusted config: Fx hashing, not SipHash (five tables of
 // 10,000 rids each showed in loading a large service).
@@ -55,7 +56,8 @@ pub struct Service {
     pub diags: Vec<Diag>,
     /// rid → index in `resources`: a lookup per planned step or error would otherwise search
     /// them all (quadratic on large services).
-    by_rid: HashMap<String, usize>,
+    /// Rids are short: kept inline, not allocated.
+    by_rid: HashMap<CompactString, usize>,
 }
 
 impl Service {
@@ -191,18 +193,13 @@ impl Service {
         }
         let table: ResourceTable = resources
             .iter()
-            .filter_map(|r| {
-                r.driver
-                    .as_ref()
-                    .ok()
-                    .map(|h| (r.rid().to_string(), h.clone()))
-            })
+            .filter_map(|r| r.driver.as_ref().ok().map(|h| (r.rid().into(), h.clone())))
             .collect();
         callbacks::register(token, Arc::new(table));
         let by_rid = resources
             .iter()
             .enumerate()
-            .map(|(i, r)| (r.rid().to_string(), i))
+            .map(|(i, r)| (r.rid().into(), i))
             .collect();
         Service {
             name: cfg.name.clone(),

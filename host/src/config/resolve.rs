@@ -398,7 +398,10 @@ impl<'a> Reader<'a> {
     /// A section by name; the last one found is kept, as a resource's keywords are read in a
     /// row.
     fn section(&mut self, name: &str) -> Option<&'a Section> {
-        if let Some(s) = self.last_section.filter(|s| s.name == name) {
+        // Callers mostly pass the section's own name: the same text, told without comparing
+        // it (this runs for every keyword read).
+        let same = |s: &&Section| std::ptr::eq(s.name.as_str(), name) || s.name == name;
+        if let Some(s) = self.last_section.filter(same) {
             return Some(s);
         }
         let cfg: &'a ServiceConfig = self.cfg;

@@ -14,6 +14,7 @@ use super::{DriverEntry, Registry};
 use crate::config::resolve::{Timeouts, DEFAULT_STATUS_TIMEOUT, DEFAULT_TIMEOUT};
 use crate::plan::Verb;
 use abi_stable::std_types::{RResult, RStr, RString};
+use compact_str::CompactString;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -123,8 +124,9 @@ pub struct Described {
 /// One driver resource.
 pub struct Handle {
     object: ResourceBox,
-    driver: String,
-    rid: String,
+    // Short: kept inline, not allocated for each of a service's resources.
+    driver: CompactString,
+    rid: CompactString,
 }
 
 impl Handle {
@@ -137,13 +139,13 @@ impl Handle {
         keywords: &str,
         context: &str,
     ) -> Result<Handle, DriverError> {
-        let driver = entry.manifest.id.clone();
+        let driver = CompactString::from(entry.manifest.id.as_str());
         let _mark = Mark::new(&driver, rid, "create");
         let object = reg.new_resource(entry, rid, keywords, context)?;
         Ok(Handle {
             object,
             driver,
-            rid: rid.to_string(),
+            rid: rid.into(),
         })
     }
 
