@@ -157,21 +157,27 @@ pub struct ResourceDef {
 pub struct Keywords(Box<str>);
 
 impl Keywords {
-    /// The keywords of `pairs` (name, value), in that order.
-    pub fn of<'k>(pairs: impl IntoIterator<Item = (&'k str, &'k Value)>) -> Keywords {
-        let mut text = vec![b'{'];
+    /// The keywords of `pairs` (name, value), in that order, written in `scratch` first (a
+    /// buffer reused from one resource to the next: the text is then allocated once, at its
+    /// size).
+    pub fn of<'k>(
+        pairs: impl IntoIterator<Item = (&'k str, &'k Value)>,
+        scratch: &mut Vec<u8>,
+    ) -> Keywords {
+        scratch.clear();
+        scratch.push(b'{');
         for (name, value) in pairs {
-            if text.len() > 1 {
-                text.push(b',');
+            if scratch.len() > 1 {
+                scratch.push(b',');
             }
             // Writing a string or a `Value` into a vector cannot fail.
-            let _ = serde_json::to_writer(&mut text, name);
-            text.push(b':');
-            let _ = serde_json::to_writer(&mut text, value);
+            let _ = serde_json::to_writer(&mut *scratch, name);
+            scratch.push(b':');
+            let _ = serde_json::to_writer(&mut *scratch, value);
         }
-        text.push(b'}');
+        scratch.push(b'}');
         // serde_json writes UTF-8.
-        Keywords(String::from_utf8(text).unwrap_or_default().into_boxed_str())
+        Keywords(std::str::from_utf8(scratch).unwrap_or("{}").into())
     }
 
     /// The JSON object.
@@ -195,7 +201,7 @@ impl Keywords {
 
 impl From<&Map<String, Value>> for Keywords {
     fn from(map: &Map<String, Value>) -> Keywords {
-        Keywords::of(map.iter().map(|(k, v)| (k.as_str(), v)))
+        Keywords::of(map.iter().map(|(k, v)| (k.as_str(), v)), &mut Vec::new())
     }
 }
 
@@ -240,6 +246,7 @@ pub fn resolve<'a>(
         pins: None,
         driver_specs: FxHashMap::default(),
         last_driver: None,
+        scratch: Vec::new(),
     };
     let mut def = ServiceDef {
         id: cfg.id().to_string(),
@@ -312,6 +319,8 @@ struct Reader<'a> {
     /// The driver the last resource section resolved to, by its rid prefix and `type`:
     /// the sections of a service mostly come in runs of one driver.
     last_driver: Option<(&'a str, Option<String>, &'a DriverEntry)>,
+    /// Where each resource's [`Keywords`] are written first.
+    scratch: Vec<u8>,
 }
 
 /// A problem already reported as a diagnostic.
@@ -750,7 +759,7 @@ impl<'a> Reader<'a> {
                 values.push((spec.name.as_str(), v));
             }
         }
-        let keywords = Keywords::of(values.iter().map(|(k, v)| (*k, v)));
+        let keywords = Keywords::of(values.iter().map(|(k, v)| (*k, v)), &mut self.scratch);
         let (service_keywords, service_invalid) = match entry {
             Some(e) => self.service_keywords(e),
             None => (Map::new(), false),
