@@ -443,6 +443,8 @@ impl<'a> Reader<'a> {
 
     /// A driver keyword's default, converted once per keyword.
     fn default_of(&mut self, spec: &KeywordSpec) -> Option<Value> {
+        // Most keywords have none: nothing to look up.
+        spec.default.as_ref()?;
         // Keyed by address: the registry's specs outlive the reader.
         let key = spec as *const KeywordSpec as usize;
         self.defaults
@@ -490,6 +492,10 @@ impl<'a> Reader<'a> {
 
     fn timeouts(&mut self, section: &str, table: &'static [HostKw]) -> Timeouts {
         let mut t = Timeouts::default();
+        // Most sections set no keyword of the table: none of the six is asked for.
+        if !self.holds_any(section, table) {
+            return t;
+        }
         for (verb, keyword) in TIMED_VERBS {
             if let Some(ms) = self
                 .host_value(section, table, keyword)
@@ -1077,9 +1083,12 @@ fn expand_value(
 ) -> Result<Value, ValueError> {
     match kind {
         KwType::Shlex => {
-            let words = shell_words::split(raw).map_err(|e| {
-                ValueError::Invalid(format!("'{raw}' is not valid shell words: {e}"))
-            })?;
+            let words = match is_one_word(raw) {
+                true => vec![raw.to_string()],
+                false => shell_words::split(raw).map_err(|e| {
+                    ValueError::Invalid(format!("'{raw}' is not valid shell words: {e}"))
+                })?,
+            };
             let words = refs
                 .expand_words(section, key, words)
                 .map_err(ValueError::Ref)?;
@@ -1090,6 +1099,15 @@ fn expand_value(
             kind.convert(&text).map_err(ValueError::Invalid)
         }
     }
+}
+
+/// Whether shell words splitting leaves `raw` as it is, one word: it holds no blank, quote,
+/// backslash or comment sign (most values, split for each of thousands of resources).
+fn is_one_word(raw: &str) -> bool {
+    !raw.is_empty()
+        && !raw
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || matches!(b, b'\'' | b'"' | b'\\' | b'#'))
 }
 
 /// What a key of a section is, with its type when known.
@@ -1138,6 +1156,23 @@ mod tests {
             doc: super::super::ini::Document::parse(text).unwrap(),
         };
         resolve(&cfg, &reg, "node1", "/var")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_word_values_are_what_splitting_gives(raw in r#"[a-z/'"\\# \t\n{}=é]{0,8}"#) {
+            if is_one_word(&raw) {
+                proptest::prop_assert_eq!(shell_words::split(&raw).unwrap(), [raw.clone()]);
+            }
+        }
+    }
+
+    #[test]
+    fn one_word_values() {
+        assert!(is_one_word("/bin/true") && is_one_word("{env.x}") && is_one_word("a=b"));
+        for raw in ["", "a b", "'a'", "a\\b", "#a", "a\tb", "\"a\""] {
+            assert!(!is_one_word(raw), "{raw}");
+        }
     }
 
     #[test]
