@@ -427,8 +427,8 @@ fn context_doc<'a>(
         return Cow::Borrowed(base_doc);
     }
     let mut context = base.clone();
-    context.service = rdef.service_keywords.clone();
-    context.generic_keywords = rdef.generic_keywords.clone();
+    context.service = rdef.service_keywords.map();
+    context.generic_keywords = rdef.generic_keywords.map();
     context.linked_by = linked_by;
     context.tags = rdef.props.tags.clone();
     Cow::Owned(serde_json::to_string(&context).unwrap_or_default())

@@ -142,17 +142,18 @@ pub struct ResourceDef {
     /// Driver keywords, converted, defaults filled in.
     pub keywords: Keywords,
     /// The `[DEFAULT]` keywords the driver declared, converted.
-    pub service_keywords: Map<String, Value>,
+    pub service_keywords: Keywords,
     pub props: Props,
     /// The generic keywords explicitly set in the section, converted (passed to the driver).
-    pub generic_keywords: Map<String, Value>,
+    pub generic_keywords: Keywords,
     /// The driver's version chosen for this resource (pinned, or the newest installed).
     pub driver_version: Option<String>,
 }
 
-/// A resource's driver keywords, converted, defaults filled in: the JSON object its driver is
-/// created from, kept as that text. As a map of `Value`s they took half a kilobyte per
-/// resource (a large service holds thousands), to be serialised into this text anyway.
+/// Converted keywords of a resource (its driver's, defaults filled in; the `[DEFAULT]` ones
+/// of its driver; the generic ones its section sets), as the JSON object its driver receives,
+/// kept as that text. As maps of `Value`s they took half a kilobyte per resource (a large
+/// service holds thousands), to be serialised into this text anyway. None is empty text.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Keywords(Box<str>);
 
@@ -175,9 +176,16 @@ impl Keywords {
             scratch.push(b':');
             let _ = serde_json::to_writer(&mut *scratch, value);
         }
+        if scratch.len() == 1 {
+            return Keywords::default();
+        }
         scratch.push(b'}');
         // serde_json writes UTF-8.
         Keywords(std::str::from_utf8(scratch).unwrap_or("{}").into())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// The JSON object.
@@ -310,7 +318,7 @@ struct Reader<'a> {
     /// Converted driver defaults, by keyword spec (address).
     defaults: FxHashMap<usize, Option<Value>>,
     /// Driver id → its `[DEFAULT]` keyword values and whether one was invalid.
-    service_cache: FxHashMap<String, (Map<String, Value>, bool)>,
+    service_cache: FxHashMap<String, (Keywords, bool)>,
     /// `[DEFAULT] drivers`, parsed once (every resource without a pin of its own reads it).
     pins: Option<Result<BTreeMap<String, semver::VersionReq>, String>>,
     /// By driver entry (address): its keywords a resource section sets, those the host
@@ -750,7 +758,12 @@ impl<'a> Reader<'a> {
             },
         );
         let props = self.props(rid, defaults);
-        let generic_keywords = self.explicit_generic(rid);
+        let generic_keywords = Keywords::of(
+            self.explicit_generic(rid)
+                .iter()
+                .map(|(k, v)| (k.as_str(), v)),
+            &mut self.scratch,
+        );
         let mut values = Vec::with_capacity(own_kws.len());
         // The section is the one read last (`props`): its keys tell which keywords are set.
         self.section(rid);
@@ -768,7 +781,7 @@ impl<'a> Reader<'a> {
         let keywords = Keywords::of(values.iter().map(|(k, v)| (*k, v)), &mut self.scratch);
         let (service_keywords, service_invalid) = match entry {
             Some(e) => self.service_keywords(e),
-            None => (Map::new(), false),
+            None => (Keywords::default(), false),
         };
         // Why the resource cannot act: its own errors (shown by `print status`), and a
         // `[DEFAULT] drivers` pin of its driver that nothing satisfies.
@@ -918,17 +931,18 @@ impl<'a> Reader<'a> {
 
     /// The `[DEFAULT]` keywords a driver declared, and whether one of them is invalid. Read
     /// once per driver, so that a problem with one is reported once, not once per resource.
-    fn service_keywords(&mut self, entry: &DriverEntry) -> (Map<String, Value>, bool) {
+    fn service_keywords(&mut self, entry: &DriverEntry) -> (Keywords, bool) {
         if let Some(cached) = self.service_cache.get(&entry.manifest.id) {
             return cached.clone();
         }
         let before = self.error_count();
-        let mut values = Map::new();
+        let mut values = Vec::new();
         for spec in &entry.manifest.service_keywords {
             if let Some(v) = self.driver_value("DEFAULT", spec) {
-                values.insert(spec.name.clone(), v);
+                values.push((spec.name.as_str(), v));
             }
         }
+        let values = Keywords::of(values.iter().map(|(k, v)| (*k, v)), &mut self.scratch);
         let read = (values, self.error_count() > before);
         self.service_cache
             .insert(entry.manifest.id.clone(), read.clone());
