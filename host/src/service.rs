@@ -84,7 +84,12 @@ impl Service {
         let rdefs = std::mem::take(&mut def.resources);
         let links: Vec<Vec<ConfigLink>> = rdefs.iter().map(|r| config_links(reg, r)).collect();
         let mut linked_by = linked_by_index(&rdefs, &links);
-        let broken: Vec<Option<(String, String)>> = {
+        // Most services have no link at all: then no table of their rids and groups (each
+        // of these tables of 10,000 entries is memory touched for the first time).
+        let config_linked = links.iter().any(|own| !own.is_empty());
+        let mut broken: Vec<Option<(String, String)>> = if !config_linked {
+            Vec::new()
+        } else {
             // By rid, not searched for: a service of 10,000 resources stays linear.
             let groups: HashMap<&str, &str> = rdefs
                 .iter()
@@ -110,7 +115,8 @@ impl Service {
         base.scripts_dir = scripts_dir;
         let base_doc = serde_json::to_string(&base).unwrap_or_default();
         let mut resources = Vec::with_capacity(rdefs.len());
-        for ((rdef, own_links), broken_link) in rdefs.into_iter().zip(links).zip(broken) {
+        for (i, (rdef, own_links)) in rdefs.into_iter().zip(links).enumerate() {
+            let broken_link = broken.get_mut(i).and_then(Option::take);
             let linked_by = match linked_by.is_empty() {
                 true => Vec::new(),
                 false => linked_by.remove(&rdef.rid).unwrap_or_default(),
@@ -161,36 +167,7 @@ impl Service {
             });
             resources.push(res);
         }
-        let rids: HashSet<&str> = resources.iter().map(Resource::rid).collect();
-        for res in &resources {
-            for link in &res.links {
-                if !rids.contains(link.as_str()) {
-                    diags.push(Diag {
-                        severity: Severity::Error,
-                        section: res.rid().to_string(),
-                        keyword: None,
-                        message: format!(
-                            "linked to {link}, which is not a resource of this service"
-                        ),
-                    });
-                }
-            }
-        }
-        let graph: Vec<(&str, &[String])> = resources
-            .iter()
-            .map(|r| (r.rid(), r.links.as_slice()))
-            .collect();
-        for cycle in link_cycles(&graph) {
-            diags.push(Diag {
-                severity: Severity::Error,
-                section: cycle[0].clone(),
-                keyword: None,
-                message: format!(
-                    "link cycle: {} (a resource cannot run both before and after another)",
-                    cycle.join(" -> ")
-                ),
-            });
-        }
+        link_problems(&resources, &mut diags);
         let table: ResourceTable = resources
             .iter()
             .filter_map(|r| r.driver.as_ref().ok().map(|h| (r.rid().into(), h.clone())))
@@ -305,14 +282,47 @@ impl ConfigLink {
     }
 }
 
+/// Report the links to rids that are not resources of the service, and the link cycles.
+fn link_problems(resources: &[Resource], diags: &mut Vec<Diag>) {
+    // Most services have no link at all: then no table of 10,000 rids to build (memory
+    // touched for the first time).
+    if resources.iter().all(|r| r.links.is_empty()) {
+        return;
+    }
+    let rids: HashSet<&str> = resources.iter().map(Resource::rid).collect();
+    for res in resources {
+        for link in &res.links {
+            if !rids.contains(link.as_str()) {
+                diags.push(Diag {
+                    severity: Severity::Error,
+                    section: res.rid().to_string(),
+                    keyword: None,
+                    message: format!("linked to {link}, which is not a resource of this service"),
+                });
+            }
+        }
+    }
+    let graph: Vec<(&str, &[String])> = resources
+        .iter()
+        .map(|r| (r.rid(), r.links.as_slice()))
+        .collect();
+    for cycle in link_cycles(&graph) {
+        diags.push(Diag {
+            severity: Severity::Error,
+            section: cycle[0].clone(),
+            keyword: None,
+            message: format!(
+                "link cycle: {} (a resource cannot run both before and after another)",
+                cycle.join(" -> ")
+            ),
+        });
+    }
+}
+
 /// The cycles among links (`(rid, the rids it is linked to)`, in config order): `a -> b ->
 /// a`, or `a -> a`, each once, starting from its first resource. Iterative: a chain of 10,000
 /// links is no deeper on the stack than one.
 fn link_cycles(graph: &[(&str, &[String])]) -> Vec<Vec<String>> {
-    // Most services have no link at all: then no index of 10,000 rids to build.
-    if graph.iter().all(|(_, links)| links.is_empty()) {
-        return Vec::new();
-    }
     let index: HashMap<&str, usize> = graph
         .iter()
         .enumerate()
