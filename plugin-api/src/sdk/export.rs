@@ -327,9 +327,13 @@ impl Resource for Adapter {
         // key, the environment of the host's triggers). It is asked of every resource a
         // service builds, and needs no call context: none is made.
         if verb == "describe" {
+            // What is unset is left out: most resources have neither, and the host reads
+            // the answer of each (`{}` is read at once).
             #[derive(Serialize)]
             struct Describe {
+                #[serde(skip_serializing_if = "Option::is_none")]
                 sort_key: Option<String>,
+                #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
                 env: std::collections::BTreeMap<String, String>,
             }
             let answer = guarded(verb, || {
