@@ -184,13 +184,20 @@ impl Document {
         // The lines of the section being read, moved into it at its end in a vector of their
         // exact size (pushed to one by one, a section's vector holds room for four).
         let mut lines: Vec<Line> = Vec::new();
+        // The line holding the first NUL byte, if any (searched once, not in every line).
+        let nul_line = text.find('\0').map(|at| {
+            text.as_bytes()[..at]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+        });
         for (n, line) in text.lines().enumerate() {
             let err = |message: String| ParseError {
                 line: n + 1,
                 message,
             };
             let trimmed = line.trim();
-            if line.contains('\0') {
+            if nul_line == Some(n) {
                 return Err(err("NUL byte".into()));
             }
             // A continuation line (leading whitespace) extends the previous value.
@@ -554,5 +561,9 @@ mod tests {
             .unwrap_err()
             .message
             .contains("twice"));
+        let e = Document::parse("[a]\r\nk = v\r\nx = a\0b\n").unwrap_err();
+        assert_eq!((e.line, e.message.as_str()), (3, "NUL byte"));
+        // An earlier error is the one reported.
+        assert_eq!(Document::parse("bogus\n[a\0]\n").unwrap_err().line, 1);
     }
 }

@@ -333,12 +333,15 @@ fn script(spec: &ResourceSpec) -> Option<Vec<String>> {
     Some(words)
 }
 
-/// `<var>/<rid>`, allocated once at its size.
+/// `<var>/<rid>` (a rid is never an absolute path), allocated once at its size.
 fn state_dir(var: &str, rid: &str) -> Box<Path> {
-    let mut dir = PathBuf::with_capacity(var.len() + 1 + rid.len());
-    dir.push(var);
-    dir.push(rid);
-    dir.into_boxed_path()
+    let mut dir = String::with_capacity(var.len() + 1 + rid.len());
+    dir.push_str(var);
+    if !var.is_empty() && !var.ends_with('/') {
+        dir.push('/');
+    }
+    dir.push_str(rid);
+    PathBuf::from(dir).into_boxed_path()
 }
 
 /// The command of action keyword `kw` (empty: none), and its sequence number.
