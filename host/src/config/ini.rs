@@ -261,7 +261,9 @@ impl Document {
     /// Give the last section the `lines` read for it, in a vector of their exact size.
     fn close_section(&mut self, lines: &mut Vec<Line>) {
         if let Some(s) = self.sections.last_mut() {
-            s.lines = lines.drain(..).collect();
+            // Moved into a vector of their size; `lines` keeps its room for the next section.
+            s.lines = Vec::with_capacity(lines.len());
+            s.lines.append(lines);
         }
     }
 
