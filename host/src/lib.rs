@@ -6,6 +6,7 @@ pub mod command;
 pub mod config;
 pub mod drivers;
 pub mod exec;
+pub mod heap;
 pub mod hooks;
 pub mod kit;
 pub mod lock;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use svcmgr::cli::output::StdoutError;
 
 fn main() -> ExitCode {
+    svcmgr::heap::prepare();
     svcmgr::signals::install_fatal_handlers();
     match svcmgr::cli::run(std::env::args().collect()) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),

@@ -6,6 +6,7 @@ use crate::drivers::callbacks::{self, ResourceTable};
 use crate::drivers::handle::Handle;
 use crate::drivers::Registry;
 use crate::paths::Paths;
+use compact_str::CompactString;
 use std::borrow::Cow;
 // Rids are short keys read from a trusted config: Fx hashing, not SipHash (five tables of
 // 10,000 rids each showed in loading a large service).
@@ -55,7 +56,8 @@ pub struct Service {
     pub diags: Vec<Diag>,
     /// rid → index in `resources`: a lookup per planned step or error would otherwise search
     /// them all (quadratic on large services).
-    by_rid: HashMap<String, usize>,
+    /// Rids are short: kept inline, not allocated.
+    by_rid: HashMap<CompactString, usize>,
 }
 
 impl Service {
@@ -82,7 +84,12 @@ impl Service {
         let rdefs = std::mem::take(&mut def.resources);
         let links: Vec<Vec<ConfigLink>> = rdefs.iter().map(|r| config_links(reg, r)).collect();
         let mut linked_by = linked_by_index(&rdefs, &links);
-        let broken: Vec<Option<(String, String)>> = {
+        // Most services have no link at all: then no table of their rids and groups (each
+        // of these tables of 10,000 entries is memory touched for the first time).
+        let config_linked = links.iter().any(|own| !own.is_empty());
+        let mut broken: Vec<Option<(String, String)>> = if !config_linked {
+            Vec::new()
+        } else {
             // By rid, not searched for: a service of 10,000 resources stays linear.
             let groups: HashMap<&str, &str> = rdefs
                 .iter()
@@ -108,7 +115,8 @@ impl Service {
         base.scripts_dir = scripts_dir;
         let base_doc = serde_json::to_string(&base).unwrap_or_default();
         let mut resources = Vec::with_capacity(rdefs.len());
-        for ((rdef, own_links), broken_link) in rdefs.into_iter().zip(links).zip(broken) {
+        for (i, (rdef, own_links)) in rdefs.into_iter().zip(links).enumerate() {
+            let broken_link = broken.get_mut(i).and_then(Option::take);
             let linked_by = match linked_by.is_empty() {
                 true => Vec::new(),
                 false => linked_by.remove(&rdef.rid).unwrap_or_default(),
@@ -159,50 +167,16 @@ impl Service {
             });
             resources.push(res);
         }
-        let rids: HashSet<&str> = resources.iter().map(Resource::rid).collect();
-        for res in &resources {
-            for link in &res.links {
-                if !rids.contains(link.as_str()) {
-                    diags.push(Diag {
-                        severity: Severity::Error,
-                        section: res.rid().to_string(),
-                        keyword: None,
-                        message: format!(
-                            "linked to {link}, which is not a resource of this service"
-                        ),
-                    });
-                }
-            }
-        }
-        let graph: Vec<(&str, &[String])> = resources
-            .iter()
-            .map(|r| (r.rid(), r.links.as_slice()))
-            .collect();
-        for cycle in link_cycles(&graph) {
-            diags.push(Diag {
-                severity: Severity::Error,
-                section: cycle[0].clone(),
-                keyword: None,
-                message: format!(
-                    "link cycle: {} (a resource cannot run both before and after another)",
-                    cycle.join(" -> ")
-                ),
-            });
-        }
+        link_problems(&resources, &mut diags);
         let table: ResourceTable = resources
             .iter()
-            .filter_map(|r| {
-                r.driver
-                    .as_ref()
-                    .ok()
-                    .map(|h| (r.rid().to_string(), h.clone()))
-            })
+            .filter_map(|r| r.driver.as_ref().ok().map(|h| (r.rid().into(), h.clone())))
             .collect();
         callbacks::register(token, Arc::new(table));
         let by_rid = resources
             .iter()
             .enumerate()
-            .map(|(i, r)| (r.rid().to_string(), i))
+            .map(|(i, r)| (r.rid().into(), i))
             .collect();
         Service {
             name: cfg.name.clone(),
@@ -308,14 +282,47 @@ impl ConfigLink {
     }
 }
 
+/// Report the links to rids that are not resources of the service, and the link cycles.
+fn link_problems(resources: &[Resource], diags: &mut Vec<Diag>) {
+    // Most services have no link at all: then no table of 10,000 rids to build (memory
+    // touched for the first time).
+    if resources.iter().all(|r| r.links.is_empty()) {
+        return;
+    }
+    let rids: HashSet<&str> = resources.iter().map(Resource::rid).collect();
+    for res in resources {
+        for link in &res.links {
+            if !rids.contains(link.as_str()) {
+                diags.push(Diag {
+                    severity: Severity::Error,
+                    section: res.rid().to_string(),
+                    keyword: None,
+                    message: format!("linked to {link}, which is not a resource of this service"),
+                });
+            }
+        }
+    }
+    let graph: Vec<(&str, &[String])> = resources
+        .iter()
+        .map(|r| (r.rid(), r.links.as_slice()))
+        .collect();
+    for cycle in link_cycles(&graph) {
+        diags.push(Diag {
+            severity: Severity::Error,
+            section: cycle[0].clone(),
+            keyword: None,
+            message: format!(
+                "link cycle: {} (a resource cannot run both before and after another)",
+                cycle.join(" -> ")
+            ),
+        });
+    }
+}
+
 /// The cycles among links (`(rid, the rids it is linked to)`, in config order): `a -> b ->
 /// a`, or `a -> a`, each once, starting from its first resource. Iterative: a chain of 10,000
 /// links is no deeper on the stack than one.
 fn link_cycles(graph: &[(&str, &[String])]) -> Vec<Vec<String>> {
-    // Most services have no link at all: then no index of 10,000 rids to build.
-    if graph.iter().all(|(_, links)| links.is_empty()) {
-        return Vec::new();
-    }
     let index: HashMap<&str, usize> = graph
         .iter()
         .enumerate()
@@ -370,13 +377,16 @@ fn config_links(reg: &Registry, rdef: &ResourceDef) -> Vec<ConfigLink> {
     let Some(entry) = reg.entry_for(rdef.driver.as_deref(), rdef.driver_version.as_deref()) else {
         return Vec::new();
     };
-    entry
-        .manifest
-        .keywords
-        .iter()
+    let links = entry.manifest.keywords.iter().filter(|k| k.link.is_some());
+    // Most drivers declare no link keyword: their resources' keywords are not read back.
+    if links.clone().next().is_none() {
+        return Vec::new();
+    }
+    let keywords = rdef.keywords.map();
+    links
         .filter_map(|k| {
             let group = k.link.as_ref()?;
-            let target = rdef.keywords.get(&k.name)?.as_str()?;
+            let target = keywords.get(&k.name)?.as_str()?;
             (!target.is_empty()).then(|| ConfigLink {
                 keyword: k.name.clone(),
                 target: target.to_string(),
@@ -427,8 +437,8 @@ fn context_doc<'a>(
         return Cow::Borrowed(base_doc);
     }
     let mut context = base.clone();
-    context.service = rdef.service_keywords.clone();
-    context.generic_keywords = rdef.generic_keywords.clone();
+    context.service = rdef.service_keywords.map();
+    context.generic_keywords = rdef.generic_keywords.map();
     context.linked_by = linked_by;
     context.tags = rdef.props.tags.clone();
     Cow::Owned(serde_json::to_string(&context).unwrap_or_default())
@@ -440,7 +450,7 @@ fn instantiate(reg: &Registry, rdef: &ResourceDef, context: &str) -> Result<Hand
     let entry = reg
         .entry_for(rdef.driver.as_deref(), rdef.driver_version.as_deref())
         .ok_or_else(|| format!("no driver serves {}", rdef.rid))?;
-    Handle::create(reg, entry, &rdef.rid, &rdef.keywords, context).map_err(|e| e.to_string())
+    Handle::create(reg, entry, &rdef.rid, rdef.keywords.json(), context).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -478,7 +488,7 @@ mod tests {
             group: group.into(),
             driver: Some(driver.into()),
             problem: None,
-            keywords: kw.as_object().cloned().unwrap_or_default(),
+            keywords: kw.as_object().map(Into::into).unwrap_or_default(),
             service_keywords: Default::default(),
             generic_keywords: Default::default(),
             props: Default::default(),

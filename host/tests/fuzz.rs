@@ -66,7 +66,7 @@ fn keys(doc: &Document) -> Vec<(String, String, String)> {
         .iter()
         .flat_map(|s| {
             s.entries()
-                .map(|(k, v)| (s.name.clone(), k.to_string(), v.to_string()))
+                .map(|(k, v)| (s.name.to_string(), k.to_string(), v.to_string()))
         })
         .collect()
 }

@@ -70,7 +70,7 @@ fn target_sections(doc: &Document, section: &str) -> Vec<String> {
         .sections()
         .iter()
         .filter(|s| is_group_word && crate::rid::prefix(&s.name) == section && s.name.contains('#'))
-        .map(|s| s.name.clone())
+        .map(|s| s.name.to_string())
         .collect();
     if matching.is_empty() {
         vec![section.to_string()]
@@ -275,7 +275,7 @@ fn print_config(ctx: &Ctx, name: &str) -> Result<i32> {
             .entries()
             .map(|(k, v)| (k.to_string(), Value::from(v)))
             .collect();
-        doc.insert(s.name.clone(), Value::Object(kws));
+        doc.insert(s.name.to_string(), Value::Object(kws));
     }
     doc.insert(
         "metadata".into(),

@@ -42,7 +42,7 @@ fn usages(ctx: &Ctx, reg: &Registry) -> Vec<Usage> {
                 continue;
             };
             let pinned =
-                r.generic_keywords.contains_key("driver_version") || pins.contains_key(&id);
+                r.generic_keywords.get("driver_version").is_some() || pins.contains_key(&id);
             let same = |u: &Usage| u.service == name && u.id == id && u.version == version;
             match out.iter_mut().find(|u| same(u)) {
                 Some(u) => u.pinned |= pinned,

@@ -1,6 +1,7 @@
 //! A line-based INI document that keeps comments, blank lines, key order and the exact text of
 //! untouched lines across `set`/`unset` rewrites (rust-ini drops comments).
 
+use compact_str::CompactString;
 use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
 
@@ -11,12 +12,14 @@ pub struct Document {
     sections: Vec<Section>,
     /// Section name → position in `sections`: lookups by name stay O(1) however many
     /// sections a config has (a linear search made loading quadratic).
-    index: FxHashMap<String, usize>,
+    index: FxHashMap<CompactString, usize>,
 }
 
+// Names, keys, values and lines are `CompactString`s: most are short enough to be kept inline,
+// which spares a large config (10,000 sections) tens of thousands of allocations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Section {
-    pub name: String,
+    pub name: CompactString,
     pub lines: Vec<Line>,
     /// Made by a rewrite rather than read from the file: only such sections get a blank
     /// separator line, so untouched text renders exactly as it was read.
@@ -28,13 +31,13 @@ pub enum Line {
     /// `key = value`; `raw` is the original text while the entry is untouched, `line` its
     /// 1-based line in the file read (0 for an entry a rewrite made).
     Entry {
-        key: String,
-        value: String,
-        raw: Option<String>,
+        key: CompactString,
+        value: CompactString,
+        raw: Option<CompactString>,
         line: usize,
     },
     /// A comment or blank line, verbatim.
-    Other(String),
+    Other(CompactString),
 }
 
 /// A syntax error with its 1-based line number.
@@ -152,11 +155,12 @@ impl Document {
         &self.sections
     }
 
-    fn push_section(&mut self, name: &str, created: bool) {
-        self.index.insert(name.to_string(), self.sections.len());
+    fn push_section(&mut self, name: &str, created: bool, lines: Vec<Line>) {
+        let name = CompactString::from(name);
+        self.index.insert(name.clone(), self.sections.len());
         self.sections.push(Section {
-            name: name.to_string(),
-            lines: Vec::new(),
+            name,
+            lines,
             created,
         });
     }
@@ -172,18 +176,33 @@ impl Document {
 
     pub fn parse(text: &str) -> Result<Self, ParseError> {
         let mut doc = Document::new();
+        // Room for every section at once (a `[` starts each header, and rarely anything
+        // else): grown by doubling, the sections and their index were copied over and over.
+        let brackets = text.bytes().filter(|&b| b == b'[').count();
+        doc.sections.reserve(brackets);
+        doc.index.reserve(brackets);
+        // The lines of the section being read, moved into it at its end in a vector of their
+        // exact size (pushed to one by one, a section's vector holds room for four).
+        let mut lines: Vec<Line> = Vec::new();
+        // The line holding the first NUL byte, if any (searched once, not in every line).
+        let nul_line = text.find('\0').map(|at| {
+            text.as_bytes()[..at]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+        });
         for (n, line) in text.lines().enumerate() {
             let err = |message: String| ParseError {
                 line: n + 1,
                 message,
             };
             let trimmed = line.trim();
-            if line.contains('\0') {
+            if nul_line == Some(n) {
                 return Err(err("NUL byte".into()));
             }
             // A continuation line (leading whitespace) extends the previous value.
             if line.starts_with([' ', '\t']) && !trimmed.is_empty() && !is_comment_or_blank(line) {
-                match doc.sections.last_mut().and_then(|s| s.lines.last_mut()) {
+                match lines.last_mut() {
                     Some(Line::Entry { value, raw, .. }) => {
                         value.push('\n');
                         value.push_str(trimmed);
@@ -197,9 +216,9 @@ impl Document {
                 }
             }
             if is_comment_or_blank(line) {
-                match doc.sections.last_mut() {
-                    Some(s) => s.lines.push(Line::Other(line.to_string())),
-                    None => doc.preamble.push(line.to_string()),
+                match doc.sections.is_empty() {
+                    false => lines.push(Line::Other(line.into())),
+                    true => doc.preamble.push(line.to_string()),
                 }
             } else if let Some(inner) = trimmed.strip_prefix('[') {
                 let name = inner
@@ -212,21 +231,21 @@ impl Document {
                 if doc.section(name).is_some() {
                     return Err(err(format!("section [{name}] appears twice")));
                 }
-                doc.push_section(name, false);
+                doc.close_section(&mut lines);
+                doc.push_section(name, false, Vec::new());
             } else if let Some((k, v)) = line.split_once('=') {
                 let key = k.trim();
                 if key.is_empty() {
                     return Err(err(format!("'{trimmed}' has no keyword before '='")));
                 }
                 check_key(key).map_err(|e| err(e.0))?;
-                let section = doc
-                    .sections
-                    .last_mut()
-                    .ok_or_else(|| err(format!("keyword '{key}' outside any section")))?;
-                section.lines.push(Line::Entry {
-                    key: key.to_string(),
-                    value: v.trim().to_string(),
-                    raw: Some(line.to_string()),
+                if doc.sections.is_empty() {
+                    return Err(err(format!("keyword '{key}' outside any section")));
+                }
+                lines.push(Line::Entry {
+                    key: key.into(),
+                    value: v.trim().into(),
+                    raw: Some(line.into()),
                     line: n + 1,
                 });
             } else {
@@ -235,7 +254,17 @@ impl Document {
                 )));
             }
         }
+        doc.close_section(&mut lines);
         Ok(doc)
+    }
+
+    /// Give the last section the `lines` read for it, in a vector of their exact size.
+    fn close_section(&mut self, lines: &mut Vec<Line>) {
+        if let Some(s) = self.sections.last_mut() {
+            // Moved into a vector of their size; `lines` keeps its room for the next section.
+            s.lines = Vec::with_capacity(lines.len());
+            s.lines.append(lines);
+        }
     }
 
     pub fn section(&self, name: &str) -> Option<&Section> {
@@ -251,7 +280,7 @@ impl Document {
             return &mut self.sections[i];
         }
         // DEFAULT leads the file; other new sections go last.
-        self.push_section(name, true);
+        self.push_section(name, true, Vec::new());
         if name == "DEFAULT" {
             self.sections.rotate_right(1);
             self.reindex();
@@ -300,8 +329,8 @@ impl Document {
             s.lines.insert(
                 at,
                 Line::Entry {
-                    key: key.to_string(),
-                    value: value.to_string(),
+                    key: key.into(),
+                    value: value.into(),
                     raw: None,
                     line: 0,
                 },
@@ -317,7 +346,7 @@ impl Document {
         } = &mut s.lines[first]
         {
             if k != key || v != value {
-                (*k, *v, *raw) = (key.to_string(), value.to_string(), None);
+                (*k, *v, *raw) = (key.into(), value.into(), None);
                 changed = true;
             }
         }
@@ -534,5 +563,9 @@ mod tests {
             .unwrap_err()
             .message
             .contains("twice"));
+        let e = Document::parse("[a]\r\nk = v\r\nx = a\0b\n").unwrap_err();
+        assert_eq!((e.line, e.message.as_str()), (3, "NUL byte"));
+        // An earlier error is the one reported.
+        assert_eq!(Document::parse("bogus\n[a\0]\n").unwrap_err().line, 1);
     }
 }

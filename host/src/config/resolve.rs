@@ -140,14 +140,77 @@ pub struct ResourceDef {
     /// Why the resource cannot be acted on (unknown driver, invalid values).
     pub problem: Option<String>,
     /// Driver keywords, converted, defaults filled in.
-    pub keywords: Map<String, Value>,
+    pub keywords: Keywords,
     /// The `[DEFAULT]` keywords the driver declared, converted.
-    pub service_keywords: Map<String, Value>,
+    pub service_keywords: Keywords,
     pub props: Props,
     /// The generic keywords explicitly set in the section, converted (passed to the driver).
-    pub generic_keywords: Map<String, Value>,
+    pub generic_keywords: Keywords,
     /// The driver's version chosen for this resource (pinned, or the newest installed).
     pub driver_version: Option<String>,
+}
+
+/// Converted keywords of a resource (its driver's, defaults filled in; the `[DEFAULT]` ones
+/// of its driver; the generic ones its section sets), as the JSON object its driver receives,
+/// kept as that text. As maps of `Value`s they took half a kilobyte per resource (a large
+/// service holds thousands), to be serialised into this text anyway. None is empty text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Keywords(Box<str>);
+
+impl Keywords {
+    /// The keywords of `pairs` (name, value), in that order, written in `scratch` first (a
+    /// buffer reused from one resource to the next: the text is then allocated once, at its
+    /// size).
+    pub fn of<'k>(
+        pairs: impl IntoIterator<Item = (&'k str, &'k Value)>,
+        scratch: &mut Vec<u8>,
+    ) -> Keywords {
+        scratch.clear();
+        scratch.push(b'{');
+        for (name, value) in pairs {
+            if scratch.len() > 1 {
+                scratch.push(b',');
+            }
+            // Writing a string or a `Value` into a vector cannot fail.
+            let _ = serde_json::to_writer(&mut *scratch, name);
+            scratch.push(b':');
+            let _ = serde_json::to_writer(&mut *scratch, value);
+        }
+        if scratch.len() == 1 {
+            return Keywords::default();
+        }
+        scratch.push(b'}');
+        // serde_json writes UTF-8.
+        Keywords(std::str::from_utf8(scratch).unwrap_or("{}").into())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The JSON object.
+    pub fn json(&self) -> &str {
+        match &*self.0 {
+            "" => "{}",
+            text => text,
+        }
+    }
+
+    /// The keywords as a map.
+    pub fn map(&self) -> Map<String, Value> {
+        serde_json::from_str(self.json()).unwrap_or_default()
+    }
+
+    /// One keyword's value.
+    pub fn get(&self, name: &str) -> Option<Value> {
+        self.map().remove(name)
+    }
+}
+
+impl From<&Map<String, Value>> for Keywords {
+    fn from(map: &Map<String, Value>) -> Keywords {
+        Keywords::of(map.iter().map(|(k, v)| (k.as_str(), v)), &mut Vec::new())
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -191,6 +254,7 @@ pub fn resolve<'a>(
         pins: None,
         driver_specs: FxHashMap::default(),
         last_driver: None,
+        scratch: Vec::new(),
     };
     let mut def = ServiceDef {
         id: cfg.id().to_string(),
@@ -254,7 +318,7 @@ struct Reader<'a> {
     /// Converted driver defaults, by keyword spec (address).
     defaults: FxHashMap<usize, Option<Value>>,
     /// Driver id → its `[DEFAULT]` keyword values and whether one was invalid.
-    service_cache: FxHashMap<String, (Map<String, Value>, bool)>,
+    service_cache: FxHashMap<String, (Keywords, bool)>,
     /// `[DEFAULT] drivers`, parsed once (every resource without a pin of its own reads it).
     pins: Option<Result<BTreeMap<String, semver::VersionReq>, String>>,
     /// By driver entry (address): its keywords a resource section sets, those the host
@@ -263,6 +327,8 @@ struct Reader<'a> {
     /// The driver the last resource section resolved to, by its rid prefix and `type`:
     /// the sections of a service mostly come in runs of one driver.
     last_driver: Option<(&'a str, Option<String>, &'a DriverEntry)>,
+    /// Where each resource's [`Keywords`] are written first.
+    scratch: Vec<u8>,
 }
 
 /// A problem already reported as a diagnostic.
@@ -349,7 +415,10 @@ impl<'a> Reader<'a> {
     /// A section by name; the last one found is kept, as a resource's keywords are read in a
     /// row.
     fn section(&mut self, name: &str) -> Option<&'a Section> {
-        if let Some(s) = self.last_section.filter(|s| s.name == name) {
+        // Callers mostly pass the section's own name: the same text, told without comparing
+        // it (this runs for every keyword read).
+        let same = |s: &&Section| std::ptr::eq(s.name.as_str(), name) || s.name == name;
+        if let Some(s) = self.last_section.filter(same) {
             return Some(s);
         }
         let cfg: &'a ServiceConfig = self.cfg;
@@ -382,6 +451,8 @@ impl<'a> Reader<'a> {
 
     /// A driver keyword's default, converted once per keyword.
     fn default_of(&mut self, spec: &KeywordSpec) -> Option<Value> {
+        // Most keywords have none: nothing to look up.
+        spec.default.as_ref()?;
         // Keyed by address: the registry's specs outlive the reader.
         let key = spec as *const KeywordSpec as usize;
         self.defaults
@@ -429,6 +500,10 @@ impl<'a> Reader<'a> {
 
     fn timeouts(&mut self, section: &str, table: &'static [HostKw]) -> Timeouts {
         let mut t = Timeouts::default();
+        // Most sections set no keyword of the table: none of the six is asked for.
+        if !self.holds_any(section, table) {
+            return t;
+        }
         for (verb, keyword) in TIMED_VERBS {
             if let Some(ms) = self
                 .host_value(section, table, keyword)
@@ -683,8 +758,13 @@ impl<'a> Reader<'a> {
             },
         );
         let props = self.props(rid, defaults);
-        let generic_keywords = self.explicit_generic(rid);
-        let mut keywords = Map::new();
+        let generic_keywords = Keywords::of(
+            self.explicit_generic(rid)
+                .iter()
+                .map(|(k, v)| (k.as_str(), v)),
+            &mut self.scratch,
+        );
+        let mut values = Vec::with_capacity(own_kws.len());
         // The section is the one read last (`props`): its keys tell which keywords are set.
         self.section(rid);
         for spec in own_kws.iter() {
@@ -695,12 +775,13 @@ impl<'a> Reader<'a> {
                 false => self.unset_value(rid, spec),
             };
             if let Some(v) = value {
-                keywords.insert(spec.name.clone(), v);
+                values.push((spec.name.as_str(), v));
             }
         }
+        let keywords = Keywords::of(values.iter().map(|(k, v)| (*k, v)), &mut self.scratch);
         let (service_keywords, service_invalid) = match entry {
             Some(e) => self.service_keywords(e),
-            None => (Map::new(), false),
+            None => (Keywords::default(), false),
         };
         // Why the resource cannot act: its own errors (shown by `print status`), and a
         // `[DEFAULT] drivers` pin of its driver that nothing satisfies.
@@ -850,17 +931,18 @@ impl<'a> Reader<'a> {
 
     /// The `[DEFAULT]` keywords a driver declared, and whether one of them is invalid. Read
     /// once per driver, so that a problem with one is reported once, not once per resource.
-    fn service_keywords(&mut self, entry: &DriverEntry) -> (Map<String, Value>, bool) {
+    fn service_keywords(&mut self, entry: &DriverEntry) -> (Keywords, bool) {
         if let Some(cached) = self.service_cache.get(&entry.manifest.id) {
             return cached.clone();
         }
         let before = self.error_count();
-        let mut values = Map::new();
+        let mut values = Vec::new();
         for spec in &entry.manifest.service_keywords {
             if let Some(v) = self.driver_value("DEFAULT", spec) {
-                values.insert(spec.name.clone(), v);
+                values.push((spec.name.as_str(), v));
             }
         }
+        let values = Keywords::of(values.iter().map(|(k, v)| (*k, v)), &mut self.scratch);
         let read = (values, self.error_count() > before);
         self.service_cache
             .insert(entry.manifest.id.clone(), read.clone());
@@ -1015,9 +1097,12 @@ fn expand_value(
 ) -> Result<Value, ValueError> {
     match kind {
         KwType::Shlex => {
-            let words = shell_words::split(raw).map_err(|e| {
-                ValueError::Invalid(format!("'{raw}' is not valid shell words: {e}"))
-            })?;
+            let words = match is_one_word(raw) {
+                true => vec![raw.to_string()],
+                false => shell_words::split(raw).map_err(|e| {
+                    ValueError::Invalid(format!("'{raw}' is not valid shell words: {e}"))
+                })?,
+            };
             let words = refs
                 .expand_words(section, key, words)
                 .map_err(ValueError::Ref)?;
@@ -1028,6 +1113,15 @@ fn expand_value(
             kind.convert(&text).map_err(ValueError::Invalid)
         }
     }
+}
+
+/// Whether shell words splitting leaves `raw` as it is, one word: it holds no blank, quote,
+/// backslash or comment sign (most values, split for each of thousands of resources).
+fn is_one_word(raw: &str) -> bool {
+    !raw.is_empty()
+        && !raw
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || matches!(b, b'\'' | b'"' | b'\\' | b'#'))
 }
 
 /// What a key of a section is, with its type when known.
@@ -1076,6 +1170,23 @@ mod tests {
             doc: super::super::ini::Document::parse(text).unwrap(),
         };
         resolve(&cfg, &reg, "node1", "/var")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_word_values_are_what_splitting_gives(raw in r#"[a-z/'"\\# \t\n{}=é]{0,8}"#) {
+            if is_one_word(&raw) {
+                proptest::prop_assert_eq!(shell_words::split(&raw).unwrap(), [raw.clone()]);
+            }
+        }
+    }
+
+    #[test]
+    fn one_word_values() {
+        assert!(is_one_word("/bin/true") && is_one_word("{env.x}") && is_one_word("a=b"));
+        for raw in ["", "a b", "'a'", "a\\b", "#a", "a\tb", "\"a\""] {
+            assert!(!is_one_word(raw), "{raw}");
+        }
     }
 
     #[test]

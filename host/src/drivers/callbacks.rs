@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use svcmgr_plugin_api::abi::{error_kind, DriverError, HostCallbacks, HostCallbacksRef};
 
 /// The resources of one service instance, by rid (Fx hashing: built for every service, of up
-/// to 10,000s of resources, from a trusted config).
-pub type ResourceTable = rustc_hash::FxHashMap<String, Arc<Handle>>;
+/// to 10,000s of resources, from a trusted config; rids are short, kept inline).
+pub type ResourceTable = rustc_hash::FxHashMap<compact_str::CompactString, Arc<Handle>>;
 
 fn routes() -> &'static Mutex<HashMap<u64, Arc<ResourceTable>>> {
     static ROUTES: OnceLock<Mutex<HashMap<u64, Arc<ResourceTable>>>> = OnceLock::new();

@@ -14,8 +14,9 @@ use super::{DriverEntry, Registry};
 use crate::config::resolve::{Timeouts, DEFAULT_STATUS_TIMEOUT, DEFAULT_TIMEOUT};
 use crate::plan::Verb;
 use abi_stable::std_types::{RResult, RStr, RString};
+use compact_str::CompactString;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::{mpsc, Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -123,26 +124,28 @@ pub struct Described {
 /// One driver resource.
 pub struct Handle {
     object: ResourceBox,
-    driver: String,
-    rid: String,
+    // Short: kept inline, not allocated for each of a service's resources.
+    driver: CompactString,
+    rid: CompactString,
 }
 
 impl Handle {
-    /// Create resource `rid` of `entry`'s driver from its converted keywords and context.
+    /// Create resource `rid` of `entry`'s driver from its converted keywords (a JSON object)
+    /// and context.
     pub fn create(
         reg: &Registry,
         entry: &DriverEntry,
         rid: &str,
-        keywords: &Map<String, Value>,
+        keywords: &str,
         context: &str,
     ) -> Result<Handle, DriverError> {
-        let driver = entry.manifest.id.clone();
+        let driver = CompactString::from(entry.manifest.id.as_str());
         let _mark = Mark::new(&driver, rid, "create");
-        let object = reg.new_resource(entry, rid, &json(keywords), context)?;
+        let object = reg.new_resource(entry, rid, keywords, context)?;
         Ok(Handle {
             object,
             driver,
-            rid: rid.to_string(),
+            rid: rid.into(),
         })
     }
 

@@ -61,6 +61,7 @@ impl Registry {
         context.info_only = true;
         context.host_features = features::ALL.iter().map(|f| f.to_string()).collect();
         let context = serde_json::to_string(&context).unwrap_or_default();
+        let keywords = serde_json::to_string(&keywords).unwrap_or_default();
         let handle = Handle::create(self, entry, "info", &keywords, &context)
             .map_err(|e| format!("{id}: {e}"))?;
         Arc::new(handle)

@@ -426,7 +426,7 @@ impl Bench<'_> {
     fn snapshot(&self) -> Snapshot {
         let mut snap = Snapshot::new();
         walk(&self.paths.root, &mut snap);
-        for path in keyword_paths(&self.resource().def.keywords) {
+        for path in keyword_paths(&self.resource().def.keywords.map()) {
             if !path.starts_with(&self.paths.root) {
                 snap.insert(path.display().to_string(), describe_path(&path));
             }

@@ -105,42 +105,50 @@ extern "C" fn new_resource(
     let built = guarded("resource creation", || {
         let keywords = serde_json::from_str(keywords.as_str())
             .map_err(|e| Error::config(format!("invalid keywords document: {e}")))?;
-        let (doc, context) = lend_context(context.as_str())?;
-        let spec = ResourceSpec::new(driver_id.as_str(), rid.as_str(), keywords, context);
+        let (doc, spec) = lend_spec(context.as_str(), driver_id.as_str(), rid.as_str(), keywords)?;
         // One host handle for every resource, not an allocation each.
         static HOST: OnceLock<Arc<dyn HostSide>> = OnceLock::new();
         let host = HOST.get_or_init(|| Arc::new(log_bridge::AbiHost)).clone();
         let created = create(plugin(), &spec, host);
-        give_back_context(doc, spec.context);
+        give_back_spec(doc, spec);
         created
     });
     to_rresult(built, |a| Resource_TO::from_value(a, TD_Opaque))
 }
 
-/// The last context document parsed, and its context.
-static LAST_CONTEXT: Mutex<Option<(String, ResourceContext)>> = Mutex::new(None);
+/// The last resource's spec, with the context document its context was read from.
+static LAST_SPEC: Mutex<Option<(String, Box<ResourceSpec>)>> = Mutex::new(None);
 
-/// The context a document describes, with the document. The resources of a service mostly
-/// share one context document, word for word: the last one is parsed once, lent to each
-/// resource's spec and given back after the creation (a copy per resource, and its drop,
-/// cost more than the rest of the SDK's part of a creation).
-fn lend_context(doc: &str) -> Result<(String, ResourceContext)> {
-    let last = LAST_CONTEXT
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    if let Some(lent) = last.filter(|(d, _)| d == doc) {
-        return Ok(lent);
+/// The spec of resource `rid` with these keywords and the context `doc` describes, with the
+/// document. The resources of a service mostly share one context document, word for word:
+/// the last spec is taken again, its context parsed once and its driver id and rid rewritten
+/// in place (a copy of the context per resource, and its drop, cost more than the rest of
+/// the SDK's part of a creation; moving it in and out of each spec was a tenth of it).
+fn lend_spec(
+    doc: &str,
+    driver_id: &str,
+    rid: &str,
+    keywords: serde_json::Map<String, serde_json::Value>,
+) -> Result<(String, Box<ResourceSpec>)> {
+    let last = LAST_SPEC.lock().unwrap_or_else(|e| e.into_inner()).take();
+    if let Some((doc, mut spec)) = last.filter(|(d, _)| d == doc) {
+        for (text, new) in [(&mut spec.driver_id, driver_id), (&mut spec.rid, rid)] {
+            text.clear();
+            text.push_str(new);
+        }
+        spec.keywords = keywords;
+        return Ok((doc, spec));
     }
     let context: ResourceContext = serde_json::from_str(doc)
         .map_err(|e| Error::config(format!("invalid context document: {e}")))?;
-    Ok((doc.to_string(), context))
+    let spec = ResourceSpec::new(driver_id, rid, keywords, context);
+    Ok((doc.to_string(), Box::new(spec)))
 }
 
-/// Keep a context [`lend_context`] gave for the next resource. The driver saw it only
-/// through `&ResourceSpec`: it is still what `doc` describes.
-fn give_back_context(doc: String, context: ResourceContext) {
-    *LAST_CONTEXT.lock().unwrap_or_else(|e| e.into_inner()) = Some((doc, context));
+/// Keep a spec [`lend_spec`] gave for the next resource. The driver saw it only through
+/// `&ResourceSpec`: its context is still what `doc` describes.
+fn give_back_spec(doc: String, spec: Box<ResourceSpec>) {
+    *LAST_SPEC.lock().unwrap_or_else(|e| e.into_inner()) = Some((doc, spec));
 }
 
 /// The rids named by the keywords declared as links (the host computes the same from the
@@ -327,9 +335,13 @@ impl Resource for Adapter {
         // key, the environment of the host's triggers). It is asked of every resource a
         // service builds, and needs no call context: none is made.
         if verb == "describe" {
+            // What is unset is left out: most resources have neither, and the host reads
+            // the answer of each (`{}` is read at once).
             #[derive(Serialize)]
             struct Describe {
+                #[serde(skip_serializing_if = "Option::is_none")]
                 sort_key: Option<String>,
+                #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
                 env: std::collections::BTreeMap<String, String>,
             }
             let answer = guarded(verb, || {

@@ -87,10 +87,13 @@ impl ResourceSpec {
     /// A `list` or `shlex` keyword (unset is empty).
     pub fn words(&self, kw: &str) -> Vec<String> {
         match self.get(kw) {
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect(),
+            Some(Value::Array(items)) => {
+                // Sized for all of them (they are strings): collected from a filter, the
+                // vector would hold room for four words, kept by drivers for each resource.
+                let mut words = Vec::with_capacity(items.len());
+                words.extend(items.iter().filter_map(|v| v.as_str().map(String::from)));
+                words
+            }
             Some(Value::String(s)) => s.split_whitespace().map(String::from).collect(),
             _ => Vec::new(),
         }

@@ -82,21 +82,22 @@ enum Kind {
     Simple,
 }
 
+// Boxed slices, not vectors: a service may hold thousands of apps, each kept until the exit.
 struct App {
     kind: Kind,
     /// The commands of each action; empty: nothing to run.
-    start: Vec<String>,
-    stop: Vec<String>,
-    check: Vec<String>,
-    info: Vec<String>,
+    start: Box<[String]>,
+    stop: Box<[String]>,
+    check: Box<[String]>,
+    info: Box<[String]>,
     /// The sequence number `start` gave, ordering the apps of a set.
     seq: Option<u64>,
-    cwd: Option<String>,
-    environment: Vec<(String, String)>,
+    cwd: Option<Box<str>>,
+    environment: Box<[(String, String)]>,
     user: Option<(u32, u32)>,
     check_timeout: Duration,
     /// `<var>/<rid>/`: the pid file of a simple app and its output log.
-    state_dir: PathBuf,
+    state_dir: Box<Path>,
 }
 
 fn new_forking(spec: &ResourceSpec) -> Result<Box<dyn ResourceImpl>> {
@@ -119,7 +120,7 @@ impl App {
                     format!("entry '{pair}' is not KEY=value"),
                 )),
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Box<[_]>>>()?;
         let user = match spec.str("user") {
             Some(name) => {
                 let u = nix::unistd::User::from_name(name)
@@ -140,18 +141,18 @@ impl App {
         }
         Ok(App {
             kind,
-            start,
-            stop: action("stop", "stop")?.0,
-            check: action("check", "status")?.0,
-            info: action("info", "info")?.0,
+            start: start.into(),
+            stop: action("stop", "stop")?.0.into(),
+            check: action("check", "status")?.0.into(),
+            info: action("info", "info")?.0.into(),
             seq,
-            cwd: spec.str("cwd").map(String::from),
+            cwd: spec.str("cwd").map(Box::from),
             environment,
             user,
             check_timeout: spec
                 .duration("check_timeout")
                 .unwrap_or(Duration::from_secs(60)),
-            state_dir: Path::new(&spec.context.var_dir).join(&spec.rid),
+            state_dir: state_dir(&spec.context.var_dir, &spec.rid),
         })
     }
 
@@ -161,7 +162,7 @@ impl App {
             cmd = cmd.env(k, v);
         }
         if let Some(dir) = &self.cwd {
-            cmd = cmd.cwd(dir);
+            cmd = cmd.cwd(&**dir);
         }
         if let Some((uid, gid)) = self.user {
             cmd = cmd.user(uid, gid);
@@ -330,6 +331,17 @@ fn script(spec: &ResourceSpec) -> Option<Vec<String>> {
             .into_owned();
     }
     Some(words)
+}
+
+/// `<var>/<rid>` (a rid is never an absolute path), allocated once at its size.
+fn state_dir(var: &str, rid: &str) -> Box<Path> {
+    let mut dir = String::with_capacity(var.len() + 1 + rid.len());
+    dir.push_str(var);
+    if !var.is_empty() && !var.ends_with('/') {
+        dir.push('/');
+    }
+    dir.push_str(rid);
+    PathBuf::from(dir).into_boxed_path()
 }
 
 /// The command of action keyword `kw` (empty: none), and its sequence number.
