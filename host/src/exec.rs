@@ -401,8 +401,10 @@ async fn run_unit(steps: Vec<Step>, signals: Signals) -> Outcome {
 /// Run a plan. Stops after the first stage with a non-optional failure (a parallel stage
 /// finishes first).
 pub fn run(svc: &Service, plan: &Plan, opts: &Options) -> Outcome {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread drives the steps: every driver call, trigger and status runs on a blocking
+    // thread of its own, so a parallel stage is as parallel as before without the two idle
+    // worker threads a multi-thread runtime starts.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .max_blocking_threads(1024)
         .enable_time()
         .build()

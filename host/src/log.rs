@@ -159,7 +159,9 @@ impl Logger {
         let plain = format!("{name:<w$} {} {msg}", level_char(lvl));
         if let Some(f) = self.file.get() {
             let mut f = f.lock().unwrap_or_else(|e| e.into_inner());
-            let _ = writeln!(f, "{date} {time}.{ms:03} {plain}");
+            // One write per line: another process appending to the same file (a concurrent
+            // status) never splits it.
+            let _ = f.write_all(format!("{date} {time}.{ms:03} {plain}\n").as_bytes());
         }
         if lvl == level::DEBUG && !self.debug {
             return;
@@ -179,7 +181,8 @@ impl Logger {
             }
             Format::Default => plain,
         };
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
+        // stderr is unbuffered: `writeln!` would write the line in pieces.
+        let _ = std::io::stderr().write_all(format!("{line}\n").as_bytes());
     }
 }
 

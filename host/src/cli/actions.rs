@@ -481,9 +481,16 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
         }
         _ => mon.record(action, ended == Ended::Done, full),
     }
-    mon.save(&var)
+    // The record is state, written durably (two fsyncs); the status a cache: the one is
+    // written while the other is evaluated.
+    let (saved, view) = std::thread::scope(|s| {
+        let saving = s.spawn(|| mon.save(&var));
+        let view = eval::refresh(&svc, mon.clone());
+        (saving.join(), view)
+    });
+    saved
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         .with_context(|| format!("saving {}", var.display()))?;
-    let view = eval::refresh(&svc);
     match ended {
         Ended::Done => {}
         Ended::Interrupted(_, code) => return Ok(code),

@@ -184,7 +184,7 @@ fn group(name: &'static str, about: &'static str) -> Command {
 }
 
 fn actions() -> Vec<Command> {
-    let run = |name, about| action(name, about).args(run_opts());
+    let run = |name, about| action(name, about).defer(|c| c.args(run_opts()));
     vec![
         run("start", "Start the resources, in start order"),
         run(
@@ -371,7 +371,7 @@ fn legacy_actions() -> impl Iterator<Item = Command> {
             Command::new(format!("{verb}{group}"))
                 .about(format!("{verb} restricted to the {group} resources"))
                 .hide(true)
-                .args(run_opts())
+                .defer(|c| c.args(run_opts()))
         })
     })
 }
@@ -535,7 +535,10 @@ fn leaf(m: &ArgMatches) -> (Vec<String>, &ArgMatches) {
 /// Parse argv (after [`dispatch_argv0`]). Err(exit code) once clap has printed help (0),
 /// the version (0) or a usage error (1).
 pub fn parse(argv: &[String]) -> Result<Parsed, i32> {
-    let matches = command().try_get_matches_from(argv).map_err(|e| {
+    // Never dropped: the process ends soon after, and freeing the whole command tree one
+    // argument at a time was a tenth of a short command's instructions.
+    let mut cmd = std::mem::ManuallyDrop::new(command());
+    let matches = cmd.try_get_matches_from_mut(argv).map_err(|e| {
         let _ = e.print();
         match e.kind() {
             clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,

@@ -100,11 +100,13 @@ pub fn run(argv: Vec<String>) -> Result<i32> {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
-    let ctx = Ctx {
+    // Never dropped, like the service (see `Service::keep`): the process ends next, and
+    // freeing the drivers' manifests one by one was work for nothing.
+    let ctx = std::mem::ManuallyDrop::new(Ctx {
         paths,
         args: parsed.args,
         registry: OnceLock::new(),
-    };
+    });
     match parsed.action {
         Action::External(word, rest) => {
             let declared = ctx

@@ -7,6 +7,7 @@ use super::Ctx;
 use crate::drivers::handle::{CallError, Deadline};
 use crate::rid::natural_cmp;
 use crate::service::Service;
+use crate::status::monitor::Monitor;
 use crate::status::{eval, json, render, InstanceView};
 use anyhow::Result;
 use serde_json::{json, Map, Value};
@@ -24,7 +25,7 @@ fn service(ctx: &Ctx) -> Result<Service> {
 /// Evaluate a service; --rid/--tags/--subsets narrow what is shown, not what `print status`
 /// aggregates. Also says whether they narrowed it.
 fn evaluate(ctx: &Ctx, svc: &Service) -> Result<(InstanceView, bool)> {
-    let mut view = eval::refresh(svc);
+    let mut view = eval::refresh(svc, Monitor::load(&svc.var_dir()));
     let selection = super::actions::selection(svc, ctx, None)?;
     if let Some(sel) = &selection {
         view.resources.retain(|r| sel.contains(&r.rid));

@@ -107,8 +107,8 @@ pub fn statuses<'a>(resources: impl IntoIterator<Item = &'a Resource>) -> Vec<Re
     out
 }
 
-/// The whole instance, live.
-pub fn instance(svc: &Service) -> InstanceView {
+/// The whole instance, live, with `monitor` as the record of the last action.
+pub fn instance(svc: &Service, monitor: Monitor) -> InstanceView {
     let resources = statuses(&svc.resources);
     let agg = super::aggregate_statuses(&resources);
     let var = svc.var_dir();
@@ -117,7 +117,7 @@ pub fn instance(svc: &Service) -> InstanceView {
         nodename: svc.paths.nodename.clone(),
         agg,
         frozen: frozen_since(&var),
-        monitor: Monitor::load(&var),
+        monitor,
         resources,
         subsets: svc.def.subsets.clone(),
         updated: std::time::SystemTime::now()
@@ -129,8 +129,8 @@ pub fn instance(svc: &Service) -> InstanceView {
 
 /// Evaluate, and cache the JSON document as `status.json` in the var dir (not synced: a
 /// cache, see [`super::monitor::write_status_cache`]).
-pub fn refresh(svc: &Service) -> InstanceView {
-    let view = instance(svc);
+pub fn refresh(svc: &Service, monitor: Monitor) -> InstanceView {
+    let view = instance(svc, monitor);
     let var = svc.var_dir();
     let doc = super::json::document(&view);
     let text = serde_json::to_string_pretty(&doc).unwrap_or_default();

@@ -17,6 +17,7 @@
 //! assert_eq!(m.device_number(), (7, 0));
 //! ```
 
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
@@ -79,8 +80,20 @@ pub fn parse_line(line: &[u8]) -> Option<Mount> {
     if sep < 6 || fields.len() < sep + 4 {
         return None;
     }
-    let text = |f: &[u8]| String::from_utf8_lossy(&unescape(f)).into_owned();
-    let path = |f: &[u8]| PathBuf::from(OsString::from_vec(unescape(f)));
+    // Status checks read the table often: a field without escapes (nearly all) is copied
+    // once, not unescaped into a buffer and then copied again.
+    fn raw(f: &[u8]) -> Cow<'_, [u8]> {
+        match f.contains(&b'\\') {
+            true => Cow::Owned(unescape(f)),
+            false => Cow::Borrowed(f),
+        }
+    }
+    let text = |f: &[u8]| match raw(f) {
+        Cow::Borrowed(b) => String::from_utf8_lossy(b).into_owned(),
+        Cow::Owned(v) => String::from_utf8(v)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    };
+    let path = |f: &[u8]| PathBuf::from(OsString::from_vec(raw(f).into_owned()));
     let num = |f: &[u8]| std::str::from_utf8(f).ok()?.parse::<u32>().ok();
     let (major, minor) = std::str::from_utf8(fields[2]).ok()?.split_once(':')?;
     Some(Mount {
