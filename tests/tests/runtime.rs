@@ -543,3 +543,42 @@ fn an_action_record_that_cannot_be_saved_is_one_error_naming_its_file_and_is_not
     // The status cache still shows the record that is on disk, not the unsaved one.
     assert_eq!(cached(), before);
 }
+
+// ---- a data size limit ---------------------------------------------------------------------
+
+#[test]
+fn a_data_size_limit_that_the_work_fits_in_is_no_failure() {
+    let env = env();
+    env.write_conf(
+        SVC,
+        "[DEFAULT]\n[app#1]\nstart = /bin/true\ncheck = /bin/true\n",
+    );
+    let mut cmd = env.cmd(["-s", SVC, "print", "status"]);
+    // SAFETY: setrlimit(2) only, in the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 48 << 20,
+                rlim_max: 48 << 20,
+            };
+            match libc::setrlimit(libc::RLIMIT_DATA, &limit) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let done = finish(child, &["print", "status"]);
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{:?} {}",
+        done.status,
+        done.run.stderr
+    );
+    done.run.ok().assert_state("app#1", "up");
+}
