@@ -7,7 +7,10 @@
 //! variable read at exec (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`), so this does the same
 //! from the program: the heap is grown once, in one piece, and that piece is advised
 //! `MADV_HUGEPAGE` (the kernel's `madvise` mode gives huge pages to advised ranges only).
-//! Where huge pages cannot be had the kernel gives small ones: nothing fails.
+//! Where huge pages cannot be had the kernel gives small ones: nothing fails. A fault in the
+//! advised range may make the kernel compact memory first (THP `defrag` at its default,
+//! `madvise`): the price of the fewer faults, paid only by commands whose heap outgrows the
+//! part below the first 2 MiB boundary (a small service's commands never reach it).
 
 /// The heap grows by this much at a time (address space: memory is given on first touch).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
