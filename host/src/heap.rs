@@ -23,12 +23,21 @@ const HUGE_PAGE: usize = 2 << 20;
 /// setting) come from the heap rather than from a mapping of their own each, and the heap
 /// is not given back while in use: the tables and vectors of a large service are freed and
 /// made again as it loads, and each new mapping was touched afresh.
+///
+/// Nothing is changed under a data size limit (`ulimit -d`, `LimitDATA=`): the heap growing
+/// by [`GROWTH`] at a time counts against it, and allocations a small limit allows would fail.
 pub fn prepare() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt, sbrk(0) (which reads the break), malloc/free of a block used for
-    // nothing, and madvise of a range inside the heap the allocator owns (advice only: no
-    // memory changes) are sound before any other thread allocates.
+    // SAFETY: getrlimit into a local, mallopt, sbrk(0) (which reads the break), malloc/free
+    // of a block used for nothing, and madvise of a range inside the heap the allocator owns
+    // (advice only: no memory changes) are sound before any other thread allocates.
     unsafe {
+        let mut data = std::mem::zeroed::<libc::rlimit>();
+        if libc::getrlimit(libc::RLIMIT_DATA, &mut data) != 0
+            || data.rlim_cur != libc::RLIM_INFINITY
+        {
+            return;
+        }
         let set = |param, value: usize| libc::mallopt(param, value as libc::c_int) == 1;
         if !(set(libc::M_MMAP_THRESHOLD, 32 << 20)
             && set(libc::M_TOP_PAD, GROWTH)
@@ -37,12 +46,15 @@ pub fn prepare() {
             return;
         }
         let before = libc::sbrk(0) as usize;
+        if before == usize::MAX {
+            return;
+        }
         // A block larger than what is left at the heap's top: the heap grows now, by
         // the block and GROWTH (black_box: the compiler would drop an unused block).
         libc::free(std::hint::black_box(libc::malloc(HUGE_PAGE)));
         let after = libc::sbrk(0) as usize;
         let start = before.next_multiple_of(HUGE_PAGE);
-        if before == usize::MAX || after <= start + HUGE_PAGE {
+        if after == usize::MAX || after <= start + HUGE_PAGE {
             return;
         }
         let len = (after - start) / HUGE_PAGE * HUGE_PAGE;

@@ -520,3 +520,65 @@ fn a_closed_pipe_ends_quietly_and_a_full_disk_is_one_error() {
         ["error: writing to stdout: No space left on device (os error 28)"]
     );
 }
+
+// ---- the record of the last action --------------------------------------------------------
+
+#[test]
+fn an_action_record_that_cannot_be_saved_is_one_error_naming_its_file_and_is_not_cached() {
+    let env = env();
+    env.write_conf(
+        SVC,
+        "[DEFAULT]\n[app#1]\nstart = /bin/true\ncheck = /bin/true\n",
+    );
+    run_within(&env, &["-s", SVC, "print", "status"]).run.ok();
+    let cached = || std::fs::read_to_string(var_dir(&env).join("status.json")).unwrap();
+    let before = cached();
+    // A folder where the record goes: it cannot be replaced.
+    let record = var_dir(&env).join("monitor.json");
+    std::fs::create_dir(&record).unwrap();
+    let done = run_within(&env, &["-s", SVC, "start"]);
+    assert_eq!(done.status.code(), Some(1), "{}", done.run.stderr);
+    let said = format!("saving {}", record.display());
+    assert!(done.run.stderr.contains(&said), "{}", done.run.stderr);
+    // The status cache still shows the record that is on disk, not the unsaved one.
+    assert_eq!(cached(), before);
+}
+
+// ---- a data size limit ---------------------------------------------------------------------
+
+#[test]
+fn a_data_size_limit_that_the_work_fits_in_is_no_failure() {
+    let env = env();
+    env.write_conf(
+        SVC,
+        "[DEFAULT]\n[app#1]\nstart = /bin/true\ncheck = /bin/true\n",
+    );
+    let mut cmd = env.cmd(["-s", SVC, "print", "status"]);
+    // SAFETY: setrlimit(2) only, in the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 48 << 20,
+                rlim_max: 48 << 20,
+            };
+            match libc::setrlimit(libc::RLIMIT_DATA, &limit) {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            }
+        });
+    }
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let done = finish(child, &["print", "status"]);
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{:?} {}",
+        done.status,
+        done.run.stderr
+    );
+    done.run.ok().assert_state("app#1", "up");
+}

@@ -481,16 +481,18 @@ pub fn run(ctx: &Ctx, action: &str, groups: Option<&[&str]>) -> Result<i32> {
         }
         _ => mon.record(action, ended == Ended::Done, full),
     }
-    // The record is state, written durably (two fsyncs); the status a cache: the one is
-    // written while the other is evaluated.
+    // The record is state, written durably (two fsyncs): it is written while the status is
+    // evaluated, and the status cached only once the record it shows is saved (status.json
+    // never shows a record that monitor.json does not hold).
     let (saved, view) = std::thread::scope(|s| {
         let saving = s.spawn(|| mon.save(&var));
-        let view = eval::refresh(&svc, mon.clone());
+        let view = eval::instance(&svc, mon.clone());
         (saving.join(), view)
     });
     saved
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        .with_context(|| format!("saving {}", var.display()))?;
+        .with_context(|| format!("saving {}", Monitor::path(&var).display()))?;
+    eval::cache(&svc, &view);
     match ended {
         Ended::Done => {}
         Ended::Interrupted(_, code) => return Ok(code),

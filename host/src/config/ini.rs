@@ -155,12 +155,12 @@ impl Document {
         &self.sections
     }
 
-    fn push_section(&mut self, name: &str, created: bool, lines: Vec<Line>) {
+    fn push_section(&mut self, name: &str, created: bool) {
         let name = CompactString::from(name);
         self.index.insert(name.clone(), self.sections.len());
         self.sections.push(Section {
             name,
-            lines,
+            lines: Vec::new(),
             created,
         });
     }
@@ -232,7 +232,7 @@ impl Document {
                     return Err(err(format!("section [{name}] appears twice")));
                 }
                 doc.close_section(&mut lines);
-                doc.push_section(name, false, Vec::new());
+                doc.push_section(name, false);
             } else if let Some((k, v)) = line.split_once('=') {
                 let key = k.trim();
                 if key.is_empty() {
@@ -280,7 +280,7 @@ impl Document {
             return &mut self.sections[i];
         }
         // DEFAULT leads the file; other new sections go last.
-        self.push_section(name, true, Vec::new());
+        self.push_section(name, true);
         if name == "DEFAULT" {
             self.sections.rotate_right(1);
             self.reindex();

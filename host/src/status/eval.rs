@@ -131,9 +131,13 @@ pub fn instance(svc: &Service, monitor: Monitor) -> InstanceView {
 /// cache, see [`super::monitor::write_status_cache`]).
 pub fn refresh(svc: &Service, monitor: Monitor) -> InstanceView {
     let view = instance(svc, monitor);
-    let var = svc.var_dir();
-    let doc = super::json::document(&view);
-    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
-    let _ = super::monitor::write_status_cache(&var, &text);
+    cache(svc, &view);
     view
+}
+
+/// Cache `view` as `status.json` in the var dir (best effort: a cache).
+pub fn cache(svc: &Service, view: &InstanceView) {
+    let doc = super::json::document(view);
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    let _ = super::monitor::write_status_cache(&svc.var_dir(), &text);
 }

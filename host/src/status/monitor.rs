@@ -16,8 +16,13 @@ pub struct Monitor {
 const FILE: &str = "monitor.json";
 
 impl Monitor {
+    /// The file the record of var dir `var` is kept in.
+    pub fn path(var: &Path) -> std::path::PathBuf {
+        var.join(FILE)
+    }
+
     pub fn load(var: &Path) -> Monitor {
-        std::fs::read_to_string(var.join(FILE))
+        std::fs::read_to_string(Self::path(var))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default()

@@ -132,11 +132,19 @@ fn lend_spec(
 ) -> Result<(String, Box<ResourceSpec>)> {
     let last = LAST_SPEC.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some((doc, mut spec)) = last.filter(|(d, _)| d == doc) {
-        for (text, new) in [(&mut spec.driver_id, driver_id), (&mut spec.rid, rid)] {
+        // Every field named: one added to the spec must be set here too, or it would be the
+        // last resource's.
+        let ResourceSpec {
+            driver_id: last_driver_id,
+            rid: last_rid,
+            keywords: last_keywords,
+            context: _,
+        } = &mut *spec;
+        for (text, new) in [(last_driver_id, driver_id), (last_rid, rid)] {
             text.clear();
             text.push_str(new);
         }
-        spec.keywords = keywords;
+        *last_keywords = keywords;
         return Ok((doc, spec));
     }
     let context: ResourceContext = serde_json::from_str(doc)
@@ -365,6 +373,7 @@ impl Resource for Adapter {
 mod tests {
     use super::*;
     use crate::sdk::Kw;
+    use serde_json::json;
 
     #[test]
     fn the_service_environment_is_derived_and_shared() {
@@ -390,6 +399,30 @@ mod tests {
         ctx.svcname = "db".into();
         assert!(env.contains(&("OPENSVC_SVCNAME".into(), "web".into())));
         assert!(shared_env(&ctx).contains(&("OPENSVC_SVCNAME".into(), "db".into())));
+    }
+
+    #[test]
+    fn a_lent_spec_is_the_new_resources_alone() {
+        let doc = serde_json::to_string(&ResourceContext::new("lend-test", "/var/l")).unwrap();
+        let kws = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let (d, first) = lend_spec(&doc, "app.forking", "app#10", kws(json!({"a": 1}))).unwrap();
+        give_back_spec(d, first);
+        let (d, next) = lend_spec(&doc, "app.simple", "app#2", kws(json!({"b": 2}))).unwrap();
+        assert_eq!(
+            (next.driver_id.as_str(), next.rid.as_str()),
+            ("app.simple", "app#2")
+        );
+        assert_eq!(next.keywords, kws(json!({"b": 2})));
+        assert_eq!(next.context.svcname, "lend-test");
+        give_back_spec(d, next);
+        // Another context document: read anew.
+        let other = serde_json::to_string(&ResourceContext::new("lend-other", "/v")).unwrap();
+        let (_, spec) = lend_spec(&other, "fs", "fs#1", kws(json!({}))).unwrap();
+        assert_eq!(
+            (spec.context.svcname.as_str(), spec.rid.as_str()),
+            ("lend-other", "fs#1")
+        );
+        assert!(spec.keywords.is_empty());
     }
 
     #[test]

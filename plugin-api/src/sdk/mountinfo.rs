@@ -88,11 +88,7 @@ pub fn parse_line(line: &[u8]) -> Option<Mount> {
             false => Cow::Borrowed(f),
         }
     }
-    let text = |f: &[u8]| match raw(f) {
-        Cow::Borrowed(b) => String::from_utf8_lossy(b).into_owned(),
-        Cow::Owned(v) => String::from_utf8(v)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-    };
+    let text = |f: &[u8]| String::from_utf8_lossy(&raw(f)).into_owned();
     let path = |f: &[u8]| PathBuf::from(OsString::from_vec(raw(f).into_owned()));
     let num = |f: &[u8]| std::str::from_utf8(f).ok()?.parse::<u32>().ok();
     let (major, minor) = std::str::from_utf8(fields[2]).ok()?.split_once(':')?;
