@@ -207,6 +207,8 @@ impl Keywords {
     }
 }
 
+// Unit tests build definitions from maps.
+#[cfg(test)]
 impl From<&Map<String, Value>> for Keywords {
     fn from(map: &Map<String, Value>) -> Keywords {
         Keywords::of(map.iter().map(|(k, v)| (k.as_str(), v)), &mut Vec::new())
