@@ -152,7 +152,9 @@ impl App {
             check_timeout: spec
                 .duration("check_timeout")
                 .unwrap_or(Duration::from_secs(60)),
-            state_dir: state_dir(&spec.context.var_dir, &spec.rid),
+            state_dir: Path::new(&spec.context.var_dir)
+                .join(&spec.rid)
+                .into_boxed_path(),
         })
     }
 
@@ -331,17 +333,6 @@ fn script(spec: &ResourceSpec) -> Option<Vec<String>> {
             .into_owned();
     }
     Some(words)
-}
-
-/// `<var>/<rid>` (a rid is never an absolute path), allocated once at its size.
-fn state_dir(var: &str, rid: &str) -> Box<Path> {
-    let mut dir = String::with_capacity(var.len() + 1 + rid.len());
-    dir.push_str(var);
-    if !var.is_empty() && !var.ends_with('/') {
-        dir.push('/');
-    }
-    dir.push_str(rid);
-    PathBuf::from(dir).into_boxed_path()
 }
 
 /// The command of action keyword `kw` (empty: none), and its sequence number.
