@@ -172,10 +172,18 @@ impl Step {
             };
             return Err(Failure::unchanged(e.to_string()));
         }
+        // Past the deadline the call keeps its thread (a driver cannot be cancelled) and
+        // the runtime is shut down without waiting for it.
         let task = tokio::task::spawn_blocking(move || handle.act(verb, args, deadline));
-        let answer = task
-            .await
-            .map_err(|e| Failure::unchanged(format!("{} aborted: {e}", verb.as_str())))?;
+        let answer = match tokio::time::timeout_at(deadline.at.into(), task).await {
+            Ok(joined) => {
+                joined.map_err(|e| Failure::unchanged(format!("{} aborted: {e}", verb.as_str())))?
+            }
+            Err(_) => Err(CallError::TimedOut {
+                verb: verb.as_str().to_string(),
+                after: deadline.timeout,
+            }),
+        };
         answer.map_err(|e| failure_of(verb, &e, deadline.timeout))
     }
 

@@ -4,10 +4,11 @@
 //! (for the fatal-signal handler), matches the `RResult` and parses the answer.
 //!
 //! A call with a deadline runs on a thread of its own (a batch of statuses on a pool of
-//! workers: [`statuses`]): past the deadline the caller gets [`CallError::TimedOut`] and goes
-//! on; the call's thread is left to finish (a driver cannot be cancelled), still marked in
-//! flight. Calls without one (creation, label, links, describe, queries, which must not
-//! block) run on the caller's thread.
+//! workers: [`statuses`]; an action on the sequencer's blocking thread, which bounds the
+//! wait itself): past the deadline the caller gets [`CallError::TimedOut`] and goes on; the
+//! call's thread is left to finish (a driver cannot be cancelled), still marked in flight.
+//! Calls without one (creation, label, links, describe, queries, which must not block) run
+//! on the caller's thread.
 
 use super::in_flight::Mark;
 use super::{DriverEntry, Registry};
@@ -214,15 +215,15 @@ impl Handle {
         parse("status", &doc)
     }
 
-    /// One of the action verbs, before `deadline`: whether it changed the resource. An
-    /// answer that does not parse counts as a change, so that a rollback undoes it.
-    pub fn act(
-        self: &Arc<Self>,
-        verb: Verb,
-        args: CallArgs,
-        deadline: Deadline,
-    ) -> Result<bool, CallError> {
-        let doc = self.bounded(Request::Act(verb), &deadline.stamp(args), deadline)?;
+    /// One of the action verbs, told its `deadline`, on the caller's thread: whether it
+    /// changed the resource. An answer that does not parse counts as a change, so that a
+    /// rollback undoes it. The caller bounds the wait: the sequencer already makes each call
+    /// on a blocking thread of its own and stops waiting at the deadline, and a second
+    /// thread per call only cost its creation.
+    pub fn act(&self, verb: Verb, args: CallArgs, deadline: Deadline) -> Result<bool, CallError> {
+        let doc = self
+            .invoke(&Request::Act(verb), &json(&deadline.stamp(args)))
+            .map_err(CallError::Driver)?;
         Ok(parse::<ActionReport>(verb.as_str(), &doc).map_or(true, |r| r.changed))
     }
 
