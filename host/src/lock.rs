@@ -11,8 +11,8 @@
 
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::File;
-use std::io::{Read, Seek, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::io::{Read, Seek};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -49,7 +49,13 @@ impl Holder {
         let mut text = String::new();
         let _ = file.rewind();
         let _ = file.read_to_string(&mut text);
-        serde_json::from_str(&text).unwrap_or_default()
+        // The first document: the end of a longer previous holder may follow it until the
+        // new holder has cut the file.
+        serde_json::Deserializer::from_str(&text)
+            .into_iter()
+            .next()
+            .and_then(Result::ok)
+            .unwrap_or_default()
     }
 
     fn pid(&self) -> String {
@@ -94,20 +100,17 @@ pub fn acquire_file(path: &Path, action: &str, wait: Duration) -> Result<Lock, L
             .map_err(io)?;
         match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(lock) if !still_at(&lock, path) => continue,
-            Ok(mut lock) => {
+            Ok(lock) => {
                 let holder = Holder {
                     pid: std::process::id(),
                     action: action.to_string(),
                 };
-                lock.set_len(0).map_err(io)?;
-                lock.rewind().map_err(io)?;
-                lock.write_all(
-                    serde_json::to_string(&holder)
-                        .unwrap_or_default()
-                        .as_bytes(),
-                )
-                .map_err(io)?;
-                lock.flush().map_err(io)?;
+                // Written over the previous holder, then cut to its length: a file cut to
+                // zero is written out to disk when closed (ext4's auto_da_alloc, for files
+                // replaced by truncation), which cost ~0.3 ms per action here.
+                let holder = serde_json::to_vec(&holder).unwrap_or_default();
+                lock.write_all_at(&holder, 0).map_err(io)?;
+                lock.set_len(holder.len() as u64).map_err(io)?;
                 let perms = std::fs::Permissions::from_mode(crate::paths::PRIVATE_FILE_MODE);
                 lock.set_permissions(perms).map_err(io)?;
                 return Ok(Lock {
@@ -189,6 +192,26 @@ mod tests {
         let second = acquire_file(&path, "start", Duration::ZERO).unwrap();
         assert!(acquire_file(&path, "stop", Duration::ZERO).is_err());
         drop(second);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_holder_written_over_a_longer_one_reads_whole() {
+        let dir = std::env::temp_dir().join(format!("svcmgr-holder-{}", std::process::id()));
+        let path = dir.join("lock");
+        drop(acquire_file(&path, "unprovision", Duration::ZERO).unwrap());
+        let held = acquire_file(&path, "stop", Duration::ZERO).unwrap();
+        let pid = std::process::id();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!(r#"{{"pid":{pid},"action":"stop"}}"#)
+        );
+        // What a waiter may read before the new holder has cut the file.
+        let mixed = dir.join("mixed");
+        std::fs::write(&mixed, r#"{"pid":7,"action":"stop"}ovision"}"#).unwrap();
+        let h = Holder::read(&mut File::open(&mixed).unwrap());
+        assert_eq!((h.pid, h.action.as_str()), (7, "stop"));
+        drop(held);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
