@@ -38,8 +38,10 @@ fn replace(path: &Path, contents: &[u8], mode: u32, sync: bool) -> std::io::Resu
     let written = file
         .write_all(contents)
         .and_then(|()| file.set_permissions(std::fs::Permissions::from_mode(mode)))
-        .and_then(|()| if sync { file.sync_all() } else { Ok(()) })
-        .and_then(|()| std::fs::rename(&tmp, path));
+        .and_then(|()| match sync {
+            true => file.sync_all().and_then(|()| std::fs::rename(&tmp, path)),
+            false => swap_in(&tmp, path),
+        });
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
@@ -51,6 +53,40 @@ fn replace(path: &Path, contents: &[u8], mode: u32, sync: bool) -> std::io::Resu
         }
     }
     Ok(())
+}
+
+/// Put `tmp` at `path` unsynced: exchanged with the file there (one step, as a rename), which
+/// is then removed from the temporary name. A rename over an existing file makes ext4 start
+/// writing the new file out first (its auto_da_alloc, which orders a replacement after its
+/// data): the start of the sync a cache does without, ~0.15 ms here. With no file to
+/// exchange with (nothing there, or something else than a file, which a rename refuses or
+/// replaces as it should), or a file system that cannot exchange, a rename.
+fn swap_in(tmp: &Path, path: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+        return std::fs::rename(tmp, path);
+    }
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes());
+    let (from, to) = (c(tmp)?, c(path)?);
+    // SAFETY: renameat2(2) of two NUL-terminated paths we own; the raw syscall, which the C
+    // libraries of every supported target pass through.
+    let exchanged = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    } == 0;
+    match exchanged {
+        true => {
+            let _ = std::fs::remove_file(tmp);
+            Ok(())
+        }
+        false => std::fs::rename(tmp, path),
+    }
 }
 
 /// A new file beside `path`, named `.<name>.<pid>.<n>.tmp`, created exclusively (a name left
