@@ -68,8 +68,8 @@ fn swap_in(tmp: &Path, path: &Path) -> std::io::Result<()> {
     }
     let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes());
     let (from, to) = (c(tmp)?, c(path)?);
-    // SAFETY: renameat2(2) of two NUL-terminated paths we own; the raw syscall, which the C
-    // libraries of every supported target pass through.
+    // SAFETY: renameat2(2) of two NUL-terminated paths we own, as a raw syscall (not every C
+    // library a driver may be built with wraps it).
     let exchanged = unsafe {
         libc::syscall(
             libc::SYS_renameat2,
